@@ -1,0 +1,1 @@
+"""certsync domain and adapters. Nothing here imports azure.functions."""

@@ -1,0 +1,29 @@
+"""Credentials: DefaultAzureCredential in Azure; a fixed development token for the local emulator."""
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from azure.core.credentials import AccessToken, TokenCredential
+
+from shared.settings import Settings
+
+
+class EmulatorCredential:
+    """The local Key Vault emulator accepts any bearer token after its challenge."""
+
+    def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
+        return AccessToken("certsync-local-development", int(time.time()) + 3600)
+
+    def get_token_info(self, *scopes: str, options: Any = None) -> Any:
+        from azure.core.credentials import AccessTokenInfo
+
+        return AccessTokenInfo("certsync-local-development", int(time.time()) + 3600)
+
+
+def vault_credential(settings: Settings) -> TokenCredential:
+    if settings.vault_is_local_emulator:
+        return EmulatorCredential()  # type: ignore[return-value]
+    from azure.identity import DefaultAzureCredential
+
+    return DefaultAzureCredential()

@@ -1,0 +1,1 @@
+"""Certificate issuers, one module each, behind the small interface in base.py."""

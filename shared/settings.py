@@ -1,0 +1,136 @@
+"""One settings object, read from app settings (environment) and validated at start.
+
+Every setting the app reads is listed here, documented in the README table and present
+in local.settings.sample.json.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Mapping
+from urllib.parse import urlparse
+
+
+class SettingsError(ValueError):
+    """An app setting is missing or malformed; raised at start, never per request."""
+
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    storage_connection: str
+    key_vault_url: str
+    key_vault_emulator_cert: Path | None
+    table_prefix: str
+    operations_queue: str
+    auto_renew_schedule: str
+    sync_sweep_schedule: str
+    sync_sweep_interval_hours: int
+    auto_sync_after_renewal: bool
+    local_ca_validity_days: int
+    require_roles: bool
+    acme_directory_url: str
+    acme_contact: str
+    acme_eab_kid: str
+    acme_eab_hmac_key: str
+    acme_ca_bundle: Path | None
+    dns_provider: str
+    challtestsrv_url: str
+    azure_dns_subscription_id: str
+    azure_dns_resource_group: str
+
+    @property
+    def vault_is_local_emulator(self) -> bool:
+        """The emulator's self-signed certificate is trusted only for a loopback vault URL."""
+        return (urlparse(self.key_vault_url).hostname or "") in LOOPBACK_HOSTS
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
+        env = os.environ if env is None else env
+        reader = _Reader(env)
+        settings = cls(
+            storage_connection=reader.required("AzureWebJobsStorage"),
+            key_vault_url=reader.url("KEY_VAULT_URL"),
+            key_vault_emulator_cert=reader.path("KEY_VAULT_EMULATOR_CERT", ".data/keyvault/emulator-cert.pem"),
+            table_prefix=reader.text("CERTSYNC_TABLE_PREFIX", "certsync"),
+            operations_queue=reader.text("OPERATIONS_QUEUE", "certsync-operations"),
+            auto_renew_schedule=reader.text("AUTO_RENEW_SCHEDULE", "0 0 */8 * * *"),
+            sync_sweep_schedule=reader.text("SYNC_SWEEP_SCHEDULE", "0 */15 * * * *"),
+            sync_sweep_interval_hours=reader.integer("SYNC_SWEEP_INTERVAL_HOURS", 48, 1, 24 * 30),
+            auto_sync_after_renewal=reader.boolean("AUTO_SYNC_AFTER_RENEWAL", True),
+            local_ca_validity_days=reader.integer("LOCAL_CA_VALIDITY_DAYS", 365, 1, 397),
+            require_roles=reader.boolean("REQUIRE_ROLES", False),
+            acme_directory_url=reader.text("ACME_DIRECTORY_URL", ""),
+            acme_contact=reader.text("ACME_CONTACT", ""),
+            acme_eab_kid=reader.text("ACME_EAB_KID", ""),
+            acme_eab_hmac_key=reader.text("ACME_EAB_HMAC_KEY", ""),
+            acme_ca_bundle=reader.path("ACME_CA_BUNDLE", ""),
+            dns_provider=reader.choice("DNS_PROVIDER", "azure", {"azure", "challtestsrv"}),
+            challtestsrv_url=reader.text("CHALLTESTSRV_URL", "http://127.0.0.1:8055"),
+            azure_dns_subscription_id=reader.text("AZURE_DNS_SUBSCRIPTION_ID", ""),
+            azure_dns_resource_group=reader.text("AZURE_DNS_RESOURCE_GROUP", ""),
+        )
+        if not settings.table_prefix.isalnum() or not settings.table_prefix[0].isalpha():
+            raise SettingsError("CERTSYNC_TABLE_PREFIX must be letters and digits, starting with a letter")
+        return settings
+
+
+@dataclass(frozen=True)
+class _Reader:
+    env: Mapping[str, str]
+
+    def text(self, name: str, default: str) -> str:
+        return self.env.get(name, default).strip() or default
+
+    def required(self, name: str) -> str:
+        value = self.env.get(name, "").strip()
+        if not value:
+            raise SettingsError(f"app setting {name} is required")
+        return value
+
+    def url(self, name: str) -> str:
+        value = self.required(name).rstrip("/")
+        parsed = urlparse(value)
+        if parsed.scheme != "https" or not parsed.hostname:
+            raise SettingsError(f"app setting {name} must be an https URL, got {value!r}")
+        return value
+
+    def path(self, name: str, default: str) -> Path | None:
+        value = self.text(name, default)
+        return Path(value) if value else None
+
+    def integer(self, name: str, default: int, low: int, high: int) -> int:
+        raw = self.text(name, str(default))
+        try:
+            value = int(raw)
+        except ValueError:
+            raise SettingsError(f"app setting {name} must be a whole number, got {raw!r}") from None
+        if not low <= value <= high:
+            raise SettingsError(f"app setting {name} must be between {low} and {high}, got {value}")
+        return value
+
+    def boolean(self, name: str, default: bool) -> bool:
+        raw = self.text(name, str(default)).lower()
+        if raw in _TRUE:
+            return True
+        if raw in _FALSE:
+            return False
+        raise SettingsError(f"app setting {name} must be true or false, got {raw!r}")
+
+    def choice(self, name: str, default: str, allowed: set[str]) -> str:
+        value = self.text(name, default)
+        if value not in allowed:
+            raise SettingsError(f"app setting {name} must be one of {sorted(allowed)}, got {value!r}")
+        return value
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once (a function instance serves many invocations)."""
+    return Settings.from_env()
