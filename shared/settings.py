@@ -33,6 +33,7 @@ class Settings:
     sync_sweep_schedule: str
     sync_sweep_interval_hours: int
     auto_sync_after_renewal: bool
+    auto_renew_jitter_seconds: int
     local_ca_validity_days: int
     require_roles: bool
     acme_directory_url: str
@@ -64,6 +65,7 @@ class Settings:
             sync_sweep_schedule=reader.text("SYNC_SWEEP_SCHEDULE", "0 */15 * * * *"),
             sync_sweep_interval_hours=reader.integer("SYNC_SWEEP_INTERVAL_HOURS", 48, 1, 24 * 30),
             auto_sync_after_renewal=reader.boolean("AUTO_SYNC_AFTER_RENEWAL", True),
+            auto_renew_jitter_seconds=reader.integer("AUTO_RENEW_JITTER_SECONDS", 300, 0, 3600),
             local_ca_validity_days=reader.integer("LOCAL_CA_VALIDITY_DAYS", 365, 1, 397),
             require_roles=reader.boolean("REQUIRE_ROLES", False),
             acme_directory_url=reader.text("ACME_DIRECTORY_URL", ""),

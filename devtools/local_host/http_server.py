@@ -1,0 +1,101 @@
+"""The socket side: a ThreadingHTTPServer that hands each request to the HttpFrontEnd.
+
+HTTP/1.1 with keep-alive; request bodies by Content-Length or chunked; HEAD replies carry the
+headers but no body. A failure in here is a 500 with an empty body, like one in user code.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from devtools.local_host.http_front import HttpFrontEnd, HttpReply
+
+log = logging.getLogger("devtools.local_host")
+
+MAX_BODY = 100 * 1024 * 1024  # the host's default request size limit (~100 MB)
+
+
+class PortUnavailableError(OSError):
+    """The port is taken; Core Tools says the same thing and stops."""
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "devtools.local_host"
+
+    def _read_body(self) -> bytes | None:
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            chunks = []
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass  # trailers
+                    return b"".join(chunks)
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline()
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > MAX_BODY:
+            return None
+        return self.rfile.read(length) if length else b""
+
+    def _dispatch(self) -> None:
+        try:
+            body = self._read_body()
+            if body is None:
+                reply = HttpReply(413)
+                self.close_connection = True
+            else:
+                host = self.headers.get("Host") or "%s:%s" % self.server.server_address[:2]
+                front = self.server.front  # type: ignore[attr-defined]
+                reply = front.handle(self.command, self.path, list(self.headers.items()), body, f"http://{host}")
+        except Exception:  # noqa: BLE001 - never a stack trace to the client
+            log.exception("handling %s %s failed", self.command, self.path)
+            reply = HttpReply(500)
+        self._send(reply)
+
+    def _send(self, reply: HttpReply) -> None:
+        self.send_response(reply.status)
+        for name, value in reply.headers:
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(reply.body)))
+        self.end_headers()
+        if self.command != "HEAD" and reply.body:
+            self.wfile.write(reply.body)
+
+    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _dispatch
+
+    def log_message(self, format: str, *args: object) -> None:
+        log.debug("%s - %s", self.address_string(), format % args)
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    front: HttpFrontEnd
+
+
+class FunctionsHttpServer:
+    """Binds at construction (so a taken port fails before the app is imported), serves on start."""
+
+    def __init__(self, host: str, port: int) -> None:
+        try:
+            self._server = _Server((host, port), _Handler)
+        except OSError as err:
+            raise PortUnavailableError(
+                f"Port {port} is unavailable. Close the process using that port, or specify another port using --port."
+            ) from err
+        self._thread = threading.Thread(target=self._server.serve_forever, name="http-server", daemon=True)
+
+    @property
+    def port(self) -> int:
+        return int(self._server.server_address[1])
+
+    def start(self, front: HttpFrontEnd) -> None:
+        self._server.front = front
+        self._thread.start()
+
+    def stop(self) -> None:
+        if self._thread.is_alive():
+            self._server.shutdown()
+        self._server.server_close()

@@ -1,0 +1,84 @@
+"""Storage queue clients from a binding's `connection`, looked up the way the WebJobs host does.
+
+`connection="X"` reads app setting `AzureWebJobsX`, then `X` (so "AzureWebJobsStorage" and
+"Storage" both work); a connection string, `UseDevelopmentStorage=true`, or an identity-based
+`X__queueServiceUri` / `X__serviceUri` / `X__accountName` (DefaultAzureCredential).
+"""
+from __future__ import annotations
+
+import os
+import threading
+from typing import Mapping
+
+from azure.storage.queue import QueueClient, QueueServiceClient
+
+DEFAULT_CONNECTION = "Storage"
+# Azurite's well-known development account (public, documented by Microsoft).
+_DEV_ACCOUNT = "devstoreaccount1"
+_DEV_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+# Few, quick retries: a stopped Azurite should show up in the log at once, not after minutes.
+_CLIENT_OPTIONS = {"retry_total": 2, "retry_backoff_factor": 0.2, "connection_timeout": 5}
+
+
+class ConnectionSettingError(ValueError):
+    """No app setting provides the binding's connection."""
+
+
+def development_storage_connection(conn: str) -> str:
+    """Expand `UseDevelopmentStorage=true[;DevelopmentStorageProxyUri=...]`, which the SDK does not."""
+    parts = dict(p.split("=", 1) for p in conn.strip().rstrip(";").split(";") if "=" in p)
+    proxy = parts.get("DevelopmentStorageProxyUri", "http://127.0.0.1").rstrip("/")
+    return (
+        f"DefaultEndpointsProtocol=http;AccountName={_DEV_ACCOUNT};AccountKey={_DEV_KEY};"
+        f"QueueEndpoint={proxy}:10001/{_DEV_ACCOUNT};"
+    )
+
+
+def _identity_endpoint(name: str, environ: Mapping[str, str]) -> str | None:
+    for suffix in ("__queueServiceUri", "__serviceUri"):
+        if environ.get(name + suffix):
+            return environ[name + suffix]
+    account = environ.get(name + "__accountName")
+    return f"https://{account}.queue.core.windows.net" if account else None
+
+
+def create_service_client(connection: str | None, environ: Mapping[str, str] | None = None) -> QueueServiceClient:
+    environ = os.environ if environ is None else environ
+    name = connection or DEFAULT_CONNECTION
+    for candidate in (f"AzureWebJobs{name}", name):
+        value = environ.get(candidate)
+        if value:
+            if value.replace(" ", "").lower().startswith("usedevelopmentstorage=true"):
+                value = development_storage_connection(value)
+            return QueueServiceClient.from_connection_string(value, **_CLIENT_OPTIONS)
+        endpoint = _identity_endpoint(candidate, environ)
+        if endpoint:
+            from azure.identity import DefaultAzureCredential  # only identity-based apps need it
+
+            return QueueServiceClient(endpoint, credential=DefaultAzureCredential(), **_CLIENT_OPTIONS)
+    raise ConnectionSettingError(
+        f"Storage account connection string 'AzureWebJobs{name}' does not exist. "
+        f"Make sure that it is a defined App Setting (local.settings.json Values)."
+    )
+
+
+class QueueClients:
+    """One service client per connection setting, shared by listeners and output bindings."""
+
+    def __init__(self, environ: Mapping[str, str] | None = None) -> None:
+        self._environ = environ
+        self._services: dict[str, QueueServiceClient] = {}
+        self._lock = threading.Lock()
+
+    def queue(self, connection: str | None, queue_name: str) -> QueueClient:
+        key = connection or DEFAULT_CONNECTION
+        with self._lock:
+            if key not in self._services:
+                self._services[key] = create_service_client(connection, self._environ)
+            return self._services[key].get_queue_client(queue_name)
+
+    def close(self) -> None:
+        with self._lock:
+            for service in self._services.values():
+                service.close()
+            self._services.clear()

@@ -1,0 +1,115 @@
+"""Start and stop the local stack's processes (Azurite, the Key Vault emulator, the app).
+
+Used by `make run` (fixed ports, data under .data/) and by the tests (free ports, in memory).
+"""
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+ROOT = Path(__file__).resolve().parent.parent
+AZURITE = ROOT / "node_modules" / ".bin" / "azurite"
+DEV_ACCOUNT_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def port_open(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.2)
+        return sock.connect_ex((host, port)) == 0
+
+
+def storage_connection_string(blob: int, queue: int, table: int) -> str:
+    base = "http://127.0.0.1"
+    return (
+        "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;"
+        f"AccountKey={DEV_ACCOUNT_KEY};"
+        f"BlobEndpoint={base}:{blob}/devstoreaccount1;"
+        f"QueueEndpoint={base}:{queue}/devstoreaccount1;"
+        f"TableEndpoint={base}:{table}/devstoreaccount1;"
+    )
+
+
+@dataclass
+class Service:
+    """One child process with a readiness check."""
+
+    name: str
+    argv: list[str]
+    ready: Callable[[], bool]
+    env: dict[str, str] = field(default_factory=dict)
+    log_path: Path | None = None
+    process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        out = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
+        self.process = subprocess.Popen(
+            self.argv,
+            cwd=ROOT,
+            env={**os.environ, **self.env},
+            stdout=out,
+            stderr=subprocess.STDOUT if self.log_path else None,
+            start_new_session=True,
+        )
+
+    def wait_ready(self, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process and self.process.poll() is not None:
+                raise RuntimeError(f"{self.name} exited with {self.process.returncode}{self._log_tail()}")
+            if self.ready():
+                return
+            time.sleep(0.1)
+        raise RuntimeError(f"{self.name} was not ready after {timeout:.0f}s{self._log_tail()}")
+
+    def stop(self, timeout: float = 10) -> None:
+        if not self.process or self.process.poll() is not None:
+            return
+        try:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout)
+        except ProcessLookupError:
+            pass
+
+    def _log_tail(self) -> str:
+        if not self.log_path or not self.log_path.exists():
+            return ""
+        return "\n" + self.log_path.read_text(errors="replace")[-3000:]
+
+
+def azurite(blob: int, queue: int, table: int, location: Path, in_memory: bool, log_path: Path | None = None) -> Service:
+    argv = [
+        str(AZURITE), "--silent", "--skipApiVersionCheck", "--disableProductStyleUrl",
+        "--blobHost", "127.0.0.1", "--queueHost", "127.0.0.1", "--tableHost", "127.0.0.1",
+        "--blobPort", str(blob), "--queuePort", str(queue), "--tablePort", str(table),
+    ]  # fmt: skip
+    argv += ["--inMemoryPersistence"] if in_memory else ["--location", str(location)]
+    return Service("azurite", argv, lambda: all(port_open(p) for p in (blob, queue, table)), log_path=log_path)
+
+
+def key_vault_emulator(port: int, data_dir: Path | None, tls_dir: Path, log_path: Path | None = None) -> Service:
+    argv = [sys.executable, "-m", "devtools.kv_emulator", "--port", str(port), "--tls-dir", str(tls_dir)]
+    if data_dir is not None:
+        argv += ["--data-dir", str(data_dir)]
+    return Service("key vault emulator", argv, lambda: port_open(port), log_path=log_path)
+
+
+def function_host(port: int, env: dict[str, str], settings_file: str, log_path: Path | None = None) -> Service:
+    argv = [sys.executable, "-m", "devtools.local_host", "--app-dir", str(ROOT), "--port", str(port)]
+    argv += ["--settings", settings_file]
+    return Service("function host", argv, lambda: port_open(port), env=env, log_path=log_path)

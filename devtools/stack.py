@@ -1,0 +1,77 @@
+"""`make run`: Azurite + the Key Vault emulator + the function app, stopped together by Ctrl-C.
+
+Runs the app with Azure Functions Core Tools (`func start`) when it is on PATH, else with our
+local host. State lives under .data/ and survives restarts.
+"""
+from __future__ import annotations
+
+import shutil
+import signal
+import sys
+import time
+from pathlib import Path
+
+from devtools.processes import ROOT, Service, azurite, function_host, key_vault_emulator, port_open
+
+DATA = ROOT / ".data"
+APP_PORT = 7071
+
+
+def main() -> int:
+    settings = ROOT / "local.settings.json"
+    if not settings.exists():
+        shutil.copy(ROOT / "local.settings.sample.json", settings)
+        print("created local.settings.json from local.settings.sample.json")
+    for sub in ("azurite", "keyvault", "logs"):
+        (DATA / sub).mkdir(parents=True, exist_ok=True)
+    busy = [p for p in (7071, 8443, 10000, 10001, 10002) if port_open(p)]
+    if busy:
+        print(f"ports already in use: {busy}; stop whatever holds them (an earlier `make run`?)", file=sys.stderr)
+        return 1
+    services = [
+        azurite(10000, 10001, 10002, DATA / "azurite", in_memory=False, log_path=DATA / "logs" / "azurite.log"),
+        key_vault_emulator(8443, DATA / "keyvault", DATA / "keyvault", log_path=DATA / "logs" / "keyvault.log"),
+    ]
+    if shutil.which("func"):
+        services.append(Service("func", ["func", "start", "--port", str(APP_PORT)], lambda: port_open(APP_PORT)))
+    else:
+        services.append(function_host(APP_PORT, {}, str(settings)))
+    return run(services)
+
+
+def run(services: list[Service]) -> int:
+    started: list[Service] = []
+    stopping = False
+
+    def stop(*_: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        for service in services:
+            t0 = time.monotonic()
+            service.start()
+            started.append(service)
+            service.wait_ready()
+            print(f"{service.name} ready in {time.monotonic() - t0:.1f}s")
+        print(f"certsync is running: http://127.0.0.1:{APP_PORT}/api/health  (Ctrl-C stops everything)")
+        while not stopping:
+            for service in started:
+                if service.process and service.process.poll() is not None:
+                    print(f"{service.name} exited ({service.process.returncode}); stopping", file=sys.stderr)
+                    return 1
+            time.sleep(0.5)
+        return 0
+    except RuntimeError as err:
+        print(err, file=sys.stderr)
+        return 1
+    finally:
+        for service in reversed(started):
+            service.stop()
+        print("stopped")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

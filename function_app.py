@@ -1,0 +1,33 @@
+"""certsync Azure Functions app (Python v2 programming model): registers the blueprints."""
+import logging
+
+import azure.functions as func
+
+from functions.bindings import bp as bindings_bp
+from functions.ca import bp as ca_bp
+from functions.certificates import bp as certificates_bp
+from functions.export import bp as export_bp
+from functions.health import bp as health_bp
+from functions.links import bp as links_bp
+from functions.openapi import bp as openapi_bp
+from functions.operations import bp as operations_bp
+from functions.timers import bp as timers_bp
+from functions.worker import bp as worker_bp
+
+# Azure SDK HTTP logging would print request headers; keep it at warnings.
+logging.getLogger("azure").setLevel(logging.WARNING)
+
+app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
+for blueprint in (
+    health_bp,
+    certificates_bp,
+    export_bp,
+    links_bp,
+    bindings_bp,
+    operations_bp,
+    ca_bp,
+    openapi_bp,
+    worker_bp,
+    timers_bp,
+):
+    app.register_functions(blueprint)

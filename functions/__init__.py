@@ -1,0 +1,1 @@
+"""Thin trigger adapters: parse the request, call one use case in shared/, shape the response."""

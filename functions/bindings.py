@@ -1,0 +1,42 @@
+"""/api/apps/{app}/bindings: SSL bindings of an app's hostnames to linked certificates."""
+from __future__ import annotations
+
+import azure.functions as func
+
+from functions import shapes
+from functions.http import endpoint, field, json_response, read_json, route
+from shared import principal as roles
+from shared.app_context import get_context
+from shared.links import BindingRequest, delete_binding, put_binding
+from shared.model import validate_app
+
+bp = func.Blueprint()
+
+
+@bp.route(route="apps/{app}/bindings/{hostname}", methods=["PUT"])
+@endpoint(roles.WRITE)
+def put_binding_http(req: func.HttpRequest) -> func.HttpResponse:
+    body = read_json(req, required={"link"}, optional={"sslState"})
+    request = BindingRequest(
+        app=route(req, "app"),
+        hostname=route(req, "hostname"),
+        link=field(body, "link", str),
+        ssl_state=field(body, "sslState", str, "SniEnabled"),
+    )
+    binding, created = put_binding(get_context(), request)
+    return json_response(shapes.binding(binding), 201 if created else 200)
+
+
+@bp.route(route="apps/{app}/bindings", methods=["GET"])
+@endpoint(roles.READ)
+def list_bindings_http(req: func.HttpRequest) -> func.HttpResponse:
+    app = validate_app(route(req, "app"))
+    bindings = sorted(get_context().bindings.for_app(app), key=lambda b: b.hostname)
+    return json_response({"value": [shapes.binding(b) for b in bindings]})
+
+
+@bp.route(route="apps/{app}/bindings/{hostname}", methods=["DELETE"])
+@endpoint(roles.WRITE)
+def delete_binding_http(req: func.HttpRequest) -> func.HttpResponse:
+    delete_binding(get_context(), route(req, "app"), route(req, "hostname"))
+    return func.HttpResponse(status_code=204)

@@ -1,0 +1,20 @@
+"""GET /api/ca/root.pem (anonymous): the local CA's root, so a person can trust it."""
+from __future__ import annotations
+
+import azure.functions as func
+
+from functions.http import endpoint
+from shared.app_context import get_context
+
+bp = func.Blueprint()
+
+
+@bp.route(route="ca/root.pem", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+@endpoint(None)
+def ca_root_http(req: func.HttpRequest) -> func.HttpResponse:
+    pem = get_context().issuer("local").root_certificate_pem()
+    return func.HttpResponse(
+        pem,
+        mimetype="application/x-pem-file",
+        headers={"Content-Disposition": 'attachment; filename="certsync-root-ca.pem"'},
+    )

@@ -1,0 +1,104 @@
+"""/api/certificates: create, list, overview, change, delete, renew, rekey, sync."""
+from __future__ import annotations
+
+import azure.functions as func
+
+from functions import shapes
+from functions.accepted import accepted
+from functions.http import endpoint, field, json_response, read_json, requested_by, route
+from shared import principal as roles
+from shared.app_context import get_context
+from shared.errors import BadRequest
+from shared.lifecycle import NewCertificate, create_certificate, start_renewal
+from shared.model import OperationKind, validate_name
+from shared.overview import certificate_overview, certificate_summaries, delete_certificate, set_auto_renew
+from shared.pki import KeyType
+from shared.sync import start_certificate_sync
+
+bp = func.Blueprint()
+CREATE_FIELDS = {"keyType", "autoRenew", "issuer", "validityDays", "reuseKey", "renewBeforeDays"}
+
+
+def _key_type(value: object) -> KeyType:
+    try:
+        return KeyType(value)
+    except ValueError:
+        allowed = ", ".join(k.value for k in KeyType)
+        raise BadRequest(f"keyType {str(value)[:40]!r} is not supported; use one of {allowed}", code="InvalidKeyType") from None
+
+
+@bp.route(route="certificates", methods=["POST"])
+@endpoint(roles.WRITE)
+def create_certificate_http(req: func.HttpRequest) -> func.HttpResponse:
+    body = read_json(req, required={"name", "hostnames"}, optional=CREATE_FIELDS)
+    hostnames = field(body, "hostnames", list)
+    if not hostnames or not all(isinstance(h, str) for h in hostnames):
+        raise BadRequest("hostnames must be a non-empty list of strings", code="InvalidHostname")
+    renew_before = field(body, "renewBeforeDays", int)
+    if renew_before is not None and not 1 <= renew_before <= 396:
+        raise BadRequest("renewBeforeDays must be between 1 and 396", code="InvalidField")
+    spec = NewCertificate(
+        name=validate_name(field(body, "name", str), "certificate name"),
+        hostnames=tuple(hostnames),
+        key_type=_key_type(field(body, "keyType", str, "RSA2048")),
+        issuer=field(body, "issuer", str, "local"),
+        auto_renew=field(body, "autoRenew", bool, True),
+        validity_days=field(body, "validityDays", int),
+        reuse_key=field(body, "reuseKey", bool, False),
+        renew_before_days=renew_before,
+    )
+    return accepted(create_certificate(get_context(), spec, requested_by(req)))
+
+
+@bp.route(route="certificates", methods=["GET"])
+@endpoint(roles.READ)
+def list_certificates_http(req: func.HttpRequest) -> func.HttpResponse:
+    return json_response({"value": [shapes.summary(s) for s in certificate_summaries(get_context())]})
+
+
+@bp.route(route="certificates/{name}", methods=["GET"])
+@endpoint(roles.READ)
+def get_certificate_http(req: func.HttpRequest) -> func.HttpResponse:
+    name = validate_name(route(req, "name"), "certificate name")
+    return json_response(shapes.overview(certificate_overview(get_context(), name)))
+
+
+@bp.route(route="certificates/{name}", methods=["PATCH"])
+@endpoint(roles.WRITE)
+def update_certificate_http(req: func.HttpRequest) -> func.HttpResponse:
+    name = validate_name(route(req, "name"), "certificate name")
+    body = read_json(req, required={"autoRenew"})
+    cert = set_auto_renew(get_context(), name, field(body, "autoRenew", bool))
+    return json_response(shapes.certificate(cert))
+
+
+@bp.route(route="certificates/{name}", methods=["DELETE"])
+@endpoint(roles.WRITE)
+def delete_certificate_http(req: func.HttpRequest) -> func.HttpResponse:
+    delete_certificate(get_context(), validate_name(route(req, "name"), "certificate name"))
+    return func.HttpResponse(status_code=204)
+
+
+@bp.route(route="certificates/{name}/renew", methods=["POST"])
+@endpoint(roles.WRITE)
+def renew_certificate_http(req: func.HttpRequest) -> func.HttpResponse:
+    name = validate_name(route(req, "name"), "certificate name")
+    read_json(req)
+    return accepted(start_renewal(get_context(), name, OperationKind.RENEW, {}, requested_by(req)))
+
+
+@bp.route(route="certificates/{name}/rekey", methods=["POST"])
+@endpoint(roles.WRITE)
+def rekey_certificate_http(req: func.HttpRequest) -> func.HttpResponse:
+    name = validate_name(route(req, "name"), "certificate name")
+    body = read_json(req, optional={"keyType"})
+    params = {"keyType": _key_type(body["keyType"]).value} if body.get("keyType") is not None else {}
+    return accepted(start_renewal(get_context(), name, OperationKind.REKEY, params, requested_by(req)))
+
+
+@bp.route(route="certificates/{name}/sync", methods=["POST"])
+@endpoint(roles.WRITE)
+def sync_certificate_http(req: func.HttpRequest) -> func.HttpResponse:
+    name = validate_name(route(req, "name"), "certificate name")
+    read_json(req)
+    return accepted(start_certificate_sync(get_context(), name, requested_by(req)))

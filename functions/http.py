@@ -1,0 +1,119 @@
+"""HTTP plumbing shared by every endpoint: JSON in, JSON out, ARM-style errors.
+
+Every failure becomes {"error": {"code", "message"}} with the status of its error type;
+an unexpected exception becomes a 500 with a generic message and is logged without detail
+that could carry secret material.
+"""
+from __future__ import annotations
+
+import functools
+import json
+import logging
+from typing import Any, Callable
+
+import azure.functions as func
+
+from shared.errors import BadRequest, CertsyncError
+from shared.principal import authorize
+from shared.settings import SettingsError
+
+log = logging.getLogger("certsync.http")
+MAX_BODY = 64 * 1024
+
+Endpoint = Callable[[func.HttpRequest], func.HttpResponse]
+
+
+def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> func.HttpResponse:
+    return func.HttpResponse(
+        json.dumps(body, separators=(",", ":")),
+        status_code=status,
+        mimetype="application/json",
+        headers={"Cache-Control": "no-store", **(headers or {})},
+    )
+
+
+def error_response(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> func.HttpResponse:
+    return json_response({"error": {"code": code, "message": message}}, status, headers)
+
+
+def endpoint(role: str | None) -> Callable[[Endpoint], Endpoint]:
+    """Check the caller's app role, then map our error types to HTTP once, for every endpoint."""
+
+    def decorate(fn: Endpoint) -> Endpoint:
+        @functools.wraps(fn)
+        def wrapper(req: func.HttpRequest) -> func.HttpResponse:
+            return _guarded(fn, req, role)
+
+        return wrapper
+
+    return decorate
+
+
+def _guarded(fn: Endpoint, req: func.HttpRequest, role: str | None) -> func.HttpResponse:
+    try:
+        if role is not None:
+            from shared.settings import get_settings
+
+            authorize(get_settings().require_roles, req.headers.get("x-ms-client-principal"), role)
+        return fn(req)
+    except CertsyncError as err:
+        headers = {}
+        retry_after = getattr(err, "retry_after", None)
+        if retry_after:
+            headers["Retry-After"] = str(int(retry_after))
+        return error_response(err.status, err.code, err.message, headers)
+    except SettingsError as err:
+        log.error("configuration error: %s", err)
+        return error_response(500, "ConfigurationError", str(err))
+    except Exception as err:  # noqa: BLE001 - the last line of defence: never a stack trace out
+        log.error("unhandled %s in %s", type(err).__name__, fn.__name__)
+        return error_response(500, "InternalError", "an unexpected error occurred; see the function logs")
+
+
+def read_json(req: func.HttpRequest, *, required: set[str] = frozenset(), optional: set[str] = frozenset()) -> dict:
+    """Parse a JSON object body, refusing unknown and missing fields by name."""
+    raw = req.get_body() or b""
+    if len(raw) > MAX_BODY:
+        raise BadRequest("request body is larger than 64 KB", code="BodyTooLarge")
+    if not raw.strip():
+        if required:
+            raise BadRequest(f"a JSON body is required with {', '.join(sorted(required))}", code="MissingBody")
+        return {}
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise BadRequest("request body is not valid JSON", code="InvalidJson") from None
+    if not isinstance(body, dict):
+        raise BadRequest("request body must be a JSON object", code="InvalidJson")
+    unknown = set(body) - required - optional
+    if unknown:
+        raise BadRequest(f"unknown field(s): {', '.join(sorted(unknown))[:200]}", code="UnknownField")
+    missing = required - set(body)
+    if missing:
+        raise BadRequest(f"missing field(s): {', '.join(sorted(missing))}", code="MissingField")
+    return body
+
+
+def field(body: dict, name: str, kind: type | tuple[type, ...], default: Any = None) -> Any:
+    """A typed field; bool is not accepted where an int is expected."""
+    if name not in body or body[name] is None:
+        return default
+    value = body[name]
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    if isinstance(value, bool) and bool not in kinds:
+        raise BadRequest(f"field {name} has the wrong type", code="InvalidField")
+    if not isinstance(value, kinds):
+        expected = " or ".join(k.__name__.replace("str", "string").replace("int", "integer") for k in kinds)
+        raise BadRequest(f"field {name} must be a {expected}", code="InvalidField")
+    return value
+
+
+def route(req: func.HttpRequest, name: str) -> str:
+    return req.route_params.get(name, "")
+
+
+def requested_by(req: func.HttpRequest) -> str:
+    """Who asked, from App Service Authentication's principal header; never a token."""
+    from shared.principal import principal_name
+
+    return principal_name(req.headers.get("x-ms-client-principal-name"), req.headers.get("x-ms-client-principal"))

@@ -1,0 +1,45 @@
+"""/api/operations: the history of background work, and one operation's state."""
+from __future__ import annotations
+
+import re
+
+import azure.functions as func
+
+from functions import shapes
+from functions.http import endpoint, json_response, route
+from shared import principal as roles
+from shared.app_context import get_context
+from shared.errors import BadRequest, NotFound
+from shared.model import OperationKind
+
+bp = func.Blueprint()
+OPERATION_ID = re.compile(r"^\d{13}-[0-9a-f]{12}$")
+TARGET = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+
+
+@bp.route(route="operations/{id}", methods=["GET"])
+@endpoint(roles.READ)
+def get_operation_http(req: func.HttpRequest) -> func.HttpResponse:
+    op_id = route(req, "id")
+    if not OPERATION_ID.match(op_id):
+        raise NotFound(f"operation {op_id[:40]!r} was not found", code="OperationNotFound")
+    return json_response(shapes.operation(get_context().operations.get(op_id)))
+
+
+@bp.route(route="operations", methods=["GET"])
+@endpoint(roles.READ)
+def list_operations_http(req: func.HttpRequest) -> func.HttpResponse:
+    target, kind = req.params.get("target"), req.params.get("kind")
+    if target is not None and not TARGET.match(target):
+        raise BadRequest("target must be a certificate or link name", code="InvalidName")
+    if kind is not None and kind not in {k.value for k in OperationKind}:
+        allowed = ", ".join(k.value for k in OperationKind)
+        raise BadRequest(f"kind must be one of {allowed}", code="InvalidKind")
+    try:
+        limit = int(req.params.get("top", "100"))
+    except ValueError:
+        raise BadRequest("top must be a whole number", code="InvalidField") from None
+    if not 1 <= limit <= 1000:
+        raise BadRequest("top must be between 1 and 1000", code="InvalidField")
+    ops = get_context().operations.list(target=target, kind=kind, limit=limit)
+    return json_response({"value": [shapes.operation(op) for op in ops]})

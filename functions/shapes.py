@@ -1,0 +1,105 @@
+"""JSON shapes of the API (camelCase), one function per resource."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from shared.model import Certificate, LinkedCertificate, Operation, SslBinding
+from shared.overview import CertificateOverview, CertificateSummary, LinkState
+
+
+def iso(value: datetime | None) -> str | None:
+    return value.isoformat().replace("+00:00", "Z") if value else None
+
+
+def certificate(c: Certificate) -> dict:
+    return {
+        "name": c.name,
+        "hostnames": list(c.hostnames),
+        "keyType": c.key_type,
+        "issuer": c.issuer,
+        "autoRenew": c.auto_renew,
+        "reuseKey": c.reuse_key,
+        "validityDays": c.validity_days,
+        "status": c.status.value,
+        "thumbprint": c.thumbprint or None,
+        "sha256": c.sha256 or None,
+        "serial": c.serial or None,
+        "notBefore": iso(c.not_before),
+        "notAfter": iso(c.not_after),
+        "renewalDueAt": iso(c.renewal_due_at),
+        "renewBeforeDays": c.renew_before_days,
+        "failureCount": c.failure_count,
+        "lastError": c.last_error or None,
+        "activeOperation": c.active_operation or None,
+        "keyVaultSecretName": c.secret_name,
+        "keyVaultSecretVersion": c.secret_version or None,
+        "createdAt": iso(c.created_at),
+    }
+
+
+def summary(s: CertificateSummary) -> dict:
+    return {**certificate(s.certificate), "linkCount": s.links, "outOfSyncLinks": s.out_of_sync_links}
+
+
+def binding(b: SslBinding) -> dict:
+    return {
+        "app": b.app,
+        "hostname": b.hostname,
+        "link": b.link,
+        "thumbprint": b.thumbprint,
+        "sslState": b.ssl_state.value,
+        "updatedAt": iso(b.updated_at),
+    }
+
+
+def link(l: LinkedCertificate) -> dict:
+    return {
+        "name": l.name,
+        "scope": l.scope,
+        "keyVaultSecretId": l.secret_id,
+        "certificate": l.certificate or None,
+        "thumbprint": l.thumbprint or None,
+        "version": l.version or None,
+        "notAfter": iso(l.not_after),
+        "hostnames": list(l.hostnames),
+        "lastSyncedAt": iso(l.last_synced_at),
+        "lastCheckedAt": iso(l.last_checked_at),
+        "lastSyncError": l.last_sync_error or None,
+    }
+
+
+def link_state(s: LinkState) -> dict:
+    return {
+        **link(s.link),
+        "currentThumbprint": s.current_thumbprint,
+        "inSync": s.in_sync,
+        "bindings": [binding(b) for b in s.bindings],
+    }
+
+
+def overview(o: CertificateOverview) -> dict:
+    return {
+        **certificate(o.certificate),
+        "keyVaultSecretId": o.secret.id,
+        "currentVersion": o.current_version,
+        "currentThumbprint": o.current_thumbprint,
+        "currentError": o.current_error,
+        "syncAvailable": o.sync_available,
+        "linkedCertificates": [link_state(s) for s in o.links],
+    }
+
+
+def operation(op: Operation) -> dict:
+    error = {"code": op.error_code, "message": op.error_message} if op.error_code else None
+    return {
+        "id": op.id,
+        "kind": op.kind.value,
+        "target": op.target,
+        "status": op.status.value,
+        "createdAt": iso(op.created_at),
+        "updatedAt": iso(op.updated_at),
+        "requestedBy": op.requested_by or None,
+        "parameters": op.parameters,
+        "result": op.result,
+        "error": error,
+    }

@@ -1,0 +1,94 @@
+"""Composition root: builds the adapters once per process from Settings.
+
+A Functions worker serves many invocations, so clients are created once and reused.
+"""
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from urllib.parse import urlparse
+
+from shared.errors import BadRequest
+from shared.issuers.base import Issuer
+from shared.queueing import OperationQueue
+from shared.settings import Settings, get_settings
+from shared.tables import BindingRepository, CertificateRepository, LinkRepository, OperationRepository, TableStore
+from shared.vault import Vault, make_secret_client
+
+ISSUER_NAMES = ("local", "acme")
+
+
+@dataclass
+class AppContext:
+    settings: Settings
+    store: TableStore
+    vault: Vault
+    queue: OperationQueue
+    certificates: CertificateRepository
+    links: LinkRepository
+    bindings: BindingRepository
+    operations: OperationRepository
+    _vaults: dict[str, Vault] = field(default_factory=dict)
+    _issuers: dict[str, Issuer] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "AppContext":
+        store = TableStore(settings.storage_connection, settings.table_prefix)
+        vault = Vault(make_secret_client(settings))
+        ctx = cls(
+            settings=settings,
+            store=store,
+            vault=vault,
+            queue=OperationQueue(settings.storage_connection, settings.operations_queue),
+            certificates=CertificateRepository(store),
+            links=LinkRepository(store),
+            bindings=BindingRepository(store),
+            operations=OperationRepository(store),
+        )
+        ctx._vaults[_vault_key(settings.key_vault_url)] = vault
+        return ctx
+
+    def vault_for(self, vault_url: str) -> Vault:
+        """Links may reference secrets in other vaults; one client per vault."""
+        key = _vault_key(vault_url)
+        with self._lock:
+            if key not in self._vaults:
+                self._vaults[key] = Vault(make_secret_client(self.settings, vault_url=key))
+            return self._vaults[key]
+
+    def issuer(self, name: str) -> Issuer:
+        with self._lock:
+            if name not in self._issuers:
+                self._issuers[name] = self._build_issuer(name)
+            return self._issuers[name]
+
+    def _build_issuer(self, name: str) -> Issuer:
+        if name == "local":
+            from shared.issuers.local_ca import LocalCA
+
+            return LocalCA(self.vault, default_validity_days=self.settings.local_ca_validity_days)
+        if name == "acme":
+            if not self.settings.acme_directory_url:
+                raise BadRequest("the acme issuer needs the ACME_DIRECTORY_URL app setting", code="IssuerNotConfigured")
+            from shared.issuers.acme import build_acme_issuer
+
+            return build_acme_issuer(self.settings, self.vault)
+        raise BadRequest(f"unknown issuer {name!r}; use one of {', '.join(ISSUER_NAMES)}", code="InvalidIssuer")
+
+
+def _vault_key(url: str) -> str:
+    parsed = urlparse(url)
+    return f"{parsed.scheme}://{parsed.netloc}"
+
+
+_context: AppContext | None = None
+_context_lock = threading.Lock()
+
+
+def get_context() -> AppContext:
+    global _context
+    with _context_lock:
+        if _context is None:
+            _context = AppContext.from_settings(get_settings())
+        return _context

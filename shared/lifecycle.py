@@ -1,0 +1,222 @@
+"""Certificate lifecycle: create, issue, renew, rekey.
+
+Issuing writes the PFX as a new version of the certificate's Key Vault secret, then records it
+on the certificate row. A crash between the two is repaired by the next attempt, which adopts
+the version this operation already wrote (tagged with its id) instead of issuing again.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from shared import pki, renewal
+from shared.app_context import AppContext
+from shared.clock import utcnow
+from shared.errors import BadRequest, CertsyncError, Conflict, DependencyError, NotFound
+from shared.hostnames import normalize_hostnames
+from shared.issuers.base import IssueRequest
+from shared.model import Certificate, CertificateStatus, Operation, OperationKind, validate_name
+from shared.operations import handles, is_active, new_operation, submit
+from shared.tables import retry_on_conflict
+from shared.vault import PFX_CONTENT_TYPE, SecretVersion
+
+log = logging.getLogger("certsync.lifecycle")
+SECRET_PREFIX = "cert-"
+BUSY_STATES = {CertificateStatus.RENEWING, CertificateStatus.REKEYING, CertificateStatus.PENDING_ISSUANCE}
+
+
+@dataclass(frozen=True)
+class NewCertificate:
+    name: str
+    hostnames: tuple[str, ...]
+    key_type: pki.KeyType = pki.KeyType.RSA2048
+    issuer: str = "local"
+    auto_renew: bool = True
+    validity_days: int | None = None
+    reuse_key: bool = False
+    renew_before_days: int | None = None
+
+
+def secret_name_for(cert_name: str) -> str:
+    return f"{SECRET_PREFIX}{cert_name}"
+
+
+def create_certificate(ctx: AppContext, spec: NewCertificate, requested_by: str = "") -> Operation:
+    validate_name(spec.name, "certificate name")
+    hostnames = normalize_hostnames(spec.hostnames)
+    ctx.issuer(spec.issuer)  # unknown or unconfigured issuer: 400 now, not a failed operation later
+    if spec.validity_days is not None and not 1 <= spec.validity_days <= 397:
+        raise BadRequest("validityDays must be between 1 and 397", code="InvalidValidity")
+    op = new_operation(OperationKind.ISSUE, spec.name, {"hostnames": list(hostnames)}, requested_by)
+    cert = Certificate(
+        name=spec.name,
+        hostnames=hostnames,
+        key_type=spec.key_type.value,
+        issuer=spec.issuer,
+        auto_renew=spec.auto_renew,
+        validity_days=spec.validity_days,
+        reuse_key=spec.reuse_key,
+        renew_before_days=spec.renew_before_days,
+        secret_name=secret_name_for(spec.name),
+        active_operation=op.id,
+        created_at=op.created_at,
+    )
+    try:
+        ctx.certificates.add(cert)  # the insert is the uniqueness check: one of two racing creates wins
+    except Conflict:
+        raise Conflict(f"certificate {spec.name} already exists", code="CertificateExists") from None
+    return submit(ctx, op)
+
+
+def start_renewal(
+    ctx: AppContext, name: str, kind: OperationKind, parameters: dict, requested_by: str = "", delay_seconds: int = 0
+) -> Operation:
+    """Claim the certificate for one renew/rekey (409 while another runs), then enqueue it."""
+    op = new_operation(kind, name, parameters, requested_by)
+
+    def claim() -> None:
+        cert = ctx.certificates.get(name)
+        if not cert.has_been_issued:
+            raise Conflict(f"certificate {name} has never been issued", code="NotIssued")
+        if cert.status in BUSY_STATES and cert.active_operation and _operation_running(ctx, cert.active_operation):
+            raise Conflict(
+                f"certificate {name} has an operation in progress ({cert.active_operation})", code="OperationInProgress"
+            )
+        cert.status = CertificateStatus.REKEYING if kind is OperationKind.REKEY else CertificateStatus.RENEWING
+        cert.active_operation = op.id
+        ctx.certificates.save(cert)
+
+    try:
+        retry_on_conflict(claim)
+    except NotFound:
+        raise NotFound(f"certificate {name} was not found", code="CertificateNotFound") from None
+    return submit(ctx, op, delay_seconds)
+
+
+def _operation_running(ctx: AppContext, op_id: str) -> bool:
+    try:
+        return is_active(ctx.operations.get(op_id))
+    except NotFound:
+        return False
+
+
+@handles(OperationKind.ISSUE)
+@handles(OperationKind.RENEW)
+@handles(OperationKind.REKEY)
+def run_issuance(ctx: AppContext, op: Operation) -> dict:
+    cert = ctx.certificates.get(op.target)
+    try:
+        version, bundle = _adopt_or_issue(ctx, cert, op)
+    except CertsyncError as err:
+        _record_failure(ctx, op, err)
+        raise
+    cert = _record_success(ctx, op, version, bundle)
+    from shared.sync import after_new_version  # sync builds on lifecycle, not the reverse
+
+    synced = after_new_version(ctx, cert)
+    return {"thumbprint": cert.thumbprint, "version": version.version, "notAfter": _iso(cert.not_after), **synced}
+
+
+def _adopt_or_issue(ctx: AppContext, cert: Certificate, op: Operation) -> tuple[SecretVersion, pki.CertificateBundle]:
+    written = _version_written_by(ctx, cert, op.id)
+    if written is not None:
+        log.info("operation %s adopts version %s it wrote before a restart", op.id, written.version)
+        return written, pki.parse_pfx_base64(written.value or "")
+    key = _key_for(ctx, cert, op)
+    not_after = cert.not_after if op.kind is OperationKind.REKEY and cert.issuer == "local" else None
+    issued = ctx.issuer(cert.issuer).issue(
+        IssueRequest(hostnames=cert.hostnames, private_key=key, validity_days=cert.validity_days, not_after=not_after)
+    )
+    bundle = pki.CertificateBundle(private_key=key, certificate=issued.certificate, chain=issued.chain)
+    if issued.renewal_window:
+        op.result["renewalWindow"] = [_iso(t) for t in issued.renewal_window]
+    version = ctx.vault.set_secret(
+        cert.secret_name,
+        pki.to_pfx_base64(bundle, friendly_name=cert.name),
+        content_type=PFX_CONTENT_TYPE,
+        tags={
+            "certificate": cert.name,
+            "thumbprint": bundle.thumbprint,
+            "notAfter": _iso(bundle.not_after),
+            "operation": op.id,
+        },
+        not_before=bundle.not_before,
+        expires_on=bundle.not_after,
+    )
+    return version, bundle
+
+
+def _version_written_by(ctx: AppContext, cert: Certificate, op_id: str) -> SecretVersion | None:
+    try:
+        latest = ctx.vault.get_secret(cert.secret_name)
+    except NotFound:
+        return None
+    except DependencyError as err:
+        if err.code == "SecretForbidden":  # latest version disabled: not ours to adopt
+            return None
+        raise
+    if latest.tags.get("operation") == op_id and latest.version != cert.secret_version:
+        return latest
+    return None
+
+
+def _key_for(ctx: AppContext, cert: Certificate, op: Operation):
+    key_type = pki.KeyType(op.parameters.get("keyType") or cert.key_type)
+    if op.kind is OperationKind.RENEW and cert.reuse_key and cert.secret_version:
+        current = ctx.vault.get_secret(cert.secret_name, cert.secret_version)
+        return pki.parse_pfx_base64(current.value or "").private_key
+    return pki.generate_private_key(key_type)
+
+
+def _record_success(ctx: AppContext, op: Operation, version: SecretVersion, bundle: pki.CertificateBundle) -> Certificate:
+    window = op.result.get("renewalWindow")
+
+    def apply() -> Certificate:
+        cert = ctx.certificates.get(op.target)
+        cert.secret_version = version.version
+        cert.thumbprint, cert.sha256 = bundle.thumbprint, pki.sha256_fingerprint(bundle.certificate)
+        cert.serial = bundle.serial
+        cert.not_before, cert.not_after = bundle.not_before, bundle.not_after
+        if op.kind is OperationKind.REKEY and op.parameters.get("keyType"):
+            cert.key_type = op.parameters["keyType"]
+        ari = (_parse(window[0]), _parse(window[1])) if window else None
+        cert.renewal_due_at = renewal.renewal_due_at(
+            bundle.not_before, bundle.not_after, override_days=cert.renew_before_days, ari_window=ari
+        )
+        cert.status, cert.failure_count, cert.last_error = CertificateStatus.ISSUED, 0, ""
+        if cert.active_operation == op.id:
+            cert.active_operation = ""
+        return ctx.certificates.save(cert)
+
+    return retry_on_conflict(apply)
+
+
+def _record_failure(ctx: AppContext, op: Operation, err: CertsyncError) -> None:
+    """Keep the old version serving; back off the next automatic attempt."""
+
+    def apply() -> None:
+        cert = ctx.certificates.get(op.target)
+        now = utcnow()
+        cert.failure_count += 1
+        cert.last_error = f"{err.code}: {err.message}"[:1000]
+        if cert.has_been_issued:
+            expired = cert.not_after is not None and cert.not_after <= now
+            cert.status = CertificateStatus.EXPIRED if expired else CertificateStatus.ISSUED
+            cert.renewal_due_at = renewal.retry_at(now, cert.failure_count, cert.not_after)
+        else:
+            cert.status = CertificateStatus.FAILED
+        if cert.active_operation == op.id:
+            cert.active_operation = ""
+        ctx.certificates.save(cert)
+
+    retry_on_conflict(apply)
+
+
+def _iso(value) -> str | None:
+    return value.isoformat().replace("+00:00", "Z") if value else None
+
+
+def _parse(value: str):
+    from datetime import datetime
+
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))

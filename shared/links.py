@@ -1,0 +1,104 @@
+"""Linked certificates and SSL bindings: create, read, delete.
+
+Importing a link reads its secret's current version and checks it is a usable PFX. A binding
+is refused when the link's certificate is expired, its key does not match, or it does not
+cover the hostname.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from shared import pki
+from shared.app_context import AppContext
+from shared.clock import utcnow
+from shared.errors import BadRequest, Conflict, NotFound
+from shared.hostnames import normalize_hostname
+from shared.model import LinkedCertificate, SslBinding, SslState, validate_app, validate_name, validate_scope
+from shared.secret_refs import certificate_at, parse_secret_id
+from shared.sync import certificate_secret, fetch_current
+
+DEFAULT_SCOPE = "default"
+
+
+@dataclass(frozen=True)
+class NewLink:
+    name: str
+    scope: str = DEFAULT_SCOPE
+    certificate: str | None = None
+    key_vault_secret_id: str | None = None
+
+
+def create_link(ctx: AppContext, spec: NewLink) -> LinkedCertificate:
+    validate_name(spec.name, "link name")
+    validate_scope(spec.scope)
+    if bool(spec.certificate) == bool(spec.key_vault_secret_id):
+        raise BadRequest("give exactly one of certificate or keyVaultSecretId", code="InvalidLinkSource")
+    certificate = ""
+    if spec.certificate:
+        cert = ctx.certificates.find(validate_name(spec.certificate, "certificate name"))
+        if cert is None:
+            raise NotFound(f"certificate {spec.certificate} was not found", code="CertificateNotFound")
+        if not cert.has_been_issued:
+            raise Conflict(f"certificate {cert.name} has not been issued yet", code="NotIssued")
+        ref, certificate = certificate_secret(ctx, cert), cert.name
+    else:
+        ref = parse_secret_id(spec.key_vault_secret_id)
+    if ctx.links.find(spec.name) is not None:
+        raise Conflict(f"linked certificate {spec.name} already exists", code="LinkExists")
+    link = LinkedCertificate(name=spec.name, scope=spec.scope, secret_id=ref.id, certificate=certificate)
+    current = fetch_current(ctx, link)
+    now = utcnow()
+    if current.bundle.not_after <= now:
+        raise BadRequest(f"the certificate in {ref.id} expired on {current.bundle.not_after:%Y-%m-%d}", code="CertificateExpired")
+    link.thumbprint, link.version = current.thumbprint, current.version.version
+    link.secret_updated_on = current.version.updated_on
+    link.not_after, link.hostnames = current.bundle.not_after, pki.dns_names(current.bundle.certificate)
+    link.last_synced_at = link.last_checked_at = now
+    try:
+        return ctx.links.add(link)
+    except Conflict:
+        raise Conflict(f"linked certificate {spec.name} already exists", code="LinkExists") from None
+
+
+def delete_link(ctx: AppContext, name: str) -> None:
+    link = ctx.links.get(name)
+    users = ctx.bindings.for_link(name)
+    if users:
+        where = ", ".join(f"{b.app}/{b.hostname}" for b in users[:5])
+        raise Conflict(f"linked certificate {name} is used by {len(users)} binding(s): {where}", code="LinkInUse")
+    ctx.links.delete(link)
+
+
+@dataclass(frozen=True)
+class BindingRequest:
+    app: str
+    hostname: str
+    link: str
+    ssl_state: str = SslState.SNI.value
+
+
+def put_binding(ctx: AppContext, request: BindingRequest) -> tuple[SslBinding, bool]:
+    """Create or replace; returns (binding, created)."""
+    app = validate_app(request.app)
+    hostname = normalize_hostname(request.hostname)
+    try:
+        ssl_state = SslState(request.ssl_state)
+    except ValueError:
+        raise BadRequest("sslState must be SniEnabled or IpBasedEnabled", code="InvalidSslState") from None
+    link = ctx.links.get(validate_name(request.link, "link name"))
+    ref = parse_secret_id(link.secret_id)
+    held = certificate_at(ctx.vault_for(ref.vault_url), ref.name, link.version)
+    pki.check_usable(held.bundle, [hostname], utcnow())
+    existing = ctx.bindings.find(app, hostname)
+    binding = SslBinding(app, hostname, link.name, link.thumbprint, ssl_state, utcnow())
+    if existing is None:
+        return ctx.bindings.add(binding), True
+    binding.etag = existing.etag
+    return ctx.bindings.save(binding), False
+
+
+def delete_binding(ctx: AppContext, app: str, hostname: str) -> None:
+    binding = ctx.bindings.find(validate_app(app), normalize_hostname(hostname))
+    if binding is None:
+        raise NotFound(f"app {app} has no binding for {hostname}", code="BindingNotFound")
+    ctx.bindings.delete(binding)

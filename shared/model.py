@@ -1,0 +1,156 @@
+"""Domain model: certificates, linked certificates, SSL bindings and operations.
+
+Plain dataclasses with no I/O; the repositories in tables.py map them to Table rows.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import Enum
+
+from shared.errors import BadRequest
+
+NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+APP_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,59}$")
+SCOPE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.()-]{0,88}[A-Za-z0-9_()-]$|^[A-Za-z0-9]$")
+
+
+class CertificateStatus(str, Enum):
+    PENDING_ISSUANCE = "PendingIssuance"
+    ISSUED = "Issued"
+    RENEWING = "Renewing"
+    REKEYING = "Rekeying"
+    FAILED = "Failed"
+    EXPIRED = "Expired"
+
+
+class SslState(str, Enum):
+    SNI = "SniEnabled"
+    IP = "IpBasedEnabled"
+
+
+class OperationStatus(str, Enum):
+    QUEUED = "Queued"
+    RUNNING = "Running"
+    SUCCEEDED = "Succeeded"
+    FAILED = "Failed"
+
+
+class OperationKind(str, Enum):
+    ISSUE = "issue"
+    RENEW = "renew"
+    REKEY = "rekey"
+    SYNC_LINK = "syncLink"
+    SYNC_CERTIFICATE = "syncCertificate"
+    EXPORT = "export"
+
+
+@dataclass
+class Certificate:
+    """What App Service calls an App Service Certificate order."""
+
+    name: str
+    hostnames: tuple[str, ...]
+    key_type: str
+    issuer: str
+    auto_renew: bool = True
+    status: CertificateStatus = CertificateStatus.PENDING_ISSUANCE
+    validity_days: int | None = None
+    reuse_key: bool = False
+    secret_name: str = ""
+    secret_version: str = ""
+    thumbprint: str = ""
+    sha256: str = ""
+    serial: str = ""
+    not_before: datetime | None = None
+    not_after: datetime | None = None
+    renewal_due_at: datetime | None = None
+    renew_before_days: int | None = None
+    failure_count: int = 0
+    last_error: str = ""
+    active_operation: str = ""
+    created_at: datetime | None = None
+    etag: str = field(default="", compare=False, repr=False)
+
+    @property
+    def has_been_issued(self) -> bool:
+        return bool(self.secret_version)
+
+
+@dataclass
+class LinkedCertificate:
+    """A private certificate an app imported from a Key Vault secret (usually a certificate's)."""
+
+    name: str
+    scope: str
+    secret_id: str  # https://vault/secrets/name (no version): the link follows the latest version
+    certificate: str = ""  # the certsync certificate whose secret this is, if any
+    thumbprint: str = ""
+    version: str = ""
+    secret_updated_on: datetime | None = None  # the secret's "updated" as last seen: the sweep's change signal
+    not_after: datetime | None = None
+    hostnames: tuple[str, ...] = ()
+    last_synced_at: datetime | None = None
+    last_checked_at: datetime | None = None
+    last_sync_error: str = ""
+    etag: str = field(default="", compare=False, repr=False)
+
+
+@dataclass
+class SslBinding:
+    app: str
+    hostname: str
+    link: str
+    thumbprint: str
+    ssl_state: SslState = SslState.SNI
+    updated_at: datetime | None = None
+    etag: str = field(default="", compare=False, repr=False)
+
+
+@dataclass
+class Operation:
+    """A unit of background work a person can leave and come back to."""
+
+    id: str
+    kind: OperationKind
+    target: str
+    status: OperationStatus = OperationStatus.QUEUED
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    error_code: str = ""
+    error_message: str = ""
+    parameters: dict = field(default_factory=dict)  # never secret material
+    result: dict = field(default_factory=dict)
+    requested_by: str = ""
+    etag: str = field(default="", compare=False, repr=False)
+
+
+def validate_name(value: object, what: str = "name", pattern: re.Pattern[str] = NAME_PATTERN) -> str:
+    """Names become Table keys and Key Vault secret names, so they are checked strictly."""
+    if not isinstance(value, str) or not pattern.match(value):
+        shown = repr(value)[:80]
+        raise BadRequest(
+            f"{what} {shown} is invalid: use lowercase letters, digits and hyphens, "
+            "starting with a letter or digit, at most 63 characters",
+            code="InvalidName",
+        )
+    return value
+
+
+def validate_app(value: object) -> str:
+    if not isinstance(value, str) or not APP_PATTERN.match(value):
+        raise BadRequest(
+            f"app name {repr(value)[:80]} is invalid: letters, digits and hyphens, at most 60 characters",
+            code="InvalidAppName",
+        )
+    return value
+
+
+def validate_scope(value: object) -> str:
+    if not isinstance(value, str) or not SCOPE_PATTERN.match(value):
+        raise BadRequest(
+            f"scope {repr(value)[:80]} is invalid: a resource group name (letters, digits, . _ - ( ))",
+            code="InvalidScope",
+        )
+    return value

@@ -1,0 +1,99 @@
+"""Read models: the certificate list and the certificate overview (which links are out of
+sync and how their thumbprints differ)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from shared.app_context import AppContext
+from shared.errors import CertsyncError, Conflict
+from shared.model import Certificate, LinkedCertificate, SslBinding
+from shared.secret_refs import SecretRef
+from shared.sync import certificate_secret, fetch_current, links_of_certificate
+
+
+@dataclass(frozen=True)
+class LinkState:
+    link: LinkedCertificate
+    current_thumbprint: str | None
+    bindings: list[SslBinding]
+
+    @property
+    def in_sync(self) -> bool:
+        return self.current_thumbprint is not None and self.link.thumbprint == self.current_thumbprint
+
+
+@dataclass(frozen=True)
+class CertificateOverview:
+    certificate: Certificate
+    secret: SecretRef
+    current_version: str | None
+    current_thumbprint: str | None
+    current_error: str | None
+    links: list[LinkState] = field(default_factory=list)
+
+    @property
+    def sync_available(self) -> bool:
+        return any(not state.in_sync for state in self.links)
+
+
+@dataclass(frozen=True)
+class CertificateSummary:
+    certificate: Certificate
+    out_of_sync_links: int
+    links: int
+
+
+def certificate_overview(ctx: AppContext, name: str) -> CertificateOverview:
+    cert = ctx.certificates.get(name)
+    secret = certificate_secret(ctx, cert)
+    links = links_of_certificate(ctx, cert)
+    current_version = current_thumbprint = current_error = None
+    if cert.has_been_issued:
+        try:
+            current = fetch_current(ctx, links[0]) if links else None
+            if current is None:
+                from shared.secret_refs import current_certificate
+
+                current = current_certificate(ctx.vault, cert.secret_name)
+            current_version, current_thumbprint = current.version.version, current.thumbprint
+        except CertsyncError as err:
+            current_error = f"{err.code}: {err.message}"
+    bindings = ctx.bindings.for_links(l.name for l in links)
+    states = [LinkState(l, current_thumbprint, bindings.get(l.name, [])) for l in sorted(links, key=lambda l: l.name)]
+    return CertificateOverview(cert, secret, current_version, current_thumbprint, current_error, states)
+
+
+def certificate_summaries(ctx: AppContext) -> list[CertificateSummary]:
+    """Table data only (no Key Vault call per certificate): a link is counted out of sync when
+    it does not hold the certificate's recorded thumbprint or has a sync error."""
+    certs = ctx.certificates.list()
+    by_secret: dict[str, list[LinkedCertificate]] = {}
+    for link in ctx.links.list():
+        by_secret.setdefault(link.secret_id, []).append(link)
+    summaries = []
+    for cert in sorted(certs, key=lambda c: c.name):
+        links = by_secret.get(certificate_secret(ctx, cert).id, [])
+        stale = sum(1 for l in links if l.thumbprint != cert.thumbprint or l.last_sync_error)
+        summaries.append(CertificateSummary(cert, stale, len(links)))
+    return summaries
+
+
+def delete_certificate(ctx: AppContext, name: str) -> None:
+    """Removes the record only: the Key Vault secret and its versions are kept (nothing lost)."""
+    cert = ctx.certificates.get(name)
+    links = links_of_certificate(ctx, cert)
+    if links:
+        names = ", ".join(l.name for l in links[:5])
+        raise Conflict(f"certificate {name} is referenced by {len(links)} linked certificate(s): {names}", code="CertificateInUse")
+    ctx.certificates.delete(cert)
+
+
+def set_auto_renew(ctx: AppContext, name: str, auto_renew: bool) -> Certificate:
+    from shared.tables import retry_on_conflict
+
+    def apply() -> Certificate:
+        cert = ctx.certificates.get(name)
+        cert.auto_renew = auto_renew
+        return ctx.certificates.save(cert)
+
+    return retry_on_conflict(apply)

@@ -1,0 +1,54 @@
+"""Operation queue: POST handlers enqueue, the queue-triggered function runs the work.
+
+Messages are base64 text, the Functions host's default queue message encoding.
+"""
+from __future__ import annotations
+
+import json
+
+from azure.core.exceptions import AzureError, ResourceExistsError
+from azure.storage.queue import QueueClient, TextBase64DecodePolicy, TextBase64EncodePolicy
+
+from shared.errors import DependencyError
+
+
+class OperationQueue:
+    def __init__(self, connection_string: str, queue_name: str) -> None:
+        self.client = QueueClient.from_connection_string(
+            connection_string,
+            queue_name,
+            message_encode_policy=TextBase64EncodePolicy(),
+            message_decode_policy=TextBase64DecodePolicy(),
+        )
+        self._created = False
+
+    def enqueue(self, operation_id: str, *, delay_seconds: int = 0) -> None:
+        self._ensure_queue()
+        body = json.dumps({"operationId": operation_id})
+        try:
+            self.client.send_message(body, visibility_timeout=delay_seconds or None)
+        except AzureError as err:
+            raise DependencyError(f"queue {self.client.queue_name} failed: {type(err).__name__}") from None
+
+    def _ensure_queue(self) -> None:
+        if self._created:
+            return
+        try:
+            self.client.create_queue()
+        except ResourceExistsError:
+            pass
+        except AzureError as err:
+            raise DependencyError(f"queue {self.client.queue_name} unreachable: {type(err).__name__}") from None
+        self._created = True
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def parse_message(body: str) -> str:
+    """The operation id in a queue message; raises ValueError on anything else."""
+    data = json.loads(body)
+    op_id = data.get("operationId") if isinstance(data, dict) else None
+    if not isinstance(op_id, str) or not op_id:
+        raise ValueError("queue message has no operationId")
+    return op_id

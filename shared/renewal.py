@@ -1,0 +1,59 @@
+"""When is a certificate due for renewal? Pure decisions, table-tested in tests/unit.
+
+renewalDueAt = notAfter - renewBefore, renewBefore = min(60 days, lifetime / 3) unless set per
+certificate. A window from ACME Renewal Information (RFC 9773) wins when offered. After a
+failure, back off 1 h, 2 h, 4 h ... capped at 24 h, but never past notAfter - 1 day.
+"""
+from __future__ import annotations
+
+import random
+from datetime import datetime, timedelta
+
+MAX_RENEW_BEFORE = timedelta(days=60)
+FIRST_BACKOFF = timedelta(hours=1)
+MAX_BACKOFF = timedelta(hours=24)
+LAST_CHANCE = timedelta(days=1)
+
+
+def renew_before(not_before: datetime, not_after: datetime, override_days: int | None = None) -> timedelta:
+    if override_days is not None:
+        return timedelta(days=override_days)
+    return min(MAX_RENEW_BEFORE, (not_after - not_before) / 3)
+
+
+def renewal_due_at(
+    not_before: datetime,
+    not_after: datetime,
+    *,
+    override_days: int | None = None,
+    ari_window: tuple[datetime, datetime] | None = None,
+    rng: random.Random | None = None,
+) -> datetime:
+    """The instant a healthy certificate becomes due."""
+    if ari_window is not None:
+        start, end = ari_window
+        if end > start:
+            fraction = (rng or random.Random()).random()
+            return start + (end - start) * fraction
+        return start
+    return not_after - renew_before(not_before, not_after, override_days)
+
+
+def backoff(failure_count: int) -> timedelta:
+    """Delay after the Nth consecutive failure (1-based)."""
+    if failure_count < 1:
+        return timedelta(0)
+    exponent = min(failure_count - 1, 10)
+    return min(FIRST_BACKOFF * (2**exponent), MAX_BACKOFF)
+
+
+def retry_at(now: datetime, failure_count: int, not_after: datetime | None) -> datetime:
+    """Next attempt after a failure: backoff, but never later than notAfter - 1 day."""
+    candidate = now + backoff(failure_count)
+    if not_after is not None:
+        candidate = min(candidate, max(now, not_after - LAST_CHANCE))
+    return candidate
+
+
+def is_due(due_at: datetime | None, now: datetime) -> bool:
+    return due_at is not None and due_at <= now

@@ -1,0 +1,92 @@
+"""Key Vault secret references: parse secret ids and resolve a secret's current certificate.
+
+A link's current certificate is the latest *enabled* version of its secret.
+"""
+from __future__ import annotations
+
+import re
+from datetime import datetime, timezone
+from dataclasses import dataclass
+from urllib.parse import urlparse
+
+from shared import pki
+from shared.errors import BadRequest, DependencyError, NotFound
+from shared.vault import PFX_CONTENT_TYPE, SecretVersion, Vault
+
+_NAME = re.compile(r"^[0-9a-zA-Z-]{1,127}$")
+_VERSION = re.compile(r"^[0-9a-zA-Z]{1,64}$")
+
+
+@dataclass(frozen=True)
+class SecretRef:
+    vault_url: str  # scheme://host[:port]
+    name: str
+    version: str | None = None
+
+    @property
+    def id(self) -> str:
+        """The versionless id a link stores: it follows the latest version."""
+        return f"{self.vault_url}/secrets/{self.name}"
+
+
+@dataclass(frozen=True)
+class CurrentCertificate:
+    version: SecretVersion
+    bundle: pki.CertificateBundle
+
+    @property
+    def thumbprint(self) -> str:
+        return self.bundle.thumbprint
+
+
+def parse_secret_id(raw: object) -> SecretRef:
+    if not isinstance(raw, str) or len(raw) > 2048:
+        raise BadRequest("keyVaultSecretId must be a Key Vault secret URL", code="InvalidSecretId")
+    parsed = urlparse(raw.strip())
+    parts = [p for p in parsed.path.split("/") if p]
+    if parsed.scheme != "https" or not parsed.netloc or len(parts) not in (2, 3) or parts[0] != "secrets":
+        raise BadRequest(
+            "keyVaultSecretId must look like https://<vault>.vault.azure.net/secrets/<name>[/<version>]",
+            code="InvalidSecretId",
+        )
+    if not _NAME.match(parts[1]) or (len(parts) == 3 and not _VERSION.match(parts[2])):
+        raise BadRequest("keyVaultSecretId has an invalid secret name or version", code="InvalidSecretId")
+    return SecretRef(f"https://{parsed.netloc}", parts[1], parts[2] if len(parts) == 3 else None)
+
+
+def current_certificate(vault: Vault, name: str) -> CurrentCertificate:
+    """Fetch and parse the latest enabled version; errors name the secret, never its value."""
+    return _parse(_latest_enabled(vault, name))
+
+
+def certificate_at(vault: Vault, name: str, version: str) -> CurrentCertificate:
+    """A specific version, e.g. the one a link holds."""
+    return _parse(vault.get_secret(name, version))
+
+
+def _parse(version: SecretVersion) -> CurrentCertificate:
+    name = version.name
+    if version.content_type and version.content_type != PFX_CONTENT_TYPE:
+        raise BadRequest(
+            f"secret {name} has content type {version.content_type!r}, not {PFX_CONTENT_TYPE}",
+            code="WrongContentType",
+        )
+    try:
+        bundle = pki.parse_pfx_base64(version.value or "")
+    except BadRequest as err:
+        raise BadRequest(f"secret {name} version {version.version} is not a usable PFX: {err.message}", code="InvalidPfx") from None
+    return CurrentCertificate(version=version, bundle=bundle)
+
+
+def _latest_enabled(vault: Vault, name: str) -> SecretVersion:
+    try:
+        return vault.get_secret(name)
+    except DependencyError as err:
+        if err.code != "SecretForbidden":
+            raise
+    # The latest version is disabled: fall back to the newest enabled one.
+    enabled = [v for v in vault.list_versions(name) if v.enabled]
+    if not enabled:
+        raise NotFound(f"secret {name} has no enabled version", code="SecretDisabled")
+    newest = max(enabled, key=lambda v: v.updated_on or datetime.min.replace(tzinfo=timezone.utc))
+    return vault.get_secret(name, newest.version)

@@ -1,0 +1,209 @@
+"""Sync: bring a linked certificate to its secret's current version, then every SSL binding
+that uses it to the link's thumbprint.
+
+Convergent and idempotent: each step re-reads what it changes and writes with ETags, so a
+manual sync, the sweep and an after-renewal sync of one link end in the same state, and a
+failure midway is finished by the next run. An in-sync link with in-sync bindings writes nothing.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from shared import pki
+from shared.app_context import AppContext
+from shared.clock import utcnow
+from shared.errors import CertsyncError, NotFound
+from shared.model import Certificate, LinkedCertificate, Operation, OperationKind, SslBinding
+from shared.operations import handles, new_operation, submit
+from shared.secret_refs import CurrentCertificate, current_certificate, parse_secret_id
+from shared.tables import retry_on_conflict
+
+log = logging.getLogger("certsync.sync")
+
+
+@dataclass(frozen=True)
+class LinkSyncResult:
+    link: str
+    changed: bool
+    thumbprint: str
+    previous_thumbprint: str
+    bindings_updated: int
+
+
+def fetch_current(ctx: AppContext, link: LinkedCertificate) -> CurrentCertificate:
+    ref = parse_secret_id(link.secret_id)
+    return current_certificate(ctx.vault_for(ref.vault_url), ref.name)
+
+
+def sync_link(
+    ctx: AppContext,
+    name: str,
+    current: CurrentCertificate | None = None,
+    bindings: list[SslBinding] | None = None,
+    record_check: bool = False,
+) -> LinkSyncResult:
+    """Sync one link; on a failed check record lastSyncError on the link and change nothing else.
+
+    `current` and `bindings` let a caller that already read them (the sweep) avoid reading again.
+    """
+    link = ctx.links.get(name)
+    bindings = ctx.bindings.for_link(link.name) if bindings is None else bindings
+    try:
+        current = current or fetch_current(ctx, link)
+        pki.check_usable(current.bundle, [b.hostname for b in bindings], utcnow())
+    except CertsyncError as err:
+        record_sync_error(ctx, link.name, err)
+        raise
+    previous = link.thumbprint
+    link = retry_on_conflict(lambda: _move_link(ctx, name, current, record_check))
+    updated = move_bindings(ctx, link, bindings)
+    return LinkSyncResult(link.name, previous != link.thumbprint, link.thumbprint, previous, updated)
+
+
+def _move_link(ctx: AppContext, name: str, current: CurrentCertificate, record_check: bool = False) -> LinkedCertificate:
+    link = ctx.links.get(name)
+    now = utcnow()
+    seen = current.version.updated_on
+    unchanged = link.thumbprint == current.thumbprint and link.version == current.version.version
+    if unchanged and same_instant(link.secret_updated_on, seen) and not link.last_sync_error:
+        if record_check:  # the sweep's periodic full verification passed
+            link.last_checked_at = now
+            return ctx.links.save(link)
+        return link  # in sync: write nothing
+    link.secret_updated_on, link.last_sync_error, link.last_checked_at = seen, "", now
+    if not unchanged:
+        link.thumbprint, link.version = current.thumbprint, current.version.version
+        link.not_after, link.hostnames = current.bundle.not_after, pki.dns_names(current.bundle.certificate)
+        link.last_synced_at = now
+    return ctx.links.save(link)
+
+
+def same_instant(a, b) -> bool:
+    """Key Vault reports whole seconds; Table Storage keeps milliseconds."""
+    if a is None or b is None:
+        return a is b
+    return int(a.timestamp()) == int(b.timestamp())
+
+
+def move_bindings(ctx: AppContext, link: LinkedCertificate, bindings: list[SslBinding]) -> int:
+    """Point every binding of the link at the link's thumbprint; on an ETag conflict re-read
+    both the binding and the link, so a concurrent sync's newer thumbprint is never undone."""
+    moved = 0
+    for binding in bindings:
+        if binding.link != link.name or binding.thumbprint == link.thumbprint:
+            continue
+        first = [True]
+
+        def move(binding: SslBinding = binding) -> bool:
+            if first[0]:
+                first[0], fresh, holder = False, binding, link
+            else:
+                fresh, holder = ctx.bindings.find(binding.app, binding.hostname), ctx.links.get(link.name)
+            if fresh is None or fresh.link != link.name or fresh.thumbprint == holder.thumbprint:
+                return False
+            fresh.thumbprint, fresh.updated_at = holder.thumbprint, utcnow()
+            ctx.bindings.save(fresh)
+            return True
+
+        moved += bool(retry_on_conflict(move))
+    return moved
+
+
+def record_sync_error(ctx: AppContext, name: str, err: CertsyncError) -> None:
+    message = f"{err.code}: {err.message}"[:1000]
+
+    def apply() -> None:
+        link = ctx.links.get(name)
+        if link.last_sync_error == message:
+            return  # already recorded: a failing secret costs no write per sweep
+        link.last_sync_error, link.last_checked_at = message, utcnow()
+        ctx.links.save(link)
+
+    try:
+        retry_on_conflict(apply)
+    except NotFound:
+        pass
+
+
+def sync_links_of_secret(
+    ctx: AppContext,
+    links: list[LinkedCertificate],
+    bindings: dict[str, list[SslBinding]] | None = None,
+    record_check: bool = False,
+) -> dict:
+    """Sync links sharing one secret with a single Key Vault read; one failure does not stop the rest."""
+    results: list[LinkSyncResult] = []
+    failures: dict[str, str] = {}
+    if not links:
+        return {"linksSynced": 0, "linksChanged": 0, "bindingsUpdated": 0, "failures": {}}
+    try:
+        current = fetch_current(ctx, links[0])
+    except CertsyncError as err:
+        for link in links:
+            record_sync_error(ctx, link.name, err)
+        return {"linksSynced": 0, "linksChanged": 0, "bindingsUpdated": 0, "failures": {l.name: err.code for l in links}}
+    for link in links:
+        try:
+            bound = bindings.get(link.name, []) if bindings is not None else None
+            results.append(sync_link(ctx, link.name, current, bound, record_check))
+        except CertsyncError as err:
+            failures[link.name] = err.code
+    return {
+        "linksSynced": len(results),
+        "linksChanged": sum(r.changed for r in results),
+        "bindingsUpdated": sum(r.bindings_updated for r in results),
+        "failures": failures,
+    }
+
+
+def links_of_certificate(ctx: AppContext, cert: Certificate) -> list[LinkedCertificate]:
+    return ctx.links.for_secret(certificate_secret(ctx, cert).id)
+
+
+def certificate_secret(ctx: AppContext, cert: Certificate):
+    """The normalised reference of a certificate's own secret (what its links store)."""
+    return parse_secret_id(f"{ctx.vault.url.rstrip('/')}/secrets/{cert.secret_name}")
+
+
+def start_link_sync(ctx: AppContext, name: str, requested_by: str = "") -> Operation:
+    ctx.links.get(name)
+    return submit(ctx, new_operation(OperationKind.SYNC_LINK, name, {}, requested_by))
+
+
+def start_certificate_sync(ctx: AppContext, name: str, requested_by: str = "") -> Operation:
+    ctx.certificates.get(name)
+    return submit(ctx, new_operation(OperationKind.SYNC_CERTIFICATE, name, {}, requested_by))
+
+
+@handles(OperationKind.SYNC_LINK)
+def run_link_sync(ctx: AppContext, op: Operation) -> dict:
+    result = sync_link(ctx, op.target)
+    return {
+        "changed": result.changed,
+        "thumbprint": result.thumbprint,
+        "previousThumbprint": result.previous_thumbprint,
+        "bindingsUpdated": result.bindings_updated,
+    }
+
+
+@handles(OperationKind.SYNC_CERTIFICATE)
+def run_certificate_sync(ctx: AppContext, op: Operation) -> dict:
+    cert = ctx.certificates.get(op.target)
+    outcome = sync_links_of_secret(ctx, links_of_certificate(ctx, cert))
+    if outcome["failures"]:
+        from shared.errors import Conflict
+
+        failed = ", ".join(f"{k} ({v})" for k, v in sorted(outcome["failures"].items()))
+        raise Conflict(f"{len(outcome['failures'])} link(s) could not be synced: {failed}"[:1000], code="SyncIncomplete")
+    return outcome
+
+
+def after_new_version(ctx: AppContext, cert: Certificate) -> dict:
+    """Seconds after a renewal: queue a sync of every link of the secret (unless turned off)."""
+    if not ctx.settings.auto_sync_after_renewal:
+        return {}
+    if not links_of_certificate(ctx, cert):
+        return {}
+    op = submit(ctx, new_operation(OperationKind.SYNC_CERTIFICATE, cert.name, {"trigger": "renewal"}, "certsync"))
+    return {"syncOperation": op.id}

@@ -1,0 +1,438 @@
+"""Table Storage repositories: the only door to state.
+
+Queries are always parameterised (never string-built filters) and every update carries the
+row's ETag, so concurrent writers cannot silently overwrite each other.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import fields
+from datetime import datetime
+from typing import Any, Callable, Iterable, Iterator, TypeVar
+
+from azure.core import MatchConditions
+from azure.core.exceptions import AzureError, ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
+from azure.data.tables import TableClient, TableServiceClient, UpdateMode
+
+from shared.errors import Conflict, DependencyError, NotFound, PreconditionFailed
+from shared.model import (
+    Certificate,
+    CertificateStatus,
+    LinkedCertificate,
+    Operation,
+    OperationKind,
+    OperationStatus,
+    SslBinding,
+    SslState,
+)
+
+T = TypeVar("T")
+CERT_PARTITION = "certificate"
+OPERATION_PARTITION = "operation"
+
+
+class TableStore:
+    """Opens the service client once and hands out one TableClient per table."""
+
+    def __init__(self, connection_string: str, prefix: str) -> None:
+        self.service = TableServiceClient.from_connection_string(connection_string)
+        self.prefix = prefix
+        self._clients: dict[str, TableClient] = {}
+
+    def table(self, name: str) -> TableClient:
+        if name not in self._clients:
+            full = f"{self.prefix}{name}"
+            try:
+                self.service.create_table_if_not_exists(full)
+            except AzureError as err:
+                raise _dependency(err, f"opening table {full}") from None
+            self._clients[name] = self.service.get_table_client(full)
+        return self._clients[name]
+
+    def ping(self) -> None:
+        """Cheap reachability check for /api/health."""
+        try:
+            next(iter(self.service.list_tables(results_per_page=1)), None)
+        except AzureError as err:
+            raise _dependency(err, "listing tables") from None
+
+    def close(self) -> None:
+        self.service.close()
+
+
+class Repository:
+    """Shared row plumbing; subclasses map one entity type."""
+
+    table_name = ""
+
+    def __init__(self, store: TableStore) -> None:
+        self.store = store
+
+    @property
+    def client(self) -> TableClient:
+        return self.store.table(self.table_name)
+
+    def _insert(self, entity: dict, what: str) -> str:
+        try:
+            meta = self.client.create_entity(entity)
+        except ResourceExistsError:
+            raise Conflict(f"{what} already exists", code="AlreadyExists") from None
+        except AzureError as err:
+            raise _dependency(err, f"creating {what}") from None
+        return meta.get("etag", "")
+
+    def _update(self, entity: dict, etag: str, what: str) -> str:
+        try:
+            meta = self.client.update_entity(
+                entity, mode=UpdateMode.REPLACE, etag=etag, match_condition=MatchConditions.IfNotModified
+            )
+        except (ResourceModifiedError, ResourceNotFoundError):
+            raise PreconditionFailed(f"{what} was changed by someone else; retry", code="ConcurrentChange") from None
+        except AzureError as err:
+            raise _dependency(err, f"updating {what}") from None
+        return meta.get("etag", "")
+
+    def _get(self, partition: str, row: str, what: str) -> dict:
+        try:
+            return self.client.get_entity(partition, row)
+        except ResourceNotFoundError:
+            raise NotFound(f"{what} was not found", code="NotFound") from None
+        except AzureError as err:
+            raise _dependency(err, f"reading {what}") from None
+
+    def _delete(self, partition: str, row: str, etag: str, what: str) -> None:
+        try:
+            self.client.delete_entity(partition, row, etag=etag, match_condition=MatchConditions.IfNotModified)
+        except ResourceModifiedError:
+            raise PreconditionFailed(f"{what} was changed by someone else; retry", code="ConcurrentChange") from None
+        except ResourceNotFoundError:
+            return
+        except AzureError as err:
+            raise _dependency(err, f"deleting {what}") from None
+
+    def _query(self, query: str, parameters: dict[str, Any], what: str) -> Iterator[dict]:
+        try:
+            yield from self.client.query_entities(query, parameters=parameters, results_per_page=1000)
+        except AzureError as err:
+            raise _dependency(err, f"querying {what}") from None
+
+
+class CertificateRepository(Repository):
+    table_name = "certificates"
+
+    def add(self, cert: Certificate) -> Certificate:
+        cert.etag = self._insert(_cert_row(cert), f"certificate {cert.name}")
+        return cert
+
+    def get(self, name: str) -> Certificate:
+        return _cert_from(self._get(CERT_PARTITION, name, f"certificate {name}"))
+
+    def find(self, name: str) -> Certificate | None:
+        try:
+            return self.get(name)
+        except NotFound:
+            return None
+
+    def save(self, cert: Certificate) -> Certificate:
+        cert.etag = self._update(_cert_row(cert), cert.etag, f"certificate {cert.name}")
+        return cert
+
+    def delete(self, cert: Certificate) -> None:
+        self._delete(CERT_PARTITION, cert.name, cert.etag, f"certificate {cert.name}")
+
+    def list(self) -> list[Certificate]:
+        rows = self._query("PartitionKey eq @pk", {"pk": CERT_PARTITION}, "certificates")
+        return [_cert_from(row) for row in rows]
+
+
+class LinkRepository(Repository):
+    table_name = "links"
+
+    def add(self, link: LinkedCertificate) -> LinkedCertificate:
+        link.etag = self._insert(_link_row(link), f"linked certificate {link.name}")
+        return link
+
+    def save(self, link: LinkedCertificate) -> LinkedCertificate:
+        link.etag = self._update(_link_row(link), link.etag, f"linked certificate {link.name}")
+        return link
+
+    def find(self, name: str) -> LinkedCertificate | None:
+        rows = list(self._query("RowKey eq @name", {"name": name}, "linked certificates"))
+        return _link_from(rows[0]) if rows else None
+
+    def get(self, name: str) -> LinkedCertificate:
+        link = self.find(name)
+        if link is None:
+            raise NotFound(f"linked certificate {name} was not found", code="LinkNotFound")
+        return link
+
+    def delete(self, link: LinkedCertificate) -> None:
+        self._delete(link.scope, link.name, link.etag, f"linked certificate {link.name}")
+
+    def list(self) -> list[LinkedCertificate]:
+        return [_link_from(row) for row in self._query("", {}, "linked certificates")]
+
+    def for_secret(self, secret_id: str) -> list[LinkedCertificate]:
+        rows = self._query("SecretId eq @sid", {"sid": secret_id}, "linked certificates")
+        return [_link_from(row) for row in rows]
+
+
+class BindingRepository(Repository):
+    table_name = "bindings"
+
+    def add(self, binding: SslBinding) -> SslBinding:
+        binding.etag = self._insert(_binding_row(binding), f"binding {binding.hostname} in app {binding.app}")
+        return binding
+
+    def save(self, binding: SslBinding) -> SslBinding:
+        binding.etag = self._update(_binding_row(binding), binding.etag, f"binding {binding.hostname}")
+        return binding
+
+    def find(self, app: str, hostname: str) -> SslBinding | None:
+        try:
+            return _binding_from(self._get(app, hostname, f"binding {hostname}"))
+        except NotFound:
+            return None
+
+    def delete(self, binding: SslBinding) -> None:
+        self._delete(binding.app, binding.hostname, binding.etag, f"binding {binding.hostname}")
+
+    def for_app(self, app: str) -> list[SslBinding]:
+        return [_binding_from(r) for r in self._query("PartitionKey eq @app", {"app": app}, "bindings")]
+
+    def for_link(self, link: str) -> list[SslBinding]:
+        return [_binding_from(r) for r in self._query("Link eq @link", {"link": link}, "bindings")]
+
+    def all(self) -> Iterator[SslBinding]:
+        for row in self._query("", {}, "bindings"):
+            yield _binding_from(row)
+
+    def for_links(self, links: Iterable[str]) -> dict[str, list[SslBinding]]:
+        """One scan for many links (the overview and the sweep), grouped by link name."""
+        wanted = set(links)
+        grouped: dict[str, list[SslBinding]] = {name: [] for name in wanted}
+        if not wanted:
+            return grouped
+        if len(wanted) == 1:
+            (only,) = wanted
+            grouped[only] = self.for_link(only)
+            return grouped
+        for row in self._query("", {}, "bindings"):
+            if row.get("Link") in wanted:
+                grouped[row["Link"]].append(_binding_from(row))
+        return grouped
+
+
+class OperationRepository(Repository):
+    table_name = "operations"
+
+    def add(self, op: Operation) -> Operation:
+        op.etag = self._insert(_operation_row(op), f"operation {op.id}")
+        return op
+
+    def save(self, op: Operation) -> Operation:
+        op.etag = self._update(_operation_row(op), op.etag, f"operation {op.id}")
+        return op
+
+    def get(self, op_id: str) -> Operation:
+        row = self._get(OPERATION_PARTITION, op_id, f"operation {op_id}")
+        return _operation_from(row)
+
+    def list(self, target: str | None = None, kind: str | None = None, limit: int = 100) -> list[Operation]:
+        query, params = "PartitionKey eq @pk", {"pk": OPERATION_PARTITION}
+        if target:
+            query, params["target"] = query + " and Target eq @target", target
+        if kind:
+            query, params["kind"] = query + " and Kind eq @kind", kind
+        ops: list[Operation] = []
+        for row in self._query(query, params, "operations"):
+            ops.append(_operation_from(row))
+            if len(ops) >= limit:
+                break
+        return ops
+
+
+# --- row mapping -------------------------------------------------------------------------
+
+
+def _json(values: Any) -> str:
+    return json.dumps(values, separators=(",", ":"), sort_keys=True)
+
+
+def _cert_row(c: Certificate) -> dict:
+    return _drop_none(
+        {
+            "PartitionKey": CERT_PARTITION,
+            "RowKey": c.name,
+            "Hostnames": _json(list(c.hostnames)),
+            "KeyType": c.key_type,
+            "Issuer": c.issuer,
+            "AutoRenew": c.auto_renew,
+            "Status": c.status.value,
+            "ValidityDays": c.validity_days,
+            "ReuseKey": c.reuse_key,
+            "SecretName": c.secret_name,
+            "SecretVersion": c.secret_version,
+            "Thumbprint": c.thumbprint,
+            "Sha256": c.sha256,
+            "Serial": c.serial,
+            "NotBefore": c.not_before,
+            "NotAfter": c.not_after,
+            "RenewalDueAt": c.renewal_due_at,
+            "RenewBeforeDays": c.renew_before_days,
+            "FailureCount": c.failure_count,
+            "LastError": c.last_error,
+            "ActiveOperation": c.active_operation,
+            "CreatedAt": c.created_at,
+        }
+    )
+
+
+def _cert_from(row: dict) -> Certificate:
+    return Certificate(
+        name=row["RowKey"],
+        hostnames=tuple(json.loads(row.get("Hostnames", "[]"))),
+        key_type=row.get("KeyType", "RSA2048"),
+        issuer=row.get("Issuer", "local"),
+        auto_renew=bool(row.get("AutoRenew", True)),
+        status=CertificateStatus(row.get("Status", CertificateStatus.PENDING_ISSUANCE.value)),
+        validity_days=row.get("ValidityDays"),
+        reuse_key=bool(row.get("ReuseKey", False)),
+        secret_name=row.get("SecretName", ""),
+        secret_version=row.get("SecretVersion", ""),
+        thumbprint=row.get("Thumbprint", ""),
+        sha256=row.get("Sha256", ""),
+        serial=row.get("Serial", ""),
+        not_before=_dt(row.get("NotBefore")),
+        not_after=_dt(row.get("NotAfter")),
+        renewal_due_at=_dt(row.get("RenewalDueAt")),
+        renew_before_days=row.get("RenewBeforeDays"),
+        failure_count=int(row.get("FailureCount", 0)),
+        last_error=row.get("LastError", ""),
+        active_operation=row.get("ActiveOperation", ""),
+        created_at=_dt(row.get("CreatedAt")),
+        etag=row.metadata.get("etag", "") if hasattr(row, "metadata") else "",
+    )
+
+
+def _link_row(link: LinkedCertificate) -> dict:
+    return _drop_none(
+        {
+            "PartitionKey": link.scope,
+            "RowKey": link.name,
+            "SecretId": link.secret_id,
+            "Certificate": link.certificate,
+            "Thumbprint": link.thumbprint,
+            "Version": link.version,
+            "SecretUpdatedOn": link.secret_updated_on,
+            "NotAfter": link.not_after,
+            "Hostnames": _json(list(link.hostnames)),
+            "LastSyncedAt": link.last_synced_at,
+            "LastCheckedAt": link.last_checked_at,
+            "LastSyncError": link.last_sync_error,
+        }
+    )
+
+
+def _link_from(row: dict) -> LinkedCertificate:
+    return LinkedCertificate(
+        name=row["RowKey"],
+        scope=row["PartitionKey"],
+        secret_id=row.get("SecretId", ""),
+        certificate=row.get("Certificate", ""),
+        thumbprint=row.get("Thumbprint", ""),
+        version=row.get("Version", ""),
+        secret_updated_on=_dt(row.get("SecretUpdatedOn")),
+        not_after=_dt(row.get("NotAfter")),
+        hostnames=tuple(json.loads(row.get("Hostnames", "[]"))),
+        last_synced_at=_dt(row.get("LastSyncedAt")),
+        last_checked_at=_dt(row.get("LastCheckedAt")),
+        last_sync_error=row.get("LastSyncError", ""),
+        etag=row.metadata.get("etag", "") if hasattr(row, "metadata") else "",
+    )
+
+
+def _binding_row(b: SslBinding) -> dict:
+    return _drop_none(
+        {
+            "PartitionKey": b.app,
+            "RowKey": b.hostname,
+            "Link": b.link,
+            "Thumbprint": b.thumbprint,
+            "SslState": b.ssl_state.value,
+            "UpdatedAt": b.updated_at,
+        }
+    )
+
+
+def _binding_from(row: dict) -> SslBinding:
+    return SslBinding(
+        app=row["PartitionKey"],
+        hostname=row["RowKey"],
+        link=row.get("Link", ""),
+        thumbprint=row.get("Thumbprint", ""),
+        ssl_state=SslState(row.get("SslState", SslState.SNI.value)),
+        updated_at=_dt(row.get("UpdatedAt")),
+        etag=row.metadata.get("etag", "") if hasattr(row, "metadata") else "",
+    )
+
+
+def _operation_row(op: Operation) -> dict:
+    return _drop_none(
+        {
+            "PartitionKey": OPERATION_PARTITION,
+            "RowKey": op.id,
+            "Kind": op.kind.value,
+            "Target": op.target,
+            "Status": op.status.value,
+            "CreatedAt": op.created_at,
+            "UpdatedAt": op.updated_at,
+            "ErrorCode": op.error_code,
+            "ErrorMessage": op.error_message,
+            "Parameters": _json(op.parameters),
+            "Result": _json(op.result),
+            "RequestedBy": op.requested_by,
+        }
+    )
+
+
+def _operation_from(row: dict) -> Operation:
+    return Operation(
+        id=row["RowKey"],
+        kind=OperationKind(row["Kind"]),
+        target=row.get("Target", ""),
+        status=OperationStatus(row.get("Status", OperationStatus.QUEUED.value)),
+        created_at=_dt(row.get("CreatedAt")),
+        updated_at=_dt(row.get("UpdatedAt")),
+        error_code=row.get("ErrorCode", ""),
+        error_message=row.get("ErrorMessage", ""),
+        parameters=json.loads(row.get("Parameters", "{}")),
+        result=json.loads(row.get("Result", "{}")),
+        requested_by=row.get("RequestedBy", ""),
+        etag=row.metadata.get("etag", "") if hasattr(row, "metadata") else "",
+    )
+
+
+def _drop_none(row: dict) -> dict:
+    return {k: v for k, v in row.items() if v is not None}
+
+
+def _dt(value: Any) -> datetime | None:
+    if value is None or isinstance(value, datetime):
+        return value
+    return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+
+
+def _dependency(err: AzureError, doing: str) -> DependencyError:
+    return DependencyError(f"Table Storage failed while {doing}: {type(err).__name__}")
+
+
+def retry_on_conflict(attempt: Callable[[], T], tries: int = 5) -> T:
+    """Re-run a read-modify-write whose ETag lost a race; the callable must re-read."""
+    for remaining in range(tries - 1, -1, -1):
+        try:
+            return attempt()
+        except PreconditionFailed:
+            if not remaining:
+                raise
+    raise AssertionError("unreachable")

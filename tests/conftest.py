@@ -1,0 +1,133 @@
+"""Session fixtures: the real local stack on free ports (Azurite in memory, the Key Vault
+emulator, the local function host), shared by the integration and end-to-end tests."""
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+import requests
+
+from devtools.processes import azurite, free_port, function_host, key_vault_emulator, storage_connection_string
+
+
+@dataclass
+class Stack:
+    storage_connection: str
+    vault_url: str
+    vault_cert: Path
+    app_url: str
+    env: dict[str, str]
+    logs: Path
+
+    def settings_env(self) -> dict[str, str]:
+        return dict(self.env)
+
+
+@pytest.fixture(scope="session")
+def storage_and_vault(tmp_path_factory) -> Iterator[tuple[str, str, Path, Path]]:
+    """Azurite (in memory) and the Key Vault emulator (in memory) on free ports."""
+    base = tmp_path_factory.mktemp("stack")
+    logs = base / "logs"
+    logs.mkdir()
+    blob, queue, table, kv = free_port(), free_port(), free_port(), free_port()
+    services = [
+        azurite(blob, queue, table, base / "azurite", in_memory=True, log_path=logs / "azurite.log"),
+        key_vault_emulator(kv, None, base / "tls", log_path=logs / "keyvault.log"),
+    ]
+    try:
+        for service in services:
+            service.start()
+        for service in services:
+            service.wait_ready()
+        cert = base / "tls" / "emulator-cert.pem"
+        deadline = time.monotonic() + 10
+        while not cert.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        yield storage_connection_string(blob, queue, table), f"https://127.0.0.1:{kv}", cert, logs
+    finally:
+        for service in services:
+            service.stop()
+
+
+def app_env(connection: str, vault_url: str, cert: Path, **overrides: str) -> dict[str, str]:
+    env = {
+        "FUNCTIONS_WORKER_RUNTIME": "python",
+        "AzureWebJobsStorage": connection,
+        "KEY_VAULT_URL": vault_url,
+        "KEY_VAULT_EMULATOR_CERT": str(cert),
+        "CERTSYNC_TABLE_PREFIX": "certsync",
+        "OPERATIONS_QUEUE": "certsync-operations",
+        "AUTO_RENEW_SCHEDULE": "0 0 0 1 1 *",
+        "SYNC_SWEEP_SCHEDULE": "0 0 0 1 1 *",
+        "AUTO_RENEW_JITTER_SECONDS": "0",
+        "AUTO_SYNC_AFTER_RENEWAL": "true",
+        "REQUIRE_ROLES": "false",
+    }
+    env.update(overrides)
+    return env
+
+
+@pytest.fixture(scope="session")
+def stack(storage_and_vault, tmp_path_factory) -> Iterator[Stack]:
+    """The function app on our local host, talking to the emulators over real HTTP."""
+    connection, vault_url, cert, logs = storage_and_vault
+    port = free_port()
+    env = app_env(connection, vault_url, cert)
+    missing_settings = tmp_path_factory.mktemp("host") / "no-local.settings.json"
+    host = function_host(port, env, str(missing_settings), log_path=logs / "host.log")
+    host.start()
+    try:
+        host.wait_ready(90)
+        yield Stack(connection, vault_url, cert, f"http://127.0.0.1:{port}", env, logs)
+    finally:
+        host.stop()
+
+
+class Api:
+    """A tiny JSON client for the app's HTTP API."""
+
+    def __init__(self, base: str) -> None:
+        self.base = base
+        self.http = requests.Session()
+
+    def call(self, method: str, path: str, body: Any = None, raw: bytes | None = None, **kw: Any) -> requests.Response:
+        data = raw if raw is not None else None
+        return self.http.request(method, f"{self.base}/api/{path.lstrip('/')}", json=body if raw is None else None, data=data, timeout=30, **kw)
+
+    def wait_operation(self, response: requests.Response, timeout: float = 60) -> dict:
+        assert response.status_code == 202, response.text
+        location = response.headers["Location"]
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            op = self.http.get(f"{self.base}{location}", timeout=30).json()
+            if op["status"] in ("Succeeded", "Failed"):
+                return op
+            time.sleep(0.1)
+        raise AssertionError(f"operation {location} did not finish in {timeout}s: {op}")
+
+
+@pytest.fixture(scope="session")
+def api(stack) -> Api:
+    return Api(stack.app_url)
+
+
+@pytest.fixture(scope="session")
+def secret_client(storage_and_vault):
+    from azure.keyvault.secrets import SecretClient
+
+    from shared.credentials import EmulatorCredential
+
+    _, vault_url, cert, _ = storage_and_vault
+    client = SecretClient(vault_url, EmulatorCredential(), verify_challenge_resource=False, connection_verify=str(cert))
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def unique() -> str:
+    """A short unique suffix for names, so tests sharing the session stack never collide."""
+    return os.urandom(3).hex()

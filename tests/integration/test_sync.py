@@ -1,0 +1,159 @@
+"""Sync against the real emulators: out-of-band versions, broken secrets, refusals,
+concurrency, and a sweep interrupted midway."""
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from shared import pki
+from shared.errors import BadRequest, CertsyncError, NotFound
+from shared.overview import certificate_overview
+from shared.sweep import run_sweep
+from shared.sync import _move_link, fetch_current, sync_link
+from shared.vault import PFX_CONTENT_TYPE
+from tests.integration.helpers import expired_bundle, issued, linked_and_bound, upload_new_version
+
+HOSTS = ["www.contoso.test", "*.contoso.test"]
+
+
+@pytest.fixture
+def fleet(ctx, unique):
+    cert = issued(ctx, f"contoso-{unique}", HOSTS)
+    linked_and_bound(ctx, cert, "contoso-link", [("web", "www.contoso.test"), ("api", "api.contoso.test")])
+    return cert
+
+
+def thumbprints_of_bindings(ctx, link="contoso-link") -> set[str]:
+    return {b.thumbprint for b in ctx.bindings.for_link(link)}
+
+
+def test_out_of_band_version_shows_difference_then_sync_moves_every_binding(ctx, fleet, secret_client):
+    new = upload_new_version(secret_client, fleet.secret_name, HOSTS, ctx)
+    overview = certificate_overview(ctx, fleet.name)
+    [state] = overview.links
+    assert overview.sync_available and not state.in_sync
+    assert state.link.thumbprint == fleet.thumbprint and state.current_thumbprint == new.thumbprint
+
+    result = sync_link(ctx, "contoso-link")
+    assert result.changed and result.bindings_updated == 2
+    assert ctx.links.get("contoso-link").thumbprint == new.thumbprint
+    assert thumbprints_of_bindings(ctx) == {new.thumbprint}
+    assert not certificate_overview(ctx, fleet.name).sync_available
+
+
+def test_syncing_an_in_sync_link_writes_nothing(ctx, fleet):
+    before = ctx.links.get("contoso-link").etag
+    result = sync_link(ctx, "contoso-link")
+    assert not result.changed and result.bindings_updated == 0
+    assert ctx.links.get("contoso-link").etag == before
+
+
+def test_refuses_a_certificate_that_does_not_cover_a_bound_hostname(ctx, fleet, secret_client):
+    upload_new_version(secret_client, fleet.secret_name, ["www.contoso.test"], ctx)  # drops the wildcard
+    with pytest.raises(BadRequest) as raised:
+        sync_link(ctx, "contoso-link")
+    assert raised.value.code == "HostnameNotCovered"
+    link = ctx.links.get("contoso-link")
+    assert link.thumbprint == fleet.thumbprint and "api.contoso.test" in link.last_sync_error
+    assert thumbprints_of_bindings(ctx) == {fleet.thumbprint}
+
+
+def test_refuses_an_expired_certificate(ctx, fleet, secret_client):
+    secret_client.set_secret(fleet.secret_name, pki.to_pfx_base64(expired_bundle(HOSTS)), content_type=PFX_CONTENT_TYPE)
+    with pytest.raises(BadRequest) as raised:
+        sync_link(ctx, "contoso-link")
+    assert raised.value.code == "CertificateExpired"
+    assert thumbprints_of_bindings(ctx) == {fleet.thumbprint}
+
+
+@pytest.mark.parametrize("breakage", ["garbage", "content-type", "disabled-only", "deleted"])
+def test_broken_secret_marks_its_links_and_the_sweep_goes_on(ctx, fleet, secret_client, breakage, unique):
+    other = issued(ctx, f"fabrikam-{unique}", ["www.fabrikam.test"])
+    linked_and_bound(ctx, other, "fabrikam-link", [("shop", "www.fabrikam.test")])
+    fresh = upload_new_version(secret_client, other.secret_name, ["www.fabrikam.test"], ctx)
+    name = fleet.secret_name
+    if breakage == "garbage":
+        secret_client.set_secret(name, "bm90IGEgcGZ4", content_type=PFX_CONTENT_TYPE)
+    elif breakage == "content-type":
+        secret_client.set_secret(name, "hello", content_type="text/plain")
+    elif breakage == "disabled-only":
+        for props in secret_client.list_properties_of_secret_versions(name):
+            secret_client.update_secret_properties(name, props.version, enabled=False)
+    else:
+        secret_client.begin_delete_secret(name).wait()
+
+    report = run_sweep(ctx)
+    assert set(report.failed_links) == {"contoso-link"}
+    assert ctx.links.get("contoso-link").last_sync_error
+    assert thumbprints_of_bindings(ctx) == {fleet.thumbprint}  # nothing moved
+    assert thumbprints_of_bindings(ctx, "fabrikam-link") == {fresh.thumbprint}  # the rest synced
+    etag = ctx.links.get("contoso-link").etag
+    run_sweep(ctx)
+    assert ctx.links.get("contoso-link").etag == etag  # the same failure is not rewritten every run
+
+
+def test_disabled_latest_version_falls_back_to_newest_enabled(ctx, fleet, secret_client):
+    upload_new_version(secret_client, fleet.secret_name, HOSTS, ctx)
+    latest = secret_client.get_secret(fleet.secret_name)
+    secret_client.update_secret_properties(fleet.secret_name, latest.properties.version, enabled=False)
+    current = fetch_current(ctx, ctx.links.get("contoso-link"))
+    assert current.thumbprint == fleet.thumbprint
+
+
+def test_sweep_checks_each_secret_once_and_only_fetches_changed_ones(ctx, fleet, secret_client):
+    ctx_links = [f"contoso-extra-{i}" for i in range(3)]
+    from shared.links import NewLink, create_link
+
+    for name in ctx_links:
+        create_link(ctx, NewLink(name=name, scope="rg2", certificate=fleet.name))
+    time.sleep(2.1)  # Key Vault's "updated" has whole seconds: a fresh link is looked at once more
+    settling = run_sweep(ctx)
+    assert settling.links_changed == 0 and settling.bindings_updated == 0
+    quiet = run_sweep(ctx)
+    assert quiet.changed_secrets == 0 and quiet.links_changed == 0
+    new = upload_new_version(secret_client, fleet.secret_name, HOSTS, ctx)
+    report = run_sweep(ctx)
+    assert report.changed_secrets == 1 and report.links_changed == 4 and report.bindings_updated == 2
+    assert {l.thumbprint for l in ctx.links.list()} == {new.thumbprint}
+
+
+def test_interrupted_sweep_is_completed_by_the_next_run(ctx, fleet, secret_client):
+    new = upload_new_version(secret_client, fleet.secret_name, HOSTS, ctx)
+    cut_short = run_sweep(ctx, budget_seconds=0)
+    assert cut_short.unfinished_secrets == 1
+    assert ctx.links.get("contoso-link").thumbprint == fleet.thumbprint
+    # A crash between the link and its bindings: the link moved, the bindings did not.
+    _move_link(ctx, "contoso-link", fetch_current(ctx, ctx.links.get("contoso-link")))
+    assert thumbprints_of_bindings(ctx) == {fleet.thumbprint}
+    report = run_sweep(ctx)
+    assert report.bindings_repaired + report.bindings_updated == 2
+    assert thumbprints_of_bindings(ctx) == {new.thumbprint}
+
+
+def test_concurrent_manual_sync_sweep_and_after_renewal_sync_agree(ctx, fleet, secret_client):
+    new = upload_new_version(secret_client, fleet.secret_name, HOSTS, ctx)
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(4)
+
+    def run(fn) -> None:
+        barrier.wait()
+        try:
+            fn()
+        except CertsyncError as err:  # a loser may report a conflict; state must still converge
+            errors.append(err)
+
+    jobs = [lambda: sync_link(ctx, "contoso-link"), lambda: run_sweep(ctx), lambda: sync_link(ctx, "contoso-link"),
+            lambda: sync_link(ctx, "contoso-link")]  # fmt: skip
+    threads = [threading.Thread(target=run, args=(job,)) for job in jobs]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not [e for e in errors if not isinstance(e, NotFound)], errors
+    link = ctx.links.get("contoso-link")
+    assert link.thumbprint == new.thumbprint and not link.last_sync_error
+    holders = {l.thumbprint for l in ctx.links.list()}
+    assert all(b.thumbprint in holders for b in ctx.bindings.for_link("contoso-link"))
+    assert thumbprints_of_bindings(ctx) == {new.thumbprint}

@@ -1,0 +1,56 @@
+"""The renewal policy: table-driven, pure."""
+from __future__ import annotations
+
+import random
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from shared import renewal
+
+T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
+
+
+@pytest.mark.parametrize(
+    "lifetime_days,override,expected_before",
+    [
+        (365, None, timedelta(days=60)),  # long lifetimes: capped at 60 days
+        (180, None, timedelta(days=60)),
+        (90, None, timedelta(days=30)),  # Let's Encrypt: a third
+        (6, None, timedelta(days=2)),  # short-lived certificates
+        (365, 10, timedelta(days=10)),  # per-certificate override wins
+    ],
+)
+def test_renewal_due_at_is_not_after_minus_renew_before(lifetime_days, override, expected_before):
+    not_after = T0 + timedelta(days=lifetime_days)
+    due = renewal.renewal_due_at(T0, not_after, override_days=override)
+    assert due == not_after - expected_before
+
+
+def test_ari_window_wins_with_a_random_instant_inside_it():
+    start, end = T0 + timedelta(days=50), T0 + timedelta(days=52)
+    dues = {renewal.renewal_due_at(T0, T0 + timedelta(days=90), ari_window=(start, end), rng=random.Random(s)) for s in range(20)}
+    assert all(start <= d <= end for d in dues)
+    assert len(dues) > 1  # spread, not one instant for the whole fleet
+
+
+@pytest.mark.parametrize(
+    "failures,expected",
+    [(0, timedelta(0)), (1, timedelta(hours=1)), (2, timedelta(hours=2)), (3, timedelta(hours=4)),
+     (5, timedelta(hours=16)), (6, timedelta(hours=24)), (40, timedelta(hours=24))],
+)  # fmt: skip
+def test_backoff_doubles_and_caps_at_a_day(failures, expected):
+    assert renewal.backoff(failures) == expected
+
+
+def test_retry_never_goes_past_a_day_before_expiry():
+    not_after = T0 + timedelta(hours=30)
+    assert renewal.retry_at(T0, 6, not_after) == T0 + timedelta(hours=6)
+    assert renewal.retry_at(T0, 1, not_after) == T0 + timedelta(hours=1)
+    # already inside the last day: retry now rather than later
+    assert renewal.retry_at(T0, 3, T0 + timedelta(hours=5)) == T0
+
+
+@pytest.mark.parametrize("due,now,expected", [(None, T0, False), (T0, T0, True), (T0 + timedelta(seconds=1), T0, False)])
+def test_is_due(due, now, expected):
+    assert renewal.is_due(due, now) is expected

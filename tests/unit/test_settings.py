@@ -1,0 +1,37 @@
+"""Settings are validated at start with messages that name the setting."""
+from __future__ import annotations
+
+import pytest
+
+from shared.settings import Settings, SettingsError
+
+BASE = {"AzureWebJobsStorage": "UseDevelopmentStorage=true", "KEY_VAULT_URL": "https://127.0.0.1:8443"}
+
+
+def test_defaults():
+    s = Settings.from_env(BASE)
+    assert s.auto_renew_schedule == "0 0 */8 * * *"
+    assert s.sync_sweep_interval_hours == 48 and s.auto_sync_after_renewal
+    assert s.vault_is_local_emulator
+
+
+def test_azure_vault_is_not_the_emulator():
+    s = Settings.from_env({**BASE, "KEY_VAULT_URL": "https://contoso.vault.azure.net/"})
+    assert not s.vault_is_local_emulator and s.key_vault_url == "https://contoso.vault.azure.net"
+
+
+@pytest.mark.parametrize(
+    "override,named",
+    [
+        ({"AzureWebJobsStorage": ""}, "AzureWebJobsStorage"),
+        ({"KEY_VAULT_URL": "http://vault"}, "KEY_VAULT_URL"),
+        ({"SYNC_SWEEP_INTERVAL_HOURS": "soon"}, "SYNC_SWEEP_INTERVAL_HOURS"),
+        ({"LOCAL_CA_VALIDITY_DAYS": "400"}, "LOCAL_CA_VALIDITY_DAYS"),
+        ({"AUTO_SYNC_AFTER_RENEWAL": "maybe"}, "AUTO_SYNC_AFTER_RENEWAL"),
+        ({"DNS_PROVIDER": "route53"}, "DNS_PROVIDER"),
+        ({"CERTSYNC_TABLE_PREFIX": "bad-prefix"}, "CERTSYNC_TABLE_PREFIX"),
+    ],
+)
+def test_bad_settings_name_the_setting(override, named):
+    with pytest.raises(SettingsError, match=named):
+        Settings.from_env({**BASE, **override})
