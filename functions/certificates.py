@@ -68,7 +68,10 @@ def get_certificate_http(req: func.HttpRequest) -> func.HttpResponse:
 def update_certificate_http(req: func.HttpRequest) -> func.HttpResponse:
     name = validate_name(route(req, "name"), "certificate name")
     body = read_json(req, required={"autoRenew"})
-    cert = set_auto_renew(get_context(), name, field(body, "autoRenew", bool))
+    auto_renew = field(body, "autoRenew", bool)
+    if auto_renew is None:
+        raise BadRequest("autoRenew must be true or false", code="InvalidField")
+    cert = set_auto_renew(get_context(), name, auto_renew)
     return json_response(shapes.certificate(cert))
 
 

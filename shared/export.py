@@ -194,13 +194,16 @@ def _validate(request: ExportRequest) -> tuple[ExportFormat, Encryption | None, 
         encryption = Encryption(request.encryption or Encryption.MODERN)
     except ValueError:
         raise BadRequest(
-            f"encryption {str(request.encryption)[:20]!r} is not supported; use modern or legacy", code="InvalidEncryption"
+            f"encryption {str(request.encryption)[:20]!r} is not supported; use modern or legacy",
+            code="InvalidEncryption",
         ) from None
     if fmt is ExportFormat.PFX and not request.include_key:
         raise BadRequest("a PFX always carries the private key; use format pem for the chain alone", code="PfxNeedsKey")
     if fmt is ExportFormat.PEM:
         if encryption is Encryption.LEGACY:
-            raise BadRequest("legacy encryption is for pfx only; PEM keys use PKCS#8 with AES-256", code="InvalidEncryption")
+            raise BadRequest(
+                "legacy encryption is for pfx only; PEM keys use PKCS#8 with AES-256", code="InvalidEncryption"
+            )
         encryption = Encryption.MODERN if request.include_key else None
     if fmt is ExportFormat.PFX or request.include_key:
         check_password(request.password)

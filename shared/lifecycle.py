@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import timedelta
 
 from shared import pki, renewal
 from shared.app_context import AppContext
@@ -202,7 +203,10 @@ def _record_failure(ctx: AppContext, op: Operation, err: CertsyncError) -> None:
         if cert.has_been_issued:
             expired = cert.not_after is not None and cert.not_after <= now
             cert.status = CertificateStatus.EXPIRED if expired else CertificateStatus.ISSUED
-            cert.renewal_due_at = renewal.retry_at(now, cert.failure_count, cert.not_after)
+            wait = getattr(err, "retry_after", None)
+            cert.renewal_due_at = renewal.retry_at(
+                now, cert.failure_count, cert.not_after, timedelta(seconds=wait) if wait else None
+            )
         else:
             cert.status = CertificateStatus.FAILED
         if cert.active_operation == op.id:

@@ -52,8 +52,10 @@ def parse_principal(header: str | None) -> Principal | None:
 
 def authorize(require_roles: bool, header: str | None, role: str | None) -> Principal | None:
     """Raise 401 without a principal and 403 without the role, when roles are required."""
+    if not require_roles:
+        return None  # the header is only trustworthy behind App Service Authentication
     principal = parse_principal(header) if header else None
-    if not require_roles or role is None:
+    if role is None:
         return principal
     if principal is None:
         raise Unauthorized("sign in through App Service Authentication to call this endpoint", code="Unauthenticated")

@@ -16,9 +16,11 @@ LAST_CHANCE = timedelta(days=1)
 
 
 def renew_before(not_before: datetime, not_after: datetime, override_days: int | None = None) -> timedelta:
-    if override_days is not None:
+    lifetime = not_after - not_before
+    if override_days is not None and timedelta(days=override_days) < lifetime:
         return timedelta(days=override_days)
-    return min(MAX_RENEW_BEFORE, (not_after - not_before) / 3)
+    # No override, or one longer than the lifetime (it would make the certificate due at once).
+    return min(MAX_RENEW_BEFORE, lifetime / 3)
 
 
 def renewal_due_at(
@@ -47,9 +49,12 @@ def backoff(failure_count: int) -> timedelta:
     return min(FIRST_BACKOFF * (2**exponent), MAX_BACKOFF)
 
 
-def retry_at(now: datetime, failure_count: int, not_after: datetime | None) -> datetime:
-    """Next attempt after a failure: backoff, but never later than notAfter - 1 day."""
-    candidate = now + backoff(failure_count)
+def retry_at(
+    now: datetime, failure_count: int, not_after: datetime | None, retry_after: timedelta | None = None
+) -> datetime:
+    """Next attempt after a failure: backoff (or the CA's Retry-After when longer), but never
+    later than notAfter - 1 day."""
+    candidate = now + max(backoff(failure_count), retry_after or timedelta(0))
     if not_after is not None:
         candidate = min(candidate, max(now, not_after - LAST_CHANCE))
     return candidate

@@ -92,11 +92,11 @@ class Repository:
             raise _dependency(err, f"updating {what}") from None
         return meta.get("etag", "")
 
-    def _get(self, partition: str, row: str, what: str) -> dict:
+    def _get(self, partition: str, row: str, what: str, code: str = "NotFound") -> dict:
         try:
             return self.client.get_entity(partition, row)
         except ResourceNotFoundError:
-            raise NotFound(f"{what} was not found", code="NotFound") from None
+            raise NotFound(f"{what} was not found", code=code) from None
         except AzureError as err:
             raise _dependency(err, f"reading {what}") from None
 
@@ -125,7 +125,7 @@ class CertificateRepository(Repository):
         return cert
 
     def get(self, name: str) -> Certificate:
-        return _cert_from(self._get(CERT_PARTITION, name, f"certificate {name}"))
+        return _cert_from(self._get(CERT_PARTITION, name, f"certificate {name}", "CertificateNotFound"))
 
     def find(self, name: str) -> Certificate | None:
         try:
@@ -190,7 +190,7 @@ class BindingRepository(Repository):
 
     def find(self, app: str, hostname: str) -> SslBinding | None:
         try:
-            return _binding_from(self._get(app, hostname, f"binding {hostname}"))
+            return _binding_from(self._get(app, hostname, f"binding {hostname}", "BindingNotFound"))
         except NotFound:
             return None
 
@@ -235,7 +235,7 @@ class OperationRepository(Repository):
         return op
 
     def get(self, op_id: str) -> Operation:
-        row = self._get(OPERATION_PARTITION, op_id, f"operation {op_id}")
+        row = self._get(OPERATION_PARTITION, op_id, f"operation {op_id}", "OperationNotFound")
         return _operation_from(row)
 
     def list(self, target: str | None = None, kind: str | None = None, limit: int = 100) -> list[Operation]:

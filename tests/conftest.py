@@ -11,6 +11,8 @@ from typing import Any, Iterator
 import pytest
 import requests
 
+from shared.app_context import AppContext
+from shared.settings import Settings
 from devtools.processes import azurite, free_port, function_host, key_vault_emulator, storage_connection_string
 
 
@@ -77,8 +79,9 @@ def stack(storage_and_vault, tmp_path_factory) -> Iterator[Stack]:
     connection, vault_url, cert, logs = storage_and_vault
     port = free_port()
     env = app_env(connection, vault_url, cert)
-    missing_settings = tmp_path_factory.mktemp("host") / "no-local.settings.json"
-    host = function_host(port, env, str(missing_settings), log_path=logs / "host.log")
+    empty_settings = tmp_path_factory.mktemp("host") / "local.settings.json"
+    empty_settings.write_text('{"IsEncrypted": false, "Values": {}}')  # everything comes from env
+    host = function_host(port, env, str(empty_settings), log_path=logs / "host.log")
     host.start()
     try:
         host.wait_ready(90)
@@ -125,6 +128,29 @@ def secret_client(storage_and_vault):
     client = SecretClient(vault_url, EmulatorCredential(), verify_challenge_resource=False, connection_verify=str(cert))
     yield client
     client.close()
+
+
+@pytest.fixture
+def make_ctx(storage_and_vault):
+    connection, vault_url, cert, _ = storage_and_vault
+    made: list[AppContext] = []
+
+    def build(**overrides: str) -> AppContext:
+        suffix = os.urandom(4).hex()
+        env = app_env(connection, vault_url, cert, CERTSYNC_TABLE_PREFIX=f"t{suffix}", OPERATIONS_QUEUE=f"ops-{suffix}")
+        env.update(overrides)
+        ctx = AppContext.from_settings(Settings.from_env(env))
+        made.append(ctx)
+        return ctx
+
+    yield build
+    for ctx in made:
+        ctx.queue.close()
+
+
+@pytest.fixture
+def ctx(make_ctx) -> AppContext:
+    return make_ctx()
 
 
 @pytest.fixture

@@ -136,10 +136,6 @@ class Conflict(KeyVaultError):
             inner_code="ObjectIsDeletedButRecoverable",
         )
 
-    @classmethod
-    def being_deleted(cls, name: str) -> Conflict:
-        return cls(f"Secret {name} is currently being deleted.", inner_code="ObjectIsBeingDeleted")
-
 
 class PayloadTooLarge(KeyVaultError):
     status = 413

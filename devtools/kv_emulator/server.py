@@ -1,6 +1,6 @@
 """HTTPS server: turns HTTP requests into Secrets API or /_emulator/ calls, one thread each.
 
-Order of checks mirrors Key Vault: no bearer token -> 401 challenge before anything else;
+Order of checks: no bearer token -> 401 challenge before anything else (as Key Vault does);
 then routing, injected faults, api-version, name validation, the operation itself.
 """
 
@@ -77,7 +77,8 @@ class KeyVaultRequestHandler(BaseHTTPRequestHandler):
             reply = Reply(err.status, err.body(), err.headers)
         except Exception:  # a bug here must not kill the connection thread silently
             log.exception("unexpected error handling %s %s", self.command, target.path)
-            reply = Reply(500, {"error": {"code": "InternalServerError", "message": "The emulator failed."}})
+            failure = KeyVaultError("The emulator failed; see its log.")
+            reply = Reply(failure.status, failure.body())
         self._send(reply)
 
     def _key_vault(self, path: str, query: dict[str, str], body: bytes) -> Reply:

@@ -11,7 +11,7 @@ import threading
 from datetime import datetime, timedelta
 from typing import Callable
 
-from azure.functions import TimerRequest
+from azure.functions.timer import TimerRequest
 
 from devtools.local_host.discovery import FunctionSpec
 from devtools.local_host.invoker import InvocationResult, Invoker

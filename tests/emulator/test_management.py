@@ -110,7 +110,7 @@ def test_sdk_retry_recovers_from_a_counted_fault(make_client: Callable[..., Secr
 
 def test_latency_applies_only_to_chosen_operations(client: SecretClient, raw: RawVault) -> None:
     client.set_secret("slow", "x")
-    raw.manage("PUT", "faults", json={"latencyMs": 300, "operations": ["getSecret"]}).raise_for_status()
+    raw.manage("PUT", "faults", json={"latencyMs": 500, "operations": ["getSecret"]}).raise_for_status()
 
     started = time.monotonic()
     client.get_secret("slow")
@@ -119,8 +119,8 @@ def test_latency_applies_only_to_chosen_operations(client: SecretClient, raw: Ra
     client.set_secret("slow", "y")
     fast = time.monotonic() - started
 
-    assert slow >= 0.3
-    assert fast < 0.3
+    assert slow >= 0.5
+    assert fast < 0.5
 
 
 def test_partial_rate_is_reproducible_with_a_seed(raw: RawVault) -> None:

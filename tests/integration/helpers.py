@@ -14,7 +14,8 @@ from shared.lifecycle import NewCertificate, create_certificate
 from shared.links import BindingRequest, NewLink, create_link, put_binding
 from shared.model import Certificate, OperationStatus
 from shared.vault import PFX_CONTENT_TYPE
-from tests.integration.conftest import drain
+from shared.operations import run_operation
+from shared.queueing import parse_message
 
 
 def issued(ctx: AppContext, name: str, hostnames: list[str], **kw) -> Certificate:
@@ -55,3 +56,18 @@ def expired_bundle(hostnames: list[str]) -> pki.CertificateBundle:
         .sign(key, hashes.SHA256())
     )
     return pki.CertificateBundle(private_key=key, certificate=cert, chain=())
+
+
+def drain(ctx: AppContext, rounds: int = 20) -> list[str]:
+    """Run queued operations in this process, as the queue trigger would, until the queue is empty."""
+    ran: list[str] = []
+    for _ in range(rounds):
+        messages = list(ctx.queue.client.receive_messages(messages_per_page=32, visibility_timeout=60))
+        if not messages:
+            return ran
+        for message in messages:
+            op_id = parse_message(message.content)
+            run_operation(ctx, op_id)
+            ran.append(op_id)
+            ctx.queue.client.delete_message(message)
+    return ran

@@ -85,7 +85,7 @@ def normalize_route(route: str) -> str:
     return "/" + ROUTE_PARAMETER.sub(r"{\1}", route.strip("/"))
 
 
-@functools.lru_cache(maxsize=1)  # a failed import is not cached: each test fails on its own
+@functools.lru_cache(maxsize=1)  # exceptions are not cached, so each route test fails on a broken import
 def registered() -> dict[str, dict[str, Any]]:
     """{"/path": {"get": Function, ...}} for every HTTP-triggered function of function_app.app."""
     try:
@@ -118,7 +118,8 @@ def test_document_is_openapi_3_1_json_with_two_space_indent(doc):
     assert doc["info"]["version"] == "0.1.0"
     assert doc["info"].get("description")
     text = DOCUMENT.read_text(encoding="utf-8")
-    assert text == json.dumps(doc, indent=2, ensure_ascii=False) + "\n", "keep docs/openapi.json formatted with 2-space indent"
+    formatted = json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+    assert text == formatted, "keep docs/openapi.json formatted as json.dumps(indent=2, ensure_ascii=False)"
 
 
 def test_server_url_is_the_route_prefix_of_host_json(doc):
@@ -180,7 +181,8 @@ def test_every_operation_is_complete(doc):
             if status == "202":
                 accepted = deref(doc, response)
                 location = deref(doc, accepted.get("headers", {}).get("Location", {}))
-                if "/operations/" not in location.get("description", "") + location.get("schema", {}).get("pattern", ""):
+                points_at = location.get("description", "") + location.get("schema", {}).get("pattern", "")
+                if "/operations/" not in points_at:
                     problems.append(f"{where}: 202 without a Location header pointing at /operations/{{id}}")
                 body = accepted.get("content", {}).get("application/json", {}).get("schema")
                 if body != {"$ref": "#/components/schemas/Operation"}:
@@ -209,10 +211,9 @@ def test_path_parameters_match_the_templates(doc):
 
 def test_function_key_on_every_operation_but_the_anonymous_ones(doc):
     schemes = doc["components"]["securitySchemes"]
-    key_schemes = {
-        name for name, s in schemes.items() if s["type"] == "apiKey" and (s["in"], s["name"]) in {("header", "x-functions-key"), ("query", "code")}
-    }
-    assert {(schemes[n]["in"], schemes[n]["name"]) for n in key_schemes} == {("header", "x-functions-key"), ("query", "code")}
+    expected = {("header", "x-functions-key"), ("query", "code")}
+    key_schemes = {name for name, s in schemes.items() if s["type"] == "apiKey" and (s["in"], s["name"]) in expected}
+    assert {(schemes[name]["in"], schemes[name]["name"]) for name in key_schemes} == expected
     problems = []
     for path, method, op in operations(doc):
         effective = op.get("security", doc.get("security", []))
@@ -250,7 +251,8 @@ def test_every_registered_route_is_documented_with_the_same_methods(doc):
     for path, methods in sorted(registered().items()):
         item = doc["paths"].get(path)
         if item is None:
-            problems.append(f"{path} ({', '.join(m.upper() for m in sorted(methods))}) is registered but not documented")
+            listed = ", ".join(m.upper() for m in sorted(methods))
+            problems.append(f"{path} ({listed}) is registered but not documented")
             continue
         documented = {m for m in HTTP_METHODS if m in item}
         if documented != set(methods):
@@ -299,14 +301,23 @@ def test_documented_roles_match_the_code(doc):
                 continue
             known, role = _required_role(fn)
             if known and op.get("x-required-role") != role:
-                problems.append(f"{method.upper()} {path}: role {role} in code, {op.get('x-required-role')} documented")
+                documented = op.get("x-required-role")
+                problems.append(f"{method.upper()} {path}: role {role} in code, {documented} documented")
     assert not problems, "\n".join(problems)
 
 
 def test_enums_and_patterns_match_the_code(doc):
     from functions.operations import OPERATION_ID
     from shared.app_context import ISSUER_NAMES
-    from shared.model import APP_PATTERN, NAME_PATTERN, SCOPE_PATTERN, CertificateStatus, OperationKind, OperationStatus, SslState
+    from shared.model import (
+        APP_PATTERN,
+        NAME_PATTERN,
+        SCOPE_PATTERN,
+        CertificateStatus,
+        OperationKind,
+        OperationStatus,
+        SslState,
+    )
     from shared.pki import KeyType
 
     schemas = doc["components"]["schemas"]
@@ -323,6 +334,17 @@ def test_enums_and_patterns_match_the_code(doc):
     assert schemas["OperationId"]["pattern"] == OPERATION_ID.pattern
     assert schemas["SslBinding"]["properties"]["app"]["pattern"] == APP_PATTERN.pattern
     assert schemas["LinkedCertificate"]["properties"]["scope"]["pattern"] == SCOPE_PATTERN.pattern
+
+
+def test_export_request_matches_the_code(doc):
+    from shared.export import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, VERSION_PATTERN, Encryption, ExportFormat
+
+    export = doc["components"]["schemas"]["ExportRequest"]["properties"]
+    assert export["format"]["enum"] == [f.value for f in ExportFormat]
+    assert export["encryption"]["enum"] == [e.value for e in Encryption]
+    password = export["password"]
+    assert (password["minLength"], password["maxLength"]) == (MIN_PASSWORD_LENGTH, MAX_PASSWORD_LENGTH)
+    assert export["version"]["pattern"] == VERSION_PATTERN.pattern
 
 
 def test_response_schemas_match_the_shapes(doc):
@@ -367,7 +389,10 @@ def test_request_schemas_refuse_unknown_fields(doc):
         "ExportRequest",
     ):
         assert schemas[name].get("additionalProperties") is False, name
+    from functions.certificates import CREATE_FIELDS
+
     assert schemas["CreateCertificateRequest"]["required"] == ["name", "hostnames"]
+    assert set(schemas["CreateCertificateRequest"]["properties"]) == {"name", "hostnames"} | CREATE_FIELDS
     validity = schemas["CreateCertificateRequest"]["properties"]["validityDays"]
     assert (validity["minimum"], validity["maximum"]) == (1, 397)
     renew_before = schemas["CreateCertificateRequest"]["properties"]["renewBeforeDays"]

@@ -26,6 +26,7 @@ def test_parse_principal_reads_name_and_roles():
     "require,hdr,role,error",
     [
         (False, None, EXPORT, None),  # roles off: anyone with the function key
+        (False, "not base64 json!", READ, None),  # roles off: the header is not even read
         (True, None, READ, Unauthorized),
         (True, header([READ]), EXPORT, Forbidden),
         (True, header([EXPORT]), EXPORT, None),

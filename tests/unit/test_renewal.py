@@ -19,6 +19,7 @@ T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
         (90, None, timedelta(days=30)),  # Let's Encrypt: a third
         (6, None, timedelta(days=2)),  # short-lived certificates
         (365, 10, timedelta(days=10)),  # per-certificate override wins
+        (30, 60, timedelta(days=10)),  # an override longer than the lifetime falls back
     ],
 )
 def test_renewal_due_at_is_not_after_minus_renew_before(lifetime_days, override, expected_before):
@@ -49,6 +50,12 @@ def test_retry_never_goes_past_a_day_before_expiry():
     assert renewal.retry_at(T0, 1, not_after) == T0 + timedelta(hours=1)
     # already inside the last day: retry now rather than later
     assert renewal.retry_at(T0, 3, T0 + timedelta(hours=5)) == T0
+
+
+def test_a_ca_retry_after_longer_than_the_backoff_is_honoured():
+    far = T0 + timedelta(days=60)
+    assert renewal.retry_at(T0, 1, far, timedelta(hours=3)) == T0 + timedelta(hours=3)
+    assert renewal.retry_at(T0, 4, far, timedelta(minutes=5)) == T0 + timedelta(hours=8)
 
 
 @pytest.mark.parametrize("due,now,expected", [(None, T0, False), (T0, T0, True), (T0 + timedelta(seconds=1), T0, False)])
