@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-DEBS   := pebble
+DEBS   := pebble chromium
 
 .PHONY: deps run test test-unit bench clean
 

@@ -6,6 +6,7 @@ import azure.functions as func
 from functions.bindings import bp as bindings_bp
 from functions.ca import bp as ca_bp
 from functions.certificates import bp as certificates_bp
+from functions.dashboard import bp as dashboard_bp
 from functions.export import bp as export_bp
 from functions.health import bp as health_bp
 from functions.links import bp as links_bp
@@ -27,6 +28,7 @@ for blueprint in (
     operations_bp,
     ca_bp,
     openapi_bp,
+    dashboard_bp,
     worker_bp,
     timers_bp,
 ):

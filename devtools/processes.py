@@ -54,7 +54,7 @@ class Service:
     process: subprocess.Popen | None = None
 
     def start(self) -> None:
-        out = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
+        out = open(self.log_path, "ab") if self.log_path else None  # None: share our terminal
         self.process = subprocess.Popen(
             self.argv,
             cwd=ROOT,

@@ -26,13 +26,15 @@ _START_ERRORS = (AppLoadError, SettingsFileError, HostConfigError, PortUnavailab
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m devtools.local_host", description=__doc__.splitlines()[0])
-    parser.add_argument("--app-dir", default=".", type=Path, help="folder with host.json and function_app.py (default: .)")
+    parser.add_argument("--app-dir", default=".", type=Path,
+                        help="folder with host.json and function_app.py (default: .)")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
     parser.add_argument("--port", "-p", type=int, default=None,
                         help="port (default: local.settings.json Host.LocalHttpPort, else 7071; 0 picks a free one)")
     parser.add_argument("--settings", default=None,
                         help="settings file, relative to --app-dir (default: local.settings.json, optional)")
-    parser.add_argument("--functions", nargs="+", default=None, help="run only these functions, like `func start --functions`")
+    parser.add_argument("--functions", nargs="+", default=None,
+                        help="run only these functions, like `func start --functions`")
     parser.add_argument("--verbose", action="store_true", help="log the host's own debug messages")
     return parser.parse_args(argv)
 
@@ -60,7 +62,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     configure_logging(args.verbose)
     sys.path[:] = [os.path.abspath(p) if p else os.getcwd() for p in sys.path]  # survive the chdir below
-    host = LocalHost(args.app_dir, args.host, args.port, settings_file=args.settings, functions=args.functions, chdir=True)
+    host = LocalHost(
+        args.app_dir, args.host, args.port, settings_file=args.settings, functions=args.functions, chdir=True
+    )
     try:
         host.start()
     except _START_ERRORS as err:

@@ -82,7 +82,9 @@ def apply_settings(settings: dict[str, str | None], environ: MutableMapping[str,
         if not key:
             warnings.append("Skipping local setting with empty key.")
         elif environ.get(key):
-            warnings.append(f"Skipping '{key}' from local settings as it's already defined in current environment variables.")
+            warnings.append(
+                f"Skipping '{key}' from local settings as it's already defined in current environment variables."
+            )
         elif value is None:
             warnings.append(f"Skipping '{key}' because value is null")
         else:

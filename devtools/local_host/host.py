@@ -27,7 +27,7 @@ from devtools.local_host.app_settings import (
 )
 from devtools.local_host.discovery import FunctionSpec, HTTP_TRIGGER, QUEUE_TRIGGER, TIMER_TRIGGER, discover_functions
 from devtools.local_host.host_config import HostConfig, load_host_config
-from devtools.local_host.http_front import HttpFrontEnd
+from devtools.local_host.http_front import HTTP_REASON, HttpFrontEnd
 from devtools.local_host.http_server import FunctionsHttpServer
 from devtools.local_host.invoker import InvocationResult, Invoker
 from devtools.local_host.ncrontab import CronError
@@ -43,7 +43,7 @@ log = logging.getLogger("devtools.local_host")
 
 DEFAULT_PORT = 7071
 DEFAULT_SETTINGS_FILE = "local.settings.json"
-ADMIN_REASON = "This function was programmatically called via the host APIs."
+ADMIN_REASON = HTTP_REASON
 _QUEUE_NAME = re.compile(r"^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$")
 _FUNCTION_ERRORS = (RouteTemplateError, CronError, UnresolvedSettingError, ConnectionSettingError, ValueError)
 
@@ -134,7 +134,8 @@ class LocalHost:
         if allowed:
             specs = [s for s in specs if s.name.lower() in allowed]
         self._clients = QueueClients()
-        self._invoker = Invoker(QueueOutputSink(self._clients, self.config.queues, self._notify_queue), str(self.app_dir))
+        outputs = QueueOutputSink(self._clients, self.config.queues, self._notify_queue)
+        self._invoker = Invoker(outputs, str(self.app_dir))
         self._routes = RouteTable(self.config.route_prefix)
         for spec in specs:
             try:
@@ -176,7 +177,10 @@ class LocalHost:
                     self._notify_queue,
                 )
         else:
-            self.warnings.append(f"Functions.{spec.name}: {spec.trigger_type} is not supported locally; it runs only via the admin endpoint")
+            self.warnings.append(
+                f"Functions.{spec.name}: {spec.trigger_type} is not supported locally; "
+                "it runs only via the admin endpoint"
+            )
         for binding in spec.unsupported_bindings():
             self.warnings.append(
                 f"Functions.{spec.name}: the {binding.type!r} binding {binding.name!r} is not supported locally"
@@ -247,9 +251,11 @@ class LocalHost:
             self._timers[spec.name.lower()].run_now(ADMIN_REASON)
             return
         if spec.trigger_type == QUEUE_TRIGGER:
-            value: Any = trigger_argument(trigger_message(body, dequeue_count=0), spec.annotations.get(spec.trigger.name))
+            message = trigger_message(body, dequeue_count=0)
+            value: Any = trigger_argument(message, spec.annotations.get(spec.trigger.name))
         elif spec.trigger_type == HTTP_TRIGGER:
-            value = func.HttpRequest("POST", self.function_url(loaded), headers={}, params={}, route_params={}, body=body)
+            url = self.function_url(loaded)
+            value = func.HttpRequest("POST", url, headers={}, params={}, route_params={}, body=body)
         else:
             value = text
         self.invoke(spec, value, ADMIN_REASON)

@@ -117,7 +117,9 @@ def _queue_options(node: Any) -> QueueOptions:
         dequeue = _integer(_child(node, "maxDequeueCount"), "extensions.queues.maxDequeueCount", 1, 10_000)
     encoding = str(_child(node, "messageEncoding") or defaults.message_encoding).lower()
     if encoding not in ("base64", "none"):
-        raise HostConfigError(f"host.json extensions.queues.messageEncoding must be 'base64' or 'none', not {encoding!r}")
+        raise HostConfigError(
+            f"host.json extensions.queues.messageEncoding must be 'base64' or 'none', not {encoding!r}"
+        )
     return QueueOptions(batch_size, threshold, polling, visibility, dequeue, encoding)
 
 

@@ -21,6 +21,7 @@ from devtools.local_host.routing import RouteTable
 
 log = logging.getLogger("devtools.local_host")
 
+HTTP_REASON = "This function was programmatically called via the host APIs."  # what Core Tools logs
 _DROPPED_RESPONSE_HEADERS = {"content-length", "transfer-encoding", "connection"}
 _HOMEPAGE = b"<html><body><h1>Your Functions app is up and running (devtools.local_host)</h1></body></html>"
 
@@ -95,13 +96,14 @@ class HttpFrontEnd:
             route_params=route_params,
             body=body,
         )
-        result = self._host.invoke(route.target, request, "This function was programmatically called via the host APIs.")
+        result = self._host.invoke(route.target, request, HTTP_REASON)
         if not result.succeeded:
             return HttpReply(500)
         try:
             return response_reply(result.http_response)
         except (TypeError, ValueError) as err:
-            log.error("Functions.%s (Id=%s) returned an unusable HTTP response: %s", route.target.name, result.invocation_id, err)
+            log.error("Functions.%s (Id=%s) returned an unusable HTTP response: %s",
+                      route.target.name, result.invocation_id, err)
             return HttpReply(500)
 
     def _handle_admin(self, method: str, lowered: list[str], original: list[str], body: bytes) -> HttpReply:

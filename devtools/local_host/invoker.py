@@ -167,10 +167,12 @@ class Invoker:
             result.error = err
         result.duration_ms = (time.monotonic() - started) * 1000
         if result.succeeded:
-            log.info("Executed 'Functions.%s' (Succeeded, Id=%s, Duration=%dms)", spec.name, invocation_id, result.duration_ms)
+            log.info("Executed 'Functions.%s' (Succeeded, Id=%s, Duration=%dms)",
+                     spec.name, invocation_id, result.duration_ms)
         else:
             log.error(
-                "Executed 'Functions.%s' (Failed, Id=%s, Duration=%dms)\nException while executing function: Functions.%s",
+                "Executed 'Functions.%s' (Failed, Id=%s, Duration=%dms)\n"
+                "Exception while executing function: Functions.%s",
                 spec.name, invocation_id, result.duration_ms, spec.name, exc_info=result.error,
             )
         return result

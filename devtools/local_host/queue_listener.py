@@ -118,7 +118,7 @@ class QueueListener:
         self._invoker = invoker
         self._on_enqueued = on_enqueued
         self._backoff = Backoff(options.max_polling_interval)
-        self._pool = ThreadPoolExecutor(max_workers=options.max_concurrency, thread_name_prefix=f"queue-{function.name}")
+        self._pool = ThreadPoolExecutor(options.max_concurrency, thread_name_prefix=f"queue-{function.name}")
         self._in_flight: set[Future[None]] = set()
         self._stopping = threading.Event()
         self._wake = threading.Event()
@@ -224,9 +224,8 @@ class QueueListener:
         )
         annotation: Any = self.function.annotations.get(self.function.trigger.name)
         with _Lease(self._queue, message) as lease:
-            result = self._invoker.invoke(
-                self.function, trigger_argument(trigger, annotation), f"New queue message detected on '{self.queue_name}'."
-            )
+            reason = f"New queue message detected on '{self.queue_name}'."
+            result = self._invoker.invoke(self.function, trigger_argument(trigger, annotation), reason)
         if result.succeeded:
             self._ignore_gone(lambda: self._queue.delete_message(message.id, lease.pop_receipt))
         elif self._poison is None:
@@ -235,7 +234,9 @@ class QueueListener:
             self._move_to_poison(message, lease.pop_receipt)
         else:
             seconds = int(self._options.visibility_timeout.total_seconds())
-            self._ignore_gone(lambda: self._queue.update_message(message.id, lease.pop_receipt, visibility_timeout=seconds))
+            self._ignore_gone(
+                lambda: self._queue.update_message(message.id, lease.pop_receipt, visibility_timeout=seconds)
+            )
 
     def _move_to_poison(self, message: StoredMessage, pop_receipt: str | None) -> None:
         if self._poison is None:

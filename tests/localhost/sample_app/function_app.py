@@ -5,6 +5,7 @@ import asyncio
 import json
 import logging
 import os
+import time
 
 import azure.functions as func
 
@@ -98,6 +99,19 @@ def enqueue(req: func.HttpRequest, out: func.Out[str]) -> func.HttpResponse:
 @app.timer_trigger(arg_name="timer", schedule="%TICK_SCHEDULE%")
 def tick(timer: func.TimerRequest) -> None:
     record("tick", {"past_due": timer.past_due})
+
+
+@app.timer_trigger(arg_name="timer", schedule="%TICK_SCHEDULE%")
+def failing_tick(timer: func.TimerRequest) -> None:
+    record("failing_tick", {})
+    raise ValueError("timer failure")
+
+
+@app.timer_trigger(arg_name="timer", schedule="%TICK_SCHEDULE%")
+def slow_tick(timer: func.TimerRequest) -> None:
+    start = time.time()
+    time.sleep(1.2)
+    record("slow_tick", {"start": start, "end": time.time()})
 
 
 @app.timer_trigger(arg_name="timer", schedule="0 0 0 1 1 *")

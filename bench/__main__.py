@@ -1,0 +1,98 @@
+"""`python -m bench` (`make bench`): start the stack, run every section, print the table and
+write docs/benchmarks.md. Processes it starts are stopped on the way out, also on failure."""
+from __future__ import annotations
+
+import argparse
+import shlex
+import shutil
+import signal
+import sys
+import tempfile
+import time
+import traceback
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable
+
+from bench import sweep_bench
+from bench.fleet import FleetShape
+from bench.report import Row, console_table, write_markdown
+from bench.stack import BenchStack
+from devtools.processes import ROOT
+
+Section = tuple[str, str, list[Row]]
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--links", type=int, default=10_000)
+    parser.add_argument("--secrets", type=int, default=2_000)
+    parser.add_argument("--changed-percent", type=float, default=5.0)
+    parser.add_argument("--latency-ms", type=int, default=10, help="added to every Key Vault request")
+    parser.add_argument("--naive-workers", type=int, default=1, help="threads for the naive loop (1 = a plain loop)")
+    parser.add_argument("--output", type=Path, default=ROOT / "docs" / "benchmarks.md")
+    parser.add_argument("--no-write", action="store_true", help="print only; leave docs/benchmarks.md alone")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # run the finally blocks below
+    started, clock = datetime.now(timezone.utc), time.monotonic()
+    base = Path(tempfile.mkdtemp(prefix="certsync-bench-"))
+    stack = BenchStack(base)
+    sections: list[Section] = []
+    failed = False
+
+    def log(message: str) -> None:
+        print(f"[{time.monotonic() - clock:6.1f}s] {message}", file=sys.stderr, flush=True)
+
+    def section(title: str, run: Callable[[], Section]) -> None:
+        nonlocal failed
+        try:
+            sections.append(run())
+        except Exception as err:  # noqa: BLE001 - one section failing must not hide the others
+            failed = True
+            log(f"{title} failed:\n{traceback.format_exc()}")
+            sections.append((title, "Not measured in this run.", [Row(title, "not measured", _first_line(err))]))
+
+    try:
+        log(f"starting Azurite and two Key Vault emulators (logs in {stack.logs})")
+        stack.start_storage_and_vaults(2)
+        shape = FleetShape(links=args.links, secrets=args.secrets, changed_fraction=args.changed_percent / 100)
+
+        def sweep_section() -> Section:
+            result = sweep_bench.run(stack, shape, args.latency_ms, args.naive_workers, log)
+            return ("Sweep vs naive", sweep_bench.describe(result), sweep_bench.rows(result))
+
+        section("Sweep vs naive", sweep_section)
+    finally:
+        stack.close()
+    rows = [row for _, _, section_rows in sections for row in section_rows]
+    print(console_table(rows))
+    seconds = time.monotonic() - clock
+    if not args.no_write:
+        command = "make bench  # = .venv/bin/python -m bench" + _extra_args(argv)
+        write_markdown(args.output, command, started, seconds, sections, [])
+        log(f"wrote {args.output}")
+    missed = [r for r in rows if r.passed is False]
+    log(f"done in {seconds:.0f}s; {len(missed)} target(s) missed")
+    if failed:
+        log(f"logs kept in {stack.logs}")
+    else:
+        shutil.rmtree(base, ignore_errors=True)
+    return 1 if failed else 0
+
+
+def _extra_args(argv: list[str] | None) -> str:
+    extra = sys.argv[1:] if argv is None else argv
+    return (" " + shlex.join(extra)) if extra else ""
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip().splitlines()
+    return f"{type(err).__name__}: {text[0] if text else ''}"[:200]
+
+
+if __name__ == "__main__":
+    sys.exit(main())
