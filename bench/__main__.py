@@ -14,10 +14,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
-from bench import sweep_bench
+from bench import figures, renewal_http, sweep_bench
+from bench.api import Api
 from bench.fleet import FleetShape
 from bench.report import Row, console_table, write_markdown
-from bench.stack import BenchStack
+from bench.stack import BenchStack, app_env
 from devtools.processes import ROOT
 
 Section = tuple[str, str, list[Row]]
@@ -30,6 +31,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--changed-percent", type=float, default=5.0)
     parser.add_argument("--latency-ms", type=int, default=10, help="added to every Key Vault request")
     parser.add_argument("--naive-workers", type=int, default=1, help="threads for the naive loop (1 = a plain loop)")
+    parser.add_argument("--renewals", type=int, default=5, help="repetitions of the renew -> bindings timing")
     parser.add_argument("--output", type=Path, default=ROOT / "docs" / "benchmarks.md")
     parser.add_argument("--no-write", action="store_true", help="print only; leave docs/benchmarks.md alone")
     return parser.parse_args(argv)
@@ -66,6 +68,25 @@ def main(argv: list[str] | None = None) -> int:
             return ("Sweep vs naive", sweep_bench.describe(result), sweep_bench.rows(result))
 
         section("Sweep vs naive", sweep_section)
+
+        host_prefix = _start_host(stack, log)
+
+        def renewal_section() -> Section:
+            if not host_prefix:
+                raise RuntimeError("the local function host did not start (see the log above)")
+            result = renewal_http.run(Api(stack.host_url), repeats=args.renewals, log=log)
+            return ("Renew -> all bindings updated", renewal_http.describe(result), renewal_http.rows(result))
+
+        section("Renew -> all bindings updated", renewal_section)
+
+        def figures_section() -> Section:
+            log("smaller figures: issuance, overview, auto-renew")
+            issue = figures.issuance(stack)
+            view = figures.overview(stack, host_prefix)
+            renew = figures.auto_renew(stack)
+            return ("Smaller figures", figures.DESCRIPTION, figures.rows(issue, view, renew))
+
+        section("Smaller figures", figures_section)
     finally:
         stack.close()
     rows = [row for _, _, section_rows in sections for row in section_rows]
@@ -82,6 +103,22 @@ def main(argv: list[str] | None = None) -> int:
     else:
         shutil.rmtree(base, ignore_errors=True)
     return 1 if failed else 0
+
+
+def _start_host(stack: BenchStack, log: Callable[[str], None]) -> str | None:
+    """Start the local function host on its own tables and queue; its table prefix, or None
+    when it cannot start (the sections that need it then say so instead of failing the run)."""
+    prefix = "benchhttp"
+    env = app_env(stack.connection, stack.vault_urls[0], stack.cert, CERTSYNC_TABLE_PREFIX=prefix,
+                  OPERATIONS_QUEUE="bench-http-ops", AUTO_SYNC_AFTER_RENEWAL="true")  # fmt: skip
+    log("starting the local function host")
+    try:
+        stack.start_host(env)
+        Api(stack.host_url).get("health")
+    except Exception as err:  # noqa: BLE001
+        log(f"the local function host did not start: {_first_line(err)}")
+        return None
+    return prefix
 
 
 def _extra_args(argv: list[str] | None) -> str:

@@ -64,8 +64,8 @@ def issuance(stack: BenchStack, repeats: int = 5) -> Figure:
     return Figure(seconds, kv.total / repeats, (tables.total - tables_before) / repeats, "default key type RSA 2048")
 
 
-def _issue(ctx: AppContext, name: str) -> None:
-    op = create_certificate(ctx, NewCertificate(name=name, hostnames=(f"{name}.bench.test",)))
+def _issue(ctx: AppContext, name: str, hostnames: tuple[str, ...] = ()) -> None:
+    op = create_certificate(ctx, NewCertificate(name=name, hostnames=hostnames or (f"{name}.bench.test",)))
     drain(ctx)
     if ctx.operations.get(op.id).status is not OperationStatus.SUCCEEDED:
         raise RuntimeError(f"issuing {name} failed: {ctx.operations.get(op.id).error_message}")
@@ -76,7 +76,7 @@ def overview(stack: BenchStack, host_prefix: str | None, links: int = 100, repea
     certificate_overview in-process when there is no host."""
     ctx, tables = _context(stack, host_prefix or "benchoverview", queue="bench-overview")
     name = "overviewbench"
-    _issue_with_hosts(ctx, name, ["overview.bench.test", "*.overview.bench.test"])
+    _issue(ctx, name, ("overview.bench.test", "*.overview.bench.test"))
     for k in range(links):
         create_link(ctx, NewLink(name=f"{name}-{k:03d}", scope="bench", certificate=name))
         put_binding(ctx, BindingRequest(app=f"overview-app-{k % 10}", hostname=f"h{k}.overview.bench.test", link=f"{name}-{k:03d}"))
@@ -100,13 +100,6 @@ def overview(stack: BenchStack, host_prefix: str | None, links: int = 100, repea
     return Figure(seconds, kv.total / repeats, counted, how)
 
 
-def _issue_with_hosts(ctx: AppContext, name: str, hostnames: list[str]) -> None:
-    op = create_certificate(ctx, NewCertificate(name=name, hostnames=tuple(hostnames)))
-    drain(ctx)
-    if ctx.operations.get(op.id).status is not OperationStatus.SUCCEEDED:
-        raise RuntimeError(f"issuing {name} failed")
-
-
 def auto_renew(stack: BenchStack, certificates: int = 1000, due: int = 10) -> tuple[Figure, int]:
     """1,000 issued-looking certificate rows written directly; `due` of them past renewalDueAt.
     Returns the figure and how many renewals the run started."""
@@ -123,8 +116,8 @@ def auto_renew(stack: BenchStack, certificates: int = 1000, due: int = 10) -> tu
 
 
 def _issued_row(i: int, now, is_due: bool) -> Certificate:
-    not_before = now - timedelta(days=300 if is_due else 30 + i % 200)
-    not_after = not_before + timedelta(days=365)
+    not_before = now - timedelta(days=320 if is_due else 30 + i % 200)
+    not_after = not_before + timedelta(days=365)  # renewalDueAt = notAfter - 60 days: 15 days ago when due
     return Certificate(
         name=f"auto-{i:04d}",
         hostnames=(f"a{i}.bench.test",),
@@ -156,10 +149,10 @@ def rows(issue: Figure | None, view: Figure | None, renew: tuple[Figure, int] | 
                        f"{median(issue.seconds):.2f} s / {max(issue.seconds):.2f} s ({issue.note}; "
                        f"{issue.kv_requests:.0f} KV + {issue.table_requests:.0f} Table requests each)"))  # fmt: skip
     if view:
-        tables = f" + {view.table_requests:.0f} Table requests" if view.table_requests >= 0 else ""
+        tables = f" + {view.table_requests:.0f} Table" if view.table_requests >= 0 else ""
         out.append(Row(SECTION, f"certificate overview with 100 links, median / max of {len(view.seconds)}",
                        f"{median(view.seconds) * 1000:.0f} ms / {max(view.seconds) * 1000:.0f} ms ({view.note}; "
-                       f"{view.kv_requests:.0f} KV{tables} requests each)"))  # fmt: skip
+                       f"{view.kv_requests:.0f} KV{tables} request(s) each)"))  # fmt: skip
     if renew:
         figure, started = renew
         out.append(Row(SECTION, "auto-renew run, 1,000 certificates, 10 due",

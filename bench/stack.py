@@ -4,6 +4,7 @@ Every process is started on a free port and stopped by `close()`, also when a se
 """
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -92,8 +93,9 @@ class BenchStack:
 
     def start_host(self, env: dict[str, str]) -> None:
         port = free_port()
-        missing_settings = self.base / "no-local.settings.json"  # settings come from env only
-        self._start(function_host(port, env, str(missing_settings), log_path=self.logs / "host.log"), timeout=90)
+        settings = self.base / "bench.settings.json"  # empty: every setting comes from env
+        settings.write_text(json.dumps({"IsEncrypted": False, "Values": {}}))
+        self._start(function_host(port, env, str(settings), log_path=self.logs / "host.log"), timeout=90)
         self.host_url = f"http://127.0.0.1:{port}"
 
     def close(self) -> None:

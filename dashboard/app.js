@@ -19,8 +19,7 @@ let current = null;
 let first = true;
 
 async function show() {
-  const hash = location.hash;
-  if (hash && !hash.startsWith("#/")) return; // an in-page anchor such as the skip link
+  const hash = location.hash.startsWith("#/") ? location.hash : "";
   current?.abort();
   const controller = new AbortController();
   current = controller;
@@ -69,5 +68,10 @@ function markNavigation(name) {
   }
 }
 
+// The skip link moves focus without touching the hash (which is the route).
+document.querySelector("a.skip")?.addEventListener("click", (event) => {
+  event.preventDefault();
+  main.focus();
+});
 window.addEventListener("hashchange", show);
 show();

@@ -109,6 +109,7 @@ export function historyTable() {
   });
 }
 
+/** The API lists newest first already; sorting by creation time keeps that if it ever changes. */
 export function newestFirst(ops) {
-  return [...ops].sort((a, b) => (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
+  return [...ops].sort((a, b) => (b.createdAt || "").localeCompare(a.createdAt || ""));
 }

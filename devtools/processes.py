@@ -94,7 +94,7 @@ class Service:
 
 def azurite(blob: int, queue: int, table: int, location: Path, in_memory: bool, log_path: Path | None = None) -> Service:
     argv = [
-        str(AZURITE), "--silent", "--skipApiVersionCheck", "--disableProductStyleUrl",
+        str(AZURITE), "--silent", "--skipApiVersionCheck", "--disableProductStyleUrl", "--disableTelemetry",
         "--blobHost", "127.0.0.1", "--queueHost", "127.0.0.1", "--tableHost", "127.0.0.1",
         "--blobPort", str(blob), "--queuePort", str(queue), "--tablePort", str(table),
     ]  # fmt: skip

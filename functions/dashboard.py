@@ -36,6 +36,7 @@ ASSETS = (
     "dom.js",
     "format.js",
     "components.js",
+    "bindings.js",
     "operations.js",
     "certificates-view.js",
     "overview-view.js",

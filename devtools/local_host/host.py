@@ -37,7 +37,7 @@ from devtools.local_host.queue_output import QueueOutputSink
 from devtools.local_host.routing import RouteTable, RouteTemplate, RouteTemplateError
 from devtools.local_host.schedules import parse_schedule
 from devtools.local_host.storage import ConnectionSettingError, QueueClients
-from devtools.local_host.timers import TimerRunner, timer_request
+from devtools.local_host.timers import TimerRunner
 
 log = logging.getLogger("devtools.local_host")
 

@@ -8,10 +8,13 @@ delivery fails the invocation, as in the host.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import logging
 import os
+import sys
 import threading
 import time
+import traceback
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -23,6 +26,20 @@ from azure.functions import _abc as functions_abc  # TraceContext/RetryContext a
 from devtools.local_host.discovery import CONTEXT_PARAMETER, Binding, FunctionSpec
 
 log = logging.getLogger("devtools.local_host")
+
+
+# Frames from these folders are the host's plumbing, not the user's code: left out of tracebacks.
+_HOST_CODE = tuple(os.path.dirname(m.__file__ or "") for m in (sys.modules[__name__], asyncio, concurrent.futures))
+
+
+def user_traceback(error: BaseException | None) -> str:
+    """The traceback from the first frame outside this host, thread pools and asyncio."""
+    if error is None:
+        return ""
+    frames = error.__traceback__
+    while frames is not None and frames.tb_frame.f_code.co_filename.startswith(_HOST_CODE):
+        frames = frames.tb_next
+    return "".join(traceback.format_exception(type(error), error, frames or error.__traceback__)).rstrip()
 
 
 class OutValue(func.Out):
@@ -148,6 +165,7 @@ class Invoker:
         started = time.monotonic()
         outs = {b.name: OutValue() for b in spec.outputs if b.name in spec.parameters}
         kwargs: dict[str, Any] = {spec.trigger.name: trigger_value, **outs}
+        kwargs.update({b.name: None for b in spec.inputs if b.name in spec.parameters})  # unsupported inputs
         if CONTEXT_PARAMETER in spec.parameters:
             kwargs[CONTEXT_PARAMETER] = InvocationContext(invocation_id, spec.name, self._function_directory)
         result = InvocationResult(invocation_id, succeeded=False)
@@ -172,8 +190,8 @@ class Invoker:
         else:
             log.error(
                 "Executed 'Functions.%s' (Failed, Id=%s, Duration=%dms)\n"
-                "Exception while executing function: Functions.%s",
-                spec.name, invocation_id, result.duration_ms, spec.name, exc_info=result.error,
+                "Exception while executing function: Functions.%s\n%s",
+                spec.name, invocation_id, result.duration_ms, spec.name, user_traceback(result.error),
             )
         return result
 

@@ -10,14 +10,18 @@ import os
 import threading
 from typing import Mapping
 
-from azure.storage.queue import QueueClient, QueueServiceClient
+from azure.storage.queue import LinearRetry, QueueClient, QueueServiceClient
 
 DEFAULT_CONNECTION = "Storage"
 # Azurite's well-known development account (public, documented by Microsoft).
 _DEV_ACCOUNT = "devstoreaccount1"
 _DEV_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
-# Few, quick retries: a stopped Azurite should show up in the log at once, not after minutes.
-_CLIENT_OPTIONS = {"retry_total": 2, "retry_backoff_factor": 0.2, "connection_timeout": 5}
+
+
+def _client_options() -> dict[str, object]:
+    """One quick retry: the SDK default (15 s, then 15+3^n s) would stall polling and shutdown
+    whenever Azurite is down; the listener's own backoff already retries forever."""
+    return {"retry_policy": LinearRetry(backoff=1, retry_total=1, random_jitter_range=0), "connection_timeout": 5}
 
 
 class ConnectionSettingError(ValueError):
@@ -50,12 +54,12 @@ def create_service_client(connection: str | None, environ: Mapping[str, str] | N
         if value:
             if value.replace(" ", "").lower().startswith("usedevelopmentstorage=true"):
                 value = development_storage_connection(value)
-            return QueueServiceClient.from_connection_string(value, **_CLIENT_OPTIONS)
+            return QueueServiceClient.from_connection_string(value, **_client_options())
         endpoint = _identity_endpoint(candidate, environ)
         if endpoint:
             from azure.identity import DefaultAzureCredential  # only identity-based apps need it
 
-            return QueueServiceClient(endpoint, credential=DefaultAzureCredential(), **_CLIENT_OPTIONS)
+            return QueueServiceClient(endpoint, credential=DefaultAzureCredential(), **_client_options())
     raise ConnectionSettingError(
         f"Storage account connection string 'AzureWebJobs{name}' does not exist. "
         f"Make sure that it is a defined App Setting (local.settings.json Values)."

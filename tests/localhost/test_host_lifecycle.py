@@ -7,6 +7,7 @@ import signal
 import socket
 import sys
 import textwrap
+import time
 from pathlib import Path
 from typing import Iterator
 
@@ -16,7 +17,7 @@ import requests
 from devtools.local_host import AppLoadError, LocalHost
 from devtools.local_host.http_server import PortUnavailableError
 
-from .support import HostProcess, free_port, host_env, write_settings
+from .support import HostProcess, free_port, host_env, wait_until, write_settings
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -136,6 +137,38 @@ def test_cli_stops_cleanly_on_signals(tmp_path: Path, sig: int) -> None:
     assert requests.get(host.url + "/api/hello", timeout=5).text == "hi"
     assert host.stop(sig) == 0
     assert host.stdout[-2:] == ["Stopping host...", "Host stopped."]
+
+
+QUEUE_APP = '''
+import azure.functions as func
+
+app = func.FunctionApp()
+
+
+@app.queue_trigger(arg_name="msg", queue_name="jobs", connection="AzureWebJobsStorage")
+def jobs(msg: func.QueueMessage) -> None:
+    pass
+
+
+@app.route(route="alive", auth_level=func.AuthLevel.ANONYMOUS)
+def alive(req: func.HttpRequest) -> str:
+    return "yes"
+'''
+
+
+def test_unreachable_storage_is_logged_and_does_not_block_http_or_shutdown(tmp_path: Path) -> None:
+    app_dir = make_app(tmp_path, QUEUE_APP)
+    dead = free_port()  # nothing listens here
+    write_settings(app_dir, {
+        "AzureWebJobsStorage": f"DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=a2V5;"
+                               f"QueueEndpoint=http://127.0.0.1:{dead}/devstoreaccount1;",
+    })
+    host = HostProcess(["--app-dir", str(app_dir)], host_env(), free_port()).start()
+    assert requests.get(host.url + "/api/alive", timeout=5).text == "yes"
+    wait_until(lambda: "polling queue 'jobs' for jobs failed" in host.logs(), 10, "no storage failure warning")
+    started = time.monotonic()
+    assert host.stop() == 0
+    assert time.monotonic() - started < 5
 
 
 def test_cli_functions_filter_disabled_setting_and_settings_file(tmp_path: Path) -> None:
