@@ -17,7 +17,7 @@ from shared.clock import utcnow
 from shared.errors import CertsyncError
 from shared.lifecycle import start_renewal
 from shared.model import Certificate, CertificateStatus, OperationKind
-from shared.operations import is_active
+from shared.operations import is_active, new_operation, submit
 from shared.tables import retry_on_conflict
 
 log = logging.getLogger("certsync.auto_renew")
@@ -30,6 +30,7 @@ class AutoRenewReport:
     started: list[str] = field(default_factory=list)
     expired: list[str] = field(default_factory=list)
     skipped_busy: list[str] = field(default_factory=list)
+    resumed: list[str] = field(default_factory=list)
     errors: dict[str, str] = field(default_factory=dict)
 
 
@@ -50,6 +51,10 @@ def run_auto_renew(ctx: AppContext, now: datetime | None = None, rng: random.Ran
     for cert in ctx.certificates.list():
         report.checked += 1
         try:
+            if _issuance_stalled(ctx, cert):
+                resume_issuance(ctx, cert.name)
+                report.resumed.append(cert.name)
+                continue
             if cert.status is CertificateStatus.ISSUED and cert.not_after and cert.not_after <= now:
                 _mark_expired(ctx, cert.name)
                 report.expired.append(cert.name)
@@ -67,7 +72,26 @@ def run_auto_renew(ctx: AppContext, now: datetime | None = None, rng: random.Ran
     return report
 
 
+def _issuance_stalled(ctx: AppContext, cert: Certificate) -> bool:
+    """A first issuance whose operation died or whose queue message was lost."""
+    return cert.status is CertificateStatus.PENDING_ISSUANCE and not cert.has_been_issued and not _busy(ctx, cert)
+
+
+def resume_issuance(ctx: AppContext, name: str) -> None:
+    op = new_operation(OperationKind.ISSUE, name, {"trigger": "auto_renew", "resumed": True}, "auto_renew")
+
+    def claim() -> None:
+        cert = ctx.certificates.get(name)
+        cert.active_operation = op.id
+        ctx.certificates.save(cert)
+
+    retry_on_conflict(claim)
+    submit(ctx, op)
+
+
 def _busy(ctx: AppContext, cert: Certificate) -> bool:
+    if not cert.active_operation:
+        return False
     try:
         return is_active(ctx.operations.get(cert.active_operation))
     except CertsyncError:

@@ -152,3 +152,19 @@ def test_auto_renew_with_nothing_due_makes_no_key_vault_calls(make_ctx, unique, 
     assert report.checked == 1 and report.started == []
     assert before["total"] > 0  # the counters do count (the issuance above)
     assert after == before
+
+
+def test_a_first_issuance_whose_message_was_lost_is_resumed_by_auto_renew(ctx, unique):
+    from shared.operations import STALE_AFTER
+
+    op = create_certificate(ctx, NewCertificate(name=f"lost-{unique}", hostnames=(f"lost-{unique}.example.com",)))
+    ctx.queue.client.clear_messages()  # the message never reaches a worker
+    assert run_auto_renew(ctx).resumed == []  # still fresh: someone may be working on it
+    stale = ctx.operations.get(op.id)
+    stale.updated_at = utcnow() - STALE_AFTER - timedelta(minutes=1)
+    ctx.operations.save(stale)
+    report = run_auto_renew(ctx)
+    assert report.resumed == [f"lost-{unique}"]
+    drain(ctx)
+    cert = ctx.certificates.get(f"lost-{unique}")
+    assert cert.status is CertificateStatus.ISSUED and cert.thumbprint
