@@ -167,7 +167,7 @@ def test_export_dialog_checks_the_password_and_downloads_the_file(page, dashboar
     assert leaf.fingerprint(hashes.SHA1()).hex().upper() == cert["thumbprint"]
     assert key.public_key().public_numbers() == leaf.public_key().public_numbers()
     expect(dialog).to_be_hidden()
-    expect(page.locator(".messages")).to_contain_text(f"Downloaded {download.suggested_filename}.")
+    expect(page.locator("p.notice")).to_have_text(f"Downloaded {download.suggested_filename}.")
 
     # PEM without the key: no password needed, nothing secret in the file.
     page.get_by_role("button", name="Export…").click()
