@@ -22,6 +22,17 @@ from bench.stack import BenchStack, app_env
 from devtools.processes import ROOT
 
 Section = tuple[str, str, list[Row]]
+NOTES = [
+    "Absolute times come from local emulators on a small machine, where Azurite, both Key Vault emulators, the "
+    "function host and the bench share the same cores; read them as orders of magnitude. The ratios were measured "
+    "side by side in the same run and carry over better.",
+    "Only Key Vault requests get added latency. Azurite answers a Table request in a few milliseconds; real Table "
+    "Storage is slower, which would widen the wall-time gap, since the naive loop makes many times more Table requests.",
+    "Peak RSS is VmHWM from /proc/self/status of the variant's own process, measured after the run. "
+    "getrusage(RUSAGE_SELF).ru_maxrss is not used: on Linux a child process inherits its parent's high-water mark "
+    "across fork and exec, so it reported the bench's own memory (which holds the whole fleet) instead of the variant's. "
+    "'idle process' is the same reading before the variant starts (interpreter, Azure SDKs, the app's modules).",
+]
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -93,8 +104,9 @@ def main(argv: list[str] | None = None) -> int:
     print(console_table(rows))
     seconds = time.monotonic() - clock
     if not args.no_write:
-        command = "make bench  # = .venv/bin/python -m bench" + _extra_args(argv)
-        write_markdown(args.output, command, started, seconds, sections, [])
+        extra = _extra_args(argv)
+        command = f"`.venv/bin/python -m bench{extra}`" if extra else "`make bench` (runs `.venv/bin/python -m bench`)"
+        write_markdown(args.output, command, started, seconds, sections, NOTES)
         log(f"wrote {args.output}")
     missed = [r for r in rows if r.passed is False]
     log(f"done in {seconds:.0f}s; {len(missed)} target(s) missed")

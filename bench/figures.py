@@ -8,14 +8,11 @@
 from __future__ import annotations
 
 import os
-import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Callable
 
-import shared.lifecycle  # noqa: F401 - registers the issue/renew handlers run_operation needs
-import shared.sync  # noqa: F401 - registers the sync handlers
 from bench.api import Api
 from bench.measure import Stopwatch, VaultRequests, counting_context, median
 from bench.report import Row
@@ -26,7 +23,7 @@ from shared.clock import utcnow
 from shared.lifecycle import NewCertificate, create_certificate, secret_name_for
 from shared.links import BindingRequest, NewLink, create_link, put_binding
 from shared.model import Certificate, CertificateStatus, OperationStatus
-from shared.operations import run_operation
+from shared.operations import run_operation  # handlers register on import (shared.lifecycle, shared.sync)
 from shared.overview import certificate_overview
 from shared.queueing import parse_message
 from shared.settings import Settings

@@ -8,6 +8,7 @@ import threading
 import time
 from collections import Counter
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Iterable, Iterator
 
 from azure.data.tables import TableServiceClient
@@ -92,7 +93,18 @@ def _delta(before: dict[str, int], after: dict[str, int]) -> dict[str, int]:
 
 
 def peak_rss_mb() -> float:
-    """Peak resident set size of this process (Linux reports kilobytes)."""
+    """Peak resident set size of this process image: VmHWM from /proc/self/status.
+
+    Not getrusage's ru_maxrss: on Linux a child inherits its parent's high-water mark across
+    fork and exec, so a worker started by the bench (which holds the whole fleet in memory)
+    would report the bench's peak instead of its own. ru_maxrss is the fallback off Linux.
+    """
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024  # kB
+    except (OSError, ValueError, IndexError):
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 

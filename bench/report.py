@@ -50,7 +50,7 @@ def machine_notes() -> list[str]:
 
 
 def write_markdown(path: Path, command: str, started: datetime, seconds: float, sections: list[tuple[str, str, list[Row]]], notes: list[str]) -> None:
-    """`sections`: (title, prose shown above the table, rows)."""
+    """`command`: markdown; `sections`: (title, prose shown above the table, rows)."""
     out = [
         "# Benchmarks",
         "",
@@ -58,7 +58,7 @@ def write_markdown(path: Path, command: str, started: datetime, seconds: float, 
         "and the sweep and the naive loop were measured side by side in that run, from identical",
         "starting rows.",
         "",
-        f"- Command: `{command}`",
+        f"- Command: {command}",
         f"- Date: {started:%Y-%m-%d %H:%M} UTC; whole run {seconds:.0f} s",
         *[f"- {note}" for note in machine_notes()],
         "",

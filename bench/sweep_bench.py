@@ -125,7 +125,7 @@ for the sweep's periodic full check.
 - **naive**: for every link, `fetch_current` (one GET of its secret) then `sync_link(ctx, name, current)`: what a
   per-link sync loop does; here {loop}.
 
-Each variant ran in its own process (peak RSS = `ru_maxrss` of that process, including the interpreter and SDKs);
+Each variant ran in its own process (peak RSS of that process, including the interpreter and SDKs; see Notes);
 Key Vault requests are the difference of both emulators' `/_emulator/counters` (`challenge` = the 401 token
 handshake each new client makes); Table requests are counted by an azure-core `raw_request_hook` on the context's
 TableServiceClient. After the sweep, the {bench.restored_rows:,} rows it wrote were put back and checked field by field

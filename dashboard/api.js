@@ -4,7 +4,7 @@
 
 const key = new URLSearchParams(location.search).get("code");
 /** "/api" under the default route prefix: the dashboard lives at <prefix>/dashboard. */
-export const apiBase = location.pathname.replace(/\/dashboard(\/[^/]*)?\/?$/, "");
+const apiBase = location.pathname.replace(/\/dashboard(\/[^/]*)?\/?$/, "");
 
 /** An error as the API worded it: {"error": {"code", "message"}} and the HTTP status. */
 export class ApiError extends Error {
@@ -85,7 +85,7 @@ export async function exportCertificate(name, request) {
   return { blob, filename };
 }
 
-export function filenameOf(disposition) {
+function filenameOf(disposition) {
   if (!disposition) return null;
   const star = /filename\*\s*=\s*UTF-8''([^;]+)/i.exec(disposition);
   if (star) return decodeURIComponent(star[1]);

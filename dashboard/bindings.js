@@ -14,7 +14,7 @@ export function bindingsEditor(linkName, bindings, { onChanged, linkThumbprint }
   const list = h(
     "ul",
     { class: "bindings" },
-    bindings.map((b) =>
+    [...bindings].sort((a, b) => a.app.localeCompare(b.app) || a.hostname.localeCompare(b.hostname)).map((b) =>
       h(
         "li",
         { "data-app": b.app, "data-hostname": b.hostname },

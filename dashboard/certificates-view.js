@@ -65,6 +65,7 @@ function certificateRow(c, messages) {
         try {
           const saved = await api.setAutoRenew(c.name, toggle.checked);
           c.autoRenew = saved.autoRenew;
+          switchText.textContent = saved.autoRenew ? "On" : "Off";
           messages.notice(`Auto-renew is ${saved.autoRenew ? "on" : "off"} for ${c.name}.`);
         } catch (err) {
           toggle.checked = c.autoRenew;
@@ -72,6 +73,7 @@ function certificateRow(c, messages) {
         }
       }),
   });
+  const switchText = h("span", { class: "switch-text", "aria-hidden": "true" }, c.autoRenew ? "On" : "Off");
   const outOfSync =
     c.linkCount === 0
       ? h("span", { class: "muted" }, "no links")
@@ -86,7 +88,7 @@ function certificateRow(c, messages) {
     h("td", {}, statusBadge(c.status), c.lastError ? h("div", { class: "error small" }, c.lastError) : null),
     h("td", {}, c.issuer),
     h("td", {}, expiry(c.notAfter)),
-    h("td", {}, h("label", { class: "switch" }, toggle, h("span", { class: "switch-text" }, c.autoRenew ? "On" : "Off"))),
+    h("td", {}, h("span", { class: "switch" }, toggle, switchText)),
     h("td", {}, time(c.renewalDueAt)),
     h("td", {}, outOfSync),
   );

@@ -3,7 +3,7 @@
 // of rows (only one page is ever in the DOM).
 
 import { debounce, fill, h, uid } from "./dom.js";
-import { daysLeftText, daysUntil, formatDate, formatDateTime, thumbprintDiff } from "./format.js";
+import { daysLeftText, formatDate, formatDateTime, thumbprintDiff } from "./format.js";
 
 /** kind: ok | warn | bad | info | neutral */
 export function badge(text, kind = "neutral") {
@@ -60,7 +60,7 @@ export function time(iso, withTime = false) {
 
 export function expiry(iso) {
   if (!iso) return "—";
-  const soon = daysUntil(iso) < 15;
+  const soon = new Date(iso).getTime() < Date.now() + 15 * 24 * 3600 * 1000;
   return h("span", { class: "expiry" }, time(iso), h("span", { class: soon ? "days soon" : "days" }, daysLeftText(iso)));
 }
 

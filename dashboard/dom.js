@@ -3,8 +3,9 @@
 
 /**
  * h("button", {class: "primary", onclick: fn, disabled: true}, "Sync", child, [more])
- * Props: `class`, `on<event>` listeners, properties for value/checked/disabled/...,
- * attributes for the rest (false/null/undefined leave an attribute out).
+ * Props: `class`, `on<event>` listeners, properties for disabled/hidden/open, attributes for the
+ * rest (so `value` and `checked` are the defaults a form reset goes back to); false, null and
+ * undefined leave a prop out.
  */
 export function h(tag, props = {}, ...children) {
   const el = document.createElement(tag);
@@ -19,7 +20,7 @@ export function h(tag, props = {}, ...children) {
   return el;
 }
 
-const PROPERTIES = new Set(["value", "checked", "disabled", "selected", "open", "hidden", "indeterminate"]);
+const PROPERTIES = new Set(["disabled", "open", "hidden", "indeterminate"]);
 
 function append(el, children) {
   for (const child of children) {

@@ -51,6 +51,7 @@ function build(name, onExported) {
   for (const control of [password, confirm]) {
     control.addEventListener("input", () => {
       control.removeAttribute("aria-invalid");
+      messages.clear();
     });
   }
 

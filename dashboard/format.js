@@ -15,18 +15,14 @@ export function formatDateTime(iso) {
   return `${d.toISOString().slice(0, 16).replace("T", " ")} UTC`;
 }
 
-/** Whole days from now until `iso` (negative once past). */
-export function daysUntil(iso, now = Date.now()) {
-  if (!iso) return null;
-  return Math.floor((new Date(iso).getTime() - now) / DAY);
-}
-
+/** "89 days left", "less than a day left", "expired today", "expired 3 days ago" (whole days). */
 export function daysLeftText(iso, now = Date.now()) {
-  const days = daysUntil(iso, now);
-  if (days === null) return "";
-  if (days < 0) return `expired ${-days} day${days === -1 ? "" : "s"} ago`;
-  if (days === 0) return "expires today";
-  return `${days} day${days === 1 ? "" : "s"} left`;
+  if (!iso) return "";
+  const ms = new Date(iso).getTime() - now;
+  const days = Math.floor(Math.abs(ms) / DAY);
+  const plural = days === 1 ? "" : "s";
+  if (ms < 0) return days === 0 ? "expired today" : `expired ${days} day${plural} ago`;
+  return days === 0 ? "less than a day left" : `${days} day${plural} left`;
 }
 
 /**

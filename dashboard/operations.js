@@ -66,11 +66,9 @@ export class ProgressPanel {
       fill(
         item,
         isActive(op) ? h("progress", { "aria-label": `${label} in progress` }) : null,
-        h("strong", {}, label),
-        ": ",
+        h("strong", {}, `${label}:`),
         statusBadge(op.status),
-        isActive(op) ? " …" : null,
-        !isActive(op) && operationOutcome(op) ? h("span", { class: "outcome" }, " ", operationOutcome(op)) : null,
+        !isActive(op) && operationOutcome(op) ? h("span", { class: "outcome" }, operationOutcome(op)) : null,
       );
     };
     show(operation);
@@ -78,7 +76,7 @@ export class ProgressPanel {
       (err) => {
         if (err.name === "AbortError") return null;
         item.dataset.status = "Unknown";
-        fill(item, h("strong", {}, `${kindName(operation.kind)} ${what || operation.target}`), ": ", errorMessage(err));
+        fill(item, h("strong", {}, `${kindName(operation.kind)} ${what || operation.target}:`), errorMessage(err));
         return null;
       },
     );

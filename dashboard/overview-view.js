@@ -32,6 +32,34 @@ export async function overviewView(main, name, { signal }) {
   const syncState = h("span", { class: "sync-state", id: "sync-state" });
   let overview = null;
 
+  const syncAll = h(
+    "button",
+    { type: "button", class: "primary", id: "sync-all", "aria-describedby": "sync-state", disabled: true },
+    "Sync all links",
+  );
+  syncAll.addEventListener("click", () => startOperation(syncAll, () => api.syncCertificate(name)));
+  const renew = h("button", { type: "button" }, "Renew");
+  renew.addEventListener("click", () => startOperation(renew, () => api.renewCertificate(name)));
+  const rekeyType = select("rekeyKeyType", [["", "same key type"], ...KEY_TYPES], "");
+  const rekey = h("button", { type: "button" }, "Rekey");
+  rekey.addEventListener("click", () => startOperation(rekey, () => api.rekeyCertificate(name, rekeyType.value)));
+  const exportButton = h("button", { type: "button" }, "Export…");
+  exportButton.addEventListener("click", () =>
+    openExportDialog(name, { onExported: (file) => messages.notice(`Downloaded ${file}.`) }),
+  );
+
+  const links = new PagedTable({
+    caption: "Linked certificates",
+    name: "links",
+    columns: ["Linked certificate", "State", "Thumbprint: held / in Key Vault", "Last synced", "Bindings", "Actions"],
+    empty: "No linked certificates. Link this certificate to an app below.",
+    text: (l) => `${l.name} ${l.scope} ${l.bindings.map((b) => `${b.app} ${b.hostname}`).join(" ")}`,
+    toggles: [{ label: "Only out of sync", test: (l) => !l.inSync }],
+    row: (l) => linkRow(l, { messages, follow, reload }),
+  });
+  const linksTitle = h("h2", { id: "links-heading" }, "Linked certificates");
+  const historyList = historyTable();
+
   const refresh = async () => {
     const [o, ops] = await Promise.all([api.getCertificate(name), api.listOperations(name)]);
     if (signal.aborted) return;
@@ -69,34 +97,6 @@ export async function overviewView(main, name, { signal }) {
       await reload(); // shows "Renewing" and the Queued operation in the history at once
       await done;
     });
-
-  const syncAll = h(
-    "button",
-    { type: "button", class: "primary", id: "sync-all", "aria-describedby": "sync-state", disabled: true },
-    "Sync all links",
-  );
-  syncAll.addEventListener("click", () => startOperation(syncAll, () => api.syncCertificate(name)));
-  const renew = h("button", { type: "button" }, "Renew");
-  renew.addEventListener("click", () => startOperation(renew, () => api.renewCertificate(name)));
-  const rekeyType = select("rekeyKeyType", [["", "same key type"], ...KEY_TYPES], "");
-  const rekey = h("button", { type: "button" }, "Rekey");
-  rekey.addEventListener("click", () => startOperation(rekey, () => api.rekeyCertificate(name, rekeyType.value)));
-  const exportButton = h("button", { type: "button" }, "Export…");
-  exportButton.addEventListener("click", () =>
-    openExportDialog(name, { onExported: (file) => messages.notice(`Downloaded ${file}.`) }),
-  );
-
-  const links = new PagedTable({
-    caption: "Linked certificates",
-    name: "links",
-    columns: ["Linked certificate", "State", "Thumbprint: held / in Key Vault", "Last synced", "Bindings", "Actions"],
-    empty: "No linked certificates. Link this certificate to an app below.",
-    text: (l) => `${l.name} ${l.scope} ${l.bindings.map((b) => `${b.app} ${b.hostname}`).join(" ")}`,
-    toggles: [{ label: "Only out of sync", test: (l) => !l.inSync }],
-    row: (l) => linkRow(l, { messages, follow, reload }),
-  });
-  const linksTitle = h("h2", { id: "links-heading" }, "Linked certificates");
-  const historyList = historyTable();
 
   main.append(
     h("p", { class: "crumbs" }, h("a", { href: "#/" }, "Certificates"), " / ", name),

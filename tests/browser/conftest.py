@@ -14,6 +14,8 @@ from typing import Iterator
 
 import pytest
 
+from tests.browser.pages import FUNCTION_KEY
+
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -23,8 +25,6 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-# Local hosts do not check function keys; a fake one still shows the page passes it on.
-FUNCTION_KEY = "browser-test-key_0123456789"
 
 
 @pytest.fixture(scope="session")
@@ -96,8 +96,3 @@ def host_ctx(stack):
     ctx = AppContext.from_settings(Settings.from_env(stack.env))
     yield ctx
     ctx.queue.close()
-
-
-def ready(page, view: str) -> None:
-    """Wait until the hash route `view` has rendered with its data."""
-    page.wait_for_selector(f"main[data-view='{view}'][aria-busy='false']")
