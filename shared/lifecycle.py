@@ -174,7 +174,7 @@ def _record_success(ctx: AppContext, op: Operation, version: SecretVersion, bund
 
     def apply() -> Certificate:
         cert = ctx.certificates.get(op.target)
-        cert.secret_version = version.version
+        cert.secret_version, cert.secret_updated_on = version.version, version.updated_on
         cert.thumbprint, cert.sha256 = bundle.thumbprint, pki.sha256_fingerprint(bundle.certificate)
         cert.serial = bundle.serial
         cert.not_before, cert.not_after = bundle.not_before, bundle.not_after

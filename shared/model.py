@@ -60,6 +60,7 @@ class Certificate:
     reuse_key: bool = False
     secret_name: str = ""
     secret_version: str = ""
+    secret_updated_on: datetime | None = None  # when certsync wrote that version
     thumbprint: str = ""
     sha256: str = ""
     serial: str = ""

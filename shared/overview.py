@@ -63,9 +63,20 @@ def certificate_overview(ctx: AppContext, name: str) -> CertificateOverview:
     return CertificateOverview(cert, secret, current_version, current_thumbprint, current_error, states)
 
 
+def latest_known_thumbprint(cert: Certificate, links: list[LinkedCertificate]) -> str:
+    """The newest version anyone recorded for the secret: what certsync wrote, or what a link
+    saw later (a version written outside certsync). Pure, Table data only."""
+    newest, thumbprint = cert.secret_updated_on, cert.thumbprint
+    for link in links:
+        if link.secret_updated_on and link.thumbprint and (newest is None or link.secret_updated_on > newest):
+            newest, thumbprint = link.secret_updated_on, link.thumbprint
+    return thumbprint
+
+
 def certificate_summaries(ctx: AppContext) -> list[CertificateSummary]:
     """Table data only (no Key Vault call per certificate): a link is counted out of sync when
-    it does not hold the certificate's recorded thumbprint or has a sync error."""
+    it does not hold the newest thumbprint recorded for the secret, or has a sync error. A
+    version nobody has seen yet shows up after the next sweep (the overview checks live)."""
     certs = ctx.certificates.list()
     by_secret: dict[str, list[LinkedCertificate]] = {}
     for link in ctx.links.list():
@@ -73,7 +84,8 @@ def certificate_summaries(ctx: AppContext) -> list[CertificateSummary]:
     summaries = []
     for cert in sorted(certs, key=lambda c: c.name):
         links = by_secret.get(certificate_secret(ctx, cert).id, [])
-        stale = sum(1 for l in links if l.thumbprint != cert.thumbprint or l.last_sync_error)
+        latest = latest_known_thumbprint(cert, links)
+        stale = sum(1 for l in links if l.thumbprint != latest or l.last_sync_error)
         summaries.append(CertificateSummary(cert, stale, len(links)))
     return summaries
 
