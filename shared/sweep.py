@@ -158,5 +158,5 @@ def _repair_lagging_bindings(
 
 def _fail_all(ctx: AppContext, links: list[LinkedCertificate], err: CertsyncError, report: SweepReport) -> None:
     for link in links:
-        record_sync_error(ctx, link.name, err)
+        record_sync_error(ctx, link, err)
         report.failed_links[link.name] = err.code

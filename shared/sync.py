@@ -38,31 +38,45 @@ def fetch_current(ctx: AppContext, link: LinkedCertificate) -> CurrentCertificat
 
 def sync_link(
     ctx: AppContext,
-    name: str,
+    link: LinkedCertificate | str,
     current: CurrentCertificate | None = None,
     bindings: list[SslBinding] | None = None,
     record_check: bool = False,
 ) -> LinkSyncResult:
     """Sync one link; on a failed check record lastSyncError on the link and change nothing else.
 
-    `current` and `bindings` let a caller that already read them (the sweep) avoid reading again.
+    A caller that already read the link, its current certificate or its bindings (the sweep)
+    passes them in, so nothing is read twice.
     """
-    link = ctx.links.get(name)
+    link = ctx.links.get(link) if isinstance(link, str) else link
     bindings = ctx.bindings.for_link(link.name) if bindings is None else bindings
     try:
         current = current or fetch_current(ctx, link)
         pki.check_usable(current.bundle, [b.hostname for b in bindings], utcnow())
     except CertsyncError as err:
-        record_sync_error(ctx, link.name, err)
+        record_sync_error(ctx, link, err)
         raise
     previous = link.thumbprint
-    link = retry_on_conflict(lambda: _move_link(ctx, name, current, record_check))
-    updated = move_bindings(ctx, link, bindings)
-    return LinkSyncResult(link.name, previous != link.thumbprint, link.thumbprint, previous, updated)
+    moved = _with_fresh_link(ctx, link, lambda fresh: _move_link(ctx, fresh, current, record_check))
+    updated = move_bindings(ctx, moved, bindings)
+    return LinkSyncResult(moved.name, previous != moved.thumbprint, moved.thumbprint, previous, updated)
 
 
-def _move_link(ctx: AppContext, name: str, current: CurrentCertificate, record_check: bool = False) -> LinkedCertificate:
-    link = ctx.links.get(name)
+def _with_fresh_link(ctx: AppContext, link: LinkedCertificate, change):
+    """Apply `change` to the link we hold; after a lost ETag race, to a fresh point read."""
+    attempt = [link]
+
+    def run():
+        fresh = attempt[0] or ctx.links.reread(link)
+        attempt[0] = None
+        return change(fresh)
+
+    return retry_on_conflict(run)
+
+
+def _move_link(
+    ctx: AppContext, link: LinkedCertificate, current: CurrentCertificate, record_check: bool = False
+) -> LinkedCertificate:
     now = utcnow()
     seen = current.version.updated_on
     unchanged = link.thumbprint == current.thumbprint and link.version == current.version.version
@@ -99,7 +113,7 @@ def move_bindings(ctx: AppContext, link: LinkedCertificate, bindings: list[SslBi
             if first[0]:
                 first[0], fresh, holder = False, binding, link
             else:
-                fresh, holder = ctx.bindings.find(binding.app, binding.hostname), ctx.links.get(link.name)
+                fresh, holder = ctx.bindings.find(binding.app, binding.hostname), ctx.links.reread(link)
             if fresh is None or fresh.link != link.name or fresh.thumbprint == holder.thumbprint:
                 return False
             fresh.thumbprint, fresh.updated_at = holder.thumbprint, utcnow()
@@ -110,18 +124,17 @@ def move_bindings(ctx: AppContext, link: LinkedCertificate, bindings: list[SslBi
     return moved
 
 
-def record_sync_error(ctx: AppContext, name: str, err: CertsyncError) -> None:
+def record_sync_error(ctx: AppContext, link: LinkedCertificate, err: CertsyncError) -> None:
     message = f"{err.code}: {err.message}"[:1000]
 
-    def apply() -> None:
-        link = ctx.links.get(name)
-        if link.last_sync_error == message:
+    def apply(fresh: LinkedCertificate) -> None:
+        if fresh.last_sync_error == message:
             return  # already recorded: a failing secret costs no write per sweep
-        link.last_sync_error, link.last_checked_at = message, utcnow()
-        ctx.links.save(link)
+        fresh.last_sync_error, fresh.last_checked_at = message, utcnow()
+        ctx.links.save(fresh)
 
     try:
-        retry_on_conflict(apply)
+        _with_fresh_link(ctx, link, apply)
     except NotFound:
         pass
 
@@ -141,12 +154,12 @@ def sync_links_of_secret(
         current = fetch_current(ctx, links[0])
     except CertsyncError as err:
         for link in links:
-            record_sync_error(ctx, link.name, err)
+            record_sync_error(ctx, link, err)
         return {"linksSynced": 0, "linksChanged": 0, "bindingsUpdated": 0, "failures": {l.name: err.code for l in links}}
     for link in links:
         try:
             bound = bindings.get(link.name, []) if bindings is not None else None
-            results.append(sync_link(ctx, link.name, current, bound, record_check))
+            results.append(sync_link(ctx, link, current, bound, record_check))
         except CertsyncError as err:
             failures[link.name] = err.code
     return {

@@ -160,6 +160,11 @@ class LinkRepository(Repository):
         rows = list(self._query("RowKey eq @name", {"name": name}, "linked certificates"))
         return _link_from(rows[0]) if rows else None
 
+    def reread(self, link: LinkedCertificate) -> LinkedCertificate:
+        """A point read by scope and name (the cheap way, when the scope is known)."""
+        row = self._get(link.scope, link.name, f"linked certificate {link.name}", "LinkNotFound")
+        return _link_from(row)
+
     def get(self, name: str) -> LinkedCertificate:
         link = self.find(name)
         if link is None:

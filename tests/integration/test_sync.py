@@ -125,7 +125,8 @@ def test_interrupted_sweep_is_completed_by_the_next_run(ctx, fleet, secret_clien
     assert cut_short.unfinished_secrets == 1
     assert ctx.links.get("contoso-link").thumbprint == fleet.thumbprint
     # A crash between the link and its bindings: the link moved, the bindings did not.
-    _move_link(ctx, "contoso-link", fetch_current(ctx, ctx.links.get("contoso-link")))
+    link = ctx.links.get("contoso-link")
+    _move_link(ctx, link, fetch_current(ctx, link))
     assert thumbprints_of_bindings(ctx) == {fleet.thumbprint}
     report = run_sweep(ctx)
     assert report.bindings_repaired + report.bindings_updated == 2
