@@ -123,6 +123,7 @@ def _issued_row(i: int, now, is_due: bool) -> Certificate:
         status=CertificateStatus.ISSUED,
         secret_name=secret_name_for(f"auto-{i:04d}"),
         secret_version=os.urandom(16).hex(),
+        secret_updated_on=not_before,
         thumbprint=os.urandom(20).hex().upper(),
         sha256=os.urandom(32).hex().upper(),
         serial=os.urandom(16).hex().upper(),

@@ -3,10 +3,13 @@ from __future__ import annotations
 
 import os
 import platform
+import subprocess
 import sys
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+
+from devtools.processes import ROOT
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,7 @@ def markdown_table(rows: list[Row]) -> str:
 
 def machine_notes() -> list[str]:
     return [
+        f"Code: commit {_code_version()}",
         f"CPU: {_cpu_model()}, {os.cpu_count()} cores; memory: {_memory_gb():.0f} GB",
         f"OS: {platform.platform()}",
         f"Python {platform.python_version()} ({sys.executable})",
@@ -69,6 +73,15 @@ def write_markdown(path: Path, command: str, started: datetime, seconds: float, 
         out += ["## Notes", "", *[f"- {note}" for note in notes], ""]
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(out))
+
+
+def _code_version() -> str:
+    """The commit measured; "-dirty" when the working tree had uncommitted changes."""
+    try:
+        done = subprocess.run(["git", "describe", "--always", "--dirty"], capture_output=True, text=True, cwd=ROOT, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return done.stdout.strip() or "unknown"
 
 
 def _cpu_model() -> str:

@@ -77,9 +77,7 @@ class BenchStack:
     def start_storage_and_vaults(self, vaults: int = 2) -> None:
         self.logs.mkdir(parents=True, exist_ok=True)
         blob, queue, table = free_port(), free_port(), free_port()
-        storage = azurite(blob, queue, table, self.base / "azurite", in_memory=True, log_path=self.logs / "azurite.log")
-        storage.argv.append("--disableTelemetry")
-        self._start(storage)
+        self._start(azurite(blob, queue, table, self.base / "azurite", in_memory=True, log_path=self.logs / "azurite.log"))
         self.connection = storage_connection_string(blob, queue, table)
         tls = self.base / "tls"
         self.cert = tls / "emulator-cert.pem"

@@ -81,7 +81,7 @@ def read_json(req: func.HttpRequest, *, required: set[str] = frozenset(), option
         return {}
     try:
         body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise BadRequest("request body is not valid JSON", code="InvalidJson") from None
     if not isinstance(body, dict):
         raise BadRequest("request body must be a JSON object", code="InvalidJson")

@@ -23,4 +23,4 @@ def run_operation_queue(msg: func.QueueMessage) -> None:
         log.warning("dropping malformed queue message %s", msg.id)
         return
     # Dependency outages raise out of here so the host retries the message (then poison queue).
-    run_operation(get_context(), op_id)
+    run_operation(get_context(), op_id, attempt=msg.dequeue_count or 1)

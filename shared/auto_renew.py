@@ -14,10 +14,10 @@ from datetime import datetime
 from shared import renewal
 from shared.app_context import AppContext
 from shared.clock import utcnow
-from shared.errors import CertsyncError
-from shared.lifecycle import start_renewal
+from shared.errors import CertsyncError, Conflict
+from shared.lifecycle import operation_running, start_renewal
 from shared.model import Certificate, CertificateStatus, OperationKind
-from shared.operations import is_active, new_operation, submit
+from shared.operations import abandon, new_operation, submit
 from shared.tables import retry_on_conflict
 
 log = logging.getLogger("certsync.auto_renew")
@@ -51,7 +51,7 @@ def run_auto_renew(ctx: AppContext, now: datetime | None = None, rng: random.Ran
     for cert in ctx.certificates.list():
         report.checked += 1
         try:
-            if _issuance_stalled(ctx, cert):
+            if _issuance_stalled(ctx, cert, now):
                 resume_issuance(ctx, cert.name)
                 report.resumed.append(cert.name)
                 continue
@@ -60,7 +60,7 @@ def run_auto_renew(ctx: AppContext, now: datetime | None = None, rng: random.Ran
                 report.expired.append(cert.name)
             if not is_renewal_due(cert, now):
                 continue
-            if cert.active_operation and _busy(ctx, cert):
+            if _busy(ctx, cert):
                 report.skipped_busy.append(cert.name)
                 continue
             delay = rng.randint(0, ctx.settings.auto_renew_jitter_seconds) if ctx.settings.auto_renew_jitter_seconds else 0
@@ -72,30 +72,40 @@ def run_auto_renew(ctx: AppContext, now: datetime | None = None, rng: random.Ran
     return report
 
 
-def _issuance_stalled(ctx: AppContext, cert: Certificate) -> bool:
-    """A first issuance whose operation died or whose queue message was lost."""
-    return cert.status is CertificateStatus.PENDING_ISSUANCE and not cert.has_been_issued and not _busy(ctx, cert)
+def first_issuance_to_resume(cert: Certificate, now: datetime) -> bool:
+    """Pure: a certificate never issued whose first issuance stalled (message lost, worker died)
+    or failed and whose backoff has passed."""
+    if cert.has_been_issued:
+        return False
+    if cert.status is CertificateStatus.PENDING_ISSUANCE:
+        return True
+    return cert.status is CertificateStatus.FAILED and cert.auto_renew and renewal.is_due(cert.renewal_due_at, now)
+
+
+def _issuance_stalled(ctx: AppContext, cert: Certificate, now: datetime) -> bool:
+    return first_issuance_to_resume(cert, now) and not _busy(ctx, cert)
 
 
 def resume_issuance(ctx: AppContext, name: str) -> None:
     op = new_operation(OperationKind.ISSUE, name, {"trigger": "auto_renew", "resumed": True}, "auto_renew")
+    previous: list[str] = []
 
     def claim() -> None:
         cert = ctx.certificates.get(name)
-        cert.active_operation = op.id
+        if cert.has_been_issued or (cert.active_operation and operation_running(ctx, cert.active_operation)):
+            raise Conflict(f"certificate {name} is no longer waiting for its first issuance", code="OperationInProgress")
+        previous[:] = [cert.active_operation] if cert.active_operation else []
+        cert.status, cert.active_operation = CertificateStatus.PENDING_ISSUANCE, op.id
         ctx.certificates.save(cert)
 
     retry_on_conflict(claim)
+    for old in previous:
+        abandon(ctx, old, f"taken over by operation {op.id} after it stopped making progress")
     submit(ctx, op)
 
 
 def _busy(ctx: AppContext, cert: Certificate) -> bool:
-    if not cert.active_operation:
-        return False
-    try:
-        return is_active(ctx.operations.get(cert.active_operation))
-    except CertsyncError:
-        return False
+    return bool(cert.active_operation) and operation_running(ctx, cert.active_operation)
 
 
 def _mark_expired(ctx: AppContext, name: str) -> None:

@@ -17,7 +17,7 @@ from shared.errors import BadRequest, CertsyncError, Conflict, DependencyError, 
 from shared.hostnames import normalize_hostnames
 from shared.issuers.base import IssueRequest
 from shared.model import Certificate, CertificateStatus, Operation, OperationKind, validate_name
-from shared.operations import handles, is_active, new_operation, submit
+from shared.operations import abandon, handles, is_active, new_operation, submit
 from shared.tables import retry_on_conflict
 from shared.vault import PFX_CONTENT_TYPE, SecretVersion
 
@@ -74,15 +74,19 @@ def start_renewal(
 ) -> Operation:
     """Claim the certificate for one renew/rekey (409 while another runs), then enqueue it."""
     op = new_operation(kind, name, parameters, requested_by)
+    taken_over: list[str] = []
 
     def claim() -> None:
+        taken_over.clear()
         cert = ctx.certificates.get(name)
         if not cert.has_been_issued:
             raise Conflict(f"certificate {name} has never been issued", code="NotIssued")
-        if cert.status in BUSY_STATES and cert.active_operation and _operation_running(ctx, cert.active_operation):
+        if cert.status in BUSY_STATES and cert.active_operation and operation_running(ctx, cert.active_operation):
             raise Conflict(
                 f"certificate {name} has an operation in progress ({cert.active_operation})", code="OperationInProgress"
             )
+        if cert.active_operation:
+            taken_over.append(cert.active_operation)
         cert.status = CertificateStatus.REKEYING if kind is OperationKind.REKEY else CertificateStatus.RENEWING
         cert.active_operation = op.id
         ctx.certificates.save(cert)
@@ -91,14 +95,19 @@ def start_renewal(
         retry_on_conflict(claim)
     except NotFound:
         raise NotFound(f"certificate {name} was not found", code="CertificateNotFound") from None
+    for old in taken_over:
+        abandon(ctx, old, f"taken over by operation {op.id} after it stopped making progress")
     return submit(ctx, op, delay_seconds)
 
 
-def _operation_running(ctx: AppContext, op_id: str) -> bool:
+def operation_running(ctx: AppContext, op_id: str) -> bool:
+    """Is this operation still alive? An unreadable record counts as alive (never steal on doubt)."""
     try:
         return is_active(ctx.operations.get(op_id))
     except NotFound:
         return False
+    except CertsyncError:
+        return True
 
 
 @handles(OperationKind.ISSUE)
@@ -114,8 +123,11 @@ def run_issuance(ctx: AppContext, op: Operation) -> dict:
     cert = _record_success(ctx, op, version, bundle)
     from shared.sync import after_new_version  # sync builds on lifecycle, not the reverse
 
-    synced = after_new_version(ctx, cert)
-    return {"thumbprint": cert.thumbprint, "version": version.version, "notAfter": _iso(cert.not_after), **synced}
+    try:
+        synced = after_new_version(ctx, cert)
+    except CertsyncError as err:  # the renewal itself succeeded; the sweep will sync the links
+        synced = {"syncWarning": f"{err.code}: {err.message}"}
+    return {"thumbprint": bundle.thumbprint, "version": version.version, "notAfter": _iso(bundle.not_after), **synced}
 
 
 def _adopt_or_issue(ctx: AppContext, cert: Certificate, op: Operation) -> tuple[SecretVersion, pki.CertificateBundle]:
@@ -124,7 +136,9 @@ def _adopt_or_issue(ctx: AppContext, cert: Certificate, op: Operation) -> tuple[
         log.info("operation %s adopts version %s it wrote before a restart", op.id, written.version)
         return written, pki.parse_pfx_base64(written.value or "")
     key = _key_for(ctx, cert, op)
-    not_after = cert.not_after if op.kind is OperationKind.REKEY and cert.issuer == "local" else None
+    not_after = None
+    if op.kind is OperationKind.REKEY and cert.issuer == "local" and cert.not_after and cert.not_after > utcnow() + timedelta(days=1):
+        not_after = cert.not_after  # rekey keeps the expiry, unless it is (nearly) past
     issued = ctx.issuer(cert.issuer).issue(
         IssueRequest(hostnames=cert.hostnames, private_key=key, validity_days=cert.validity_days, not_after=not_after)
     )
@@ -156,9 +170,8 @@ def _version_written_by(ctx: AppContext, cert: Certificate, op_id: str) -> Secre
         if err.code == "SecretForbidden":  # latest version disabled: not ours to adopt
             return None
         raise
-    if latest.tags.get("operation") == op_id and latest.version != cert.secret_version:
-        return latest
-    return None
+    # Ours whether or not it was recorded: a redelivered message must never issue twice.
+    return latest if latest.tags.get("operation") == op_id else None
 
 
 def _key_for(ctx: AppContext, cert: Certificate, op: Operation):
@@ -174,6 +187,9 @@ def _record_success(ctx: AppContext, op: Operation, version: SecretVersion, bund
 
     def apply() -> Certificate:
         cert = ctx.certificates.get(op.target)
+        if cert.active_operation not in (op.id, ""):
+            log.info("operation %s finished after %s took over; its version is kept in Key Vault", op.id, cert.active_operation)
+            return cert  # the newer claim records its own, newer version
         cert.secret_version, cert.secret_updated_on = version.version, version.updated_on
         cert.thumbprint, cert.sha256 = bundle.thumbprint, pki.sha256_fingerprint(bundle.certificate)
         cert.serial = bundle.serial
@@ -197,6 +213,8 @@ def _record_failure(ctx: AppContext, op: Operation, err: CertsyncError) -> None:
 
     def apply() -> None:
         cert = ctx.certificates.get(op.target)
+        if cert.active_operation not in (op.id, ""):
+            return  # another operation owns the certificate now
         now = utcnow()
         cert.failure_count += 1
         cert.last_error = f"{err.code}: {err.message}"[:1000]
@@ -209,6 +227,7 @@ def _record_failure(ctx: AppContext, op: Operation, err: CertsyncError) -> None:
             )
         else:
             cert.status = CertificateStatus.FAILED
+            cert.renewal_due_at = renewal.retry_at(now, cert.failure_count, None)  # auto_renew retries then
         if cert.active_operation == op.id:
             cert.active_operation = ""
         ctx.certificates.save(cert)

@@ -11,11 +11,11 @@ from dataclasses import dataclass
 from shared import pki
 from shared.app_context import AppContext
 from shared.clock import utcnow
-from shared.errors import BadRequest, Conflict, NotFound
+from shared.errors import BadRequest, CertsyncError, Conflict, NotFound
 from shared.hostnames import normalize_hostname
 from shared.model import LinkedCertificate, SslBinding, SslState, validate_app, validate_name, validate_scope
 from shared.secret_refs import certificate_at, parse_secret_id
-from shared.sync import certificate_secret, fetch_current
+from shared.sync import certificate_secret, fetch_current, sync_link
 
 DEFAULT_SCOPE = "default"
 
@@ -62,11 +62,21 @@ def create_link(ctx: AppContext, spec: NewLink) -> LinkedCertificate:
 
 def delete_link(ctx: AppContext, name: str) -> None:
     link = ctx.links.get(name)
+    _refuse_if_bound(ctx, name)
+    ctx.links.delete(link)
+    try:
+        _refuse_if_bound(ctx, name)  # a binding created while we deleted: put the link back
+    except Conflict:
+        link.etag = ""
+        ctx.links.add(link)
+        raise
+
+
+def _refuse_if_bound(ctx: AppContext, name: str) -> None:
     users = ctx.bindings.for_link(name)
     if users:
         where = ", ".join(f"{b.app}/{b.hostname}" for b in users[:5])
         raise Conflict(f"linked certificate {name} is used by {len(users)} binding(s): {where}", code="LinkInUse")
-    ctx.links.delete(link)
 
 
 @dataclass(frozen=True)
@@ -92,9 +102,37 @@ def put_binding(ctx: AppContext, request: BindingRequest) -> tuple[SslBinding, b
     existing = ctx.bindings.find(app, hostname)
     binding = SslBinding(app, hostname, link.name, link.thumbprint, ssl_state, utcnow())
     if existing is None:
-        return ctx.bindings.add(binding), True
-    binding.etag = existing.etag
-    return ctx.bindings.save(binding), False
+        binding, created = ctx.bindings.add(binding), True
+    else:
+        binding.etag = existing.etag
+        binding, created = ctx.bindings.save(binding), False
+    return _settle_with_link(ctx, binding, link, existing), created
+
+
+def _settle_with_link(
+    ctx: AppContext, binding: SslBinding, link: LinkedCertificate, previous: SslBinding | None
+) -> SslBinding:
+    """The link may have been deleted or synced while we wrote: follow it, or undo our write."""
+    try:
+        now = ctx.links.reread(link)
+        if now.thumbprint == binding.thumbprint:
+            return binding
+        sync_link(ctx, now, bindings=[binding])  # verifies the newer certificate for this hostname too
+        return ctx.bindings.find(binding.app, binding.hostname) or binding
+    except CertsyncError:
+        _undo(ctx, binding, previous)
+        raise
+
+
+def _undo(ctx: AppContext, binding: SslBinding, previous: SslBinding | None) -> None:
+    fresh = ctx.bindings.find(binding.app, binding.hostname)
+    if fresh is None:
+        return
+    if previous is None:
+        ctx.bindings.delete(fresh)
+    else:
+        previous.etag = fresh.etag
+        ctx.bindings.save(previous)
 
 
 def delete_binding(ctx: AppContext, app: str, hostname: str) -> None:

@@ -14,12 +14,13 @@ from typing import Callable
 
 from shared.app_context import AppContext
 from shared.clock import utcnow
-from shared.errors import CertsyncError, NotFound
+from shared.errors import CertsyncError, DependencyError, IssuerError, NotFound
 from shared.model import Operation, OperationKind, OperationStatus
 
 log = logging.getLogger("certsync.operations")
 Handler = Callable[[AppContext, Operation], dict]
 STALE_AFTER = timedelta(minutes=15)  # longer than functionTimeout (10 min): a Running op this old died
+MAX_ATTEMPTS = 5  # host.json extensions.queues.maxDequeueCount
 _handlers: dict[OperationKind, Handler] = {}
 
 
@@ -51,10 +52,16 @@ def new_operation(kind: OperationKind, target: str, parameters: dict | None = No
 
 
 def submit(ctx: AppContext, op: Operation, delay_seconds: int = 0) -> Operation:
-    """Record, then enqueue. If the enqueue is lost, the stale claim expires and the next
-    auto-renew run (or a person) starts the work again."""
+    """Record, then enqueue. When the enqueue fails the operation is closed as Failed at once,
+    so no claim waits on it; auto_renew resumes a first issuance left behind."""
     ctx.operations.add(op)
-    ctx.queue.enqueue(op.id, delay_seconds=delay_seconds)
+    try:
+        ctx.queue.enqueue(op.id, delay_seconds=delay_seconds)
+    except CertsyncError as err:
+        _fail(op, err.code, err.message)
+        op.updated_at = utcnow()
+        ctx.operations.save(op)
+        raise
     return op
 
 
@@ -65,8 +72,12 @@ def is_active(op: Operation, now=None) -> bool:
     return op.updated_at is None or now - op.updated_at < STALE_AFTER
 
 
-def run_operation(ctx: AppContext, op_id: str) -> Operation | None:
-    """Run one operation to a final state; a finished one is left alone (queue redelivery)."""
+def run_operation(ctx: AppContext, op_id: str, attempt: int = 1, max_attempts: int = MAX_ATTEMPTS) -> Operation | None:
+    """Run one operation to a final state; a finished one is left alone (queue redelivery).
+
+    A Key Vault or Table outage (not a CA's answer) raises out before the last attempt, so the
+    host redelivers the message; on the last attempt every failure is recorded on the operation.
+    """
     try:
         op = ctx.operations.get(op_id)
     except NotFound:
@@ -77,14 +88,41 @@ def run_operation(ctx: AppContext, op_id: str) -> Operation | None:
     op.status, op.updated_at = OperationStatus.RUNNING, utcnow()
     ctx.operations.save(op)
     handler = _handlers[op.kind]
+    final = attempt >= max_attempts
     try:
         op.result = handler(ctx, op) or {}
         op.status = OperationStatus.SUCCEEDED
+    except DependencyError as err:
+        if not final and not isinstance(err, IssuerError):
+            log.warning("operation %s attempt %d: %s; the host will retry", op.id, attempt, err.code)
+            raise
+        _fail(op, err.code, err.message)
     except CertsyncError as err:
-        op.status, op.error_code, op.error_message = OperationStatus.FAILED, err.code, err.message
-        log.info("operation %s (%s %s) failed: %s", op.id, op.kind.value, op.target, err.code)
+        _fail(op, err.code, err.message)
+    except Exception as err:  # noqa: BLE001 - record it on the last attempt, never leave it Running
+        if not final:
+            raise
+        log.error("operation %s failed unexpectedly: %s", op.id, type(err).__name__)
+        _fail(op, "InternalError", "an unexpected error occurred; see the function logs")
     op.updated_at = utcnow()
     return ctx.operations.save(op)
+
+
+def _fail(op: Operation, code: str, message: str) -> None:
+    op.status, op.error_code, op.error_message = OperationStatus.FAILED, code, message
+    log.info("operation %s (%s %s) failed: %s", op.id, op.kind.value, op.target, code)
+
+
+def abandon(ctx: AppContext, op_id: str, reason: str) -> None:
+    """Close an operation whose work was taken over, so the history does not show it running."""
+    try:
+        op = ctx.operations.get(op_id)
+        if op.status in (OperationStatus.QUEUED, OperationStatus.RUNNING):
+            _fail(op, "Abandoned", reason)
+            op.updated_at = utcnow()
+            ctx.operations.save(op)
+    except CertsyncError:
+        pass  # best effort: the new operation matters, not the old record
 
 
 def finish_now(ctx: AppContext, op: Operation, result: dict) -> Operation:

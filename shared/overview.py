@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from shared.app_context import AppContext
 from shared.errors import CertsyncError, Conflict
 from shared.model import Certificate, LinkedCertificate, SslBinding
-from shared.secret_refs import SecretRef
-from shared.sync import certificate_secret, fetch_current, links_of_certificate
+from shared.secret_refs import SecretRef, current_certificate
+from shared.sync import certificate_secret, links_of_certificate
 
 
 @dataclass(frozen=True)
@@ -50,11 +50,7 @@ def certificate_overview(ctx: AppContext, name: str) -> CertificateOverview:
     current_version = current_thumbprint = current_error = None
     if cert.has_been_issued:
         try:
-            current = fetch_current(ctx, links[0]) if links else None
-            if current is None:
-                from shared.secret_refs import current_certificate
-
-                current = current_certificate(ctx.vault, cert.secret_name)
+            current = current_certificate(ctx.vault, cert.secret_name)
             current_version, current_thumbprint = current.version.version, current.thumbprint
         except CertsyncError as err:
             current_error = f"{err.code}: {err.message}"

@@ -158,6 +158,10 @@ def parse_pfx_base64(value: str) -> CertificateBundle:
     # The certificate load_pkcs12 pairs with the key comes first, so it wins over any other
     # certificate for the same key (an older issue); those are left out of the chain.
     leaf = leaves[0]
+    try:
+        list(leaf.extensions)  # parse now: a malformed extension must not surface later as a crash
+    except ValueError as err:
+        raise BadRequest(f"PFX certificate has a malformed extension: {str(err)[:120]}", code="InvalidPfx") from None
     others = [cert for cert in certs if cert not in leaves]
     return CertificateBundle(private_key=key, certificate=leaf, chain=order_chain(leaf, others))
 

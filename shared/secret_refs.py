@@ -51,7 +51,9 @@ def parse_secret_id(raw: object) -> SecretRef:
         )
     if not _NAME.match(parts[1]) or (len(parts) == 3 and not _VERSION.match(parts[2])):
         raise BadRequest("keyVaultSecretId has an invalid secret name or version", code="InvalidSecretId")
-    return SecretRef(f"https://{parsed.netloc}", parts[1], parts[2] if len(parts) == 3 else None)
+    # Key Vault ignores case in host and name, and :443 is the default: one spelling per secret.
+    host = parsed.netloc.lower().removesuffix(":443")
+    return SecretRef(f"https://{host}", parts[1].lower(), parts[2].lower() if len(parts) == 3 else None)
 
 
 def current_certificate(vault: Vault, name: str) -> CurrentCertificate:
@@ -88,5 +90,6 @@ def _latest_enabled(vault: Vault, name: str) -> SecretVersion:
     enabled = [v for v in vault.list_versions(name) if v.enabled]
     if not enabled:
         raise NotFound(f"secret {name} has no enabled version", code="SecretDisabled")
-    newest = max(enabled, key=lambda v: v.updated_on or datetime.min.replace(tzinfo=timezone.utc))
+    # Newest by creation: editing an old version's tags changes its "updated", not its age.
+    newest = max(enabled, key=lambda v: v.created_on or v.updated_on or datetime.min.replace(tzinfo=timezone.utc))
     return vault.get_secret(name, newest.version)

@@ -6,7 +6,7 @@ in local.settings.sample.json.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Mapping
@@ -24,7 +24,7 @@ LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
 
 @dataclass(frozen=True)
 class Settings:
-    storage_connection: str
+    storage_connection: str = field(repr=False)  # holds the account key
     key_vault_url: str
     key_vault_emulator_cert: Path | None
     table_prefix: str
@@ -39,7 +39,7 @@ class Settings:
     acme_directory_url: str
     acme_contact: str
     acme_eab_kid: str
-    acme_eab_hmac_key: str
+    acme_eab_hmac_key: str = field(repr=False)
     acme_ca_bundle: Path | None
     dns_provider: str
     challtestsrv_url: str
@@ -65,7 +65,7 @@ class Settings:
             sync_sweep_schedule=reader.text("SYNC_SWEEP_SCHEDULE", "0 */15 * * * *"),
             sync_sweep_interval_hours=reader.integer("SYNC_SWEEP_INTERVAL_HOURS", 48, 1, 24 * 30),
             auto_sync_after_renewal=reader.boolean("AUTO_SYNC_AFTER_RENEWAL", True),
-            auto_renew_jitter_seconds=reader.integer("AUTO_RENEW_JITTER_SECONDS", 300, 0, 3600),
+            auto_renew_jitter_seconds=reader.integer("AUTO_RENEW_JITTER_SECONDS", 300, 0, 600),
             local_ca_validity_days=reader.integer("LOCAL_CA_VALIDITY_DAYS", 365, 1, 397),
             require_roles=reader.boolean("REQUIRE_ROLES", False),
             acme_directory_url=reader.text("ACME_DIRECTORY_URL", ""),

@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 
 from shared.app_context import AppContext
 from shared.clock import utcnow
-from shared.errors import CertsyncError, NotFound
+from shared.errors import CertsyncError
 from shared.model import LinkedCertificate, SslBinding
 from shared.secret_refs import SecretRef, parse_secret_id
-from shared.sync import move_bindings, record_sync_error, same_instant, sync_links_of_secret
+from shared.sync import record_sync_error, same_instant, sync_link, sync_links_of_secret
 from shared.vault import SecretVersion
 
 log = logging.getLogger("certsync.sweep")
@@ -56,7 +56,7 @@ def run_sweep(ctx: AppContext, budget_seconds: float = DEFAULT_BUDGET_SECONDS, n
     report.links = len(links)
     groups = _group_by_secret(links)
     report.secrets = len(groups)
-    bindings = _bindings_by_link(ctx, {l.name for l in links})
+    bindings = ctx.bindings.for_links(l.name for l in links)
     changed: list[SecretGroup] = []
     for vault_url, vault_groups in _by_vault(groups).items():
         report.vaults += 1
@@ -71,7 +71,12 @@ def run_sweep(ctx: AppContext, budget_seconds: float = DEFAULT_BUDGET_SECONDS, n
         if time.monotonic() - started > budget_seconds:
             report.unfinished_secrets = len(changed) - index
             break
-        outcome = sync_links_of_secret(ctx, group.links, bindings, record_check=True)
+        try:
+            outcome = sync_links_of_secret(ctx, group.links, bindings, record_check=True)
+        except Exception as err:  # noqa: BLE001 - one broken secret must never stop the sweep
+            log.error("sweep: secret %s failed unexpectedly: %s", group.ref.id, type(err).__name__)
+            report.failed_links.update({link.name: "InternalError" for link in group.links})
+            continue
         report.links_changed += outcome["linksChanged"]
         report.bindings_updated += outcome["bindingsUpdated"]
         report.failed_links.update(outcome["failures"])
@@ -131,28 +136,20 @@ def _by_vault(groups: list[SecretGroup]) -> dict[str, list[SecretGroup]]:
     return vaults
 
 
-def _bindings_by_link(ctx: AppContext, names: set[str]) -> dict[str, list[SslBinding]]:
-    grouped: dict[str, list[SslBinding]] = {name: [] for name in names}
-    for binding in ctx.bindings.all():
-        if binding.link in grouped:
-            grouped[binding.link].append(binding)
-    return grouped
-
-
 def _repair_lagging_bindings(
     ctx: AppContext, links: list[LinkedCertificate], bindings: dict[str, list[SslBinding]], synced: set[str]
 ) -> int:
-    """Finish a sync that stopped between the link and its bindings (table data only)."""
+    """Finish a sync that stopped between the link and its bindings. Found from Table data; the
+    move goes through sync_link, so the certificate is verified for every bound hostname first."""
     repaired = 0
     for link in links:
-        if link.secret_id in synced:
+        if link.secret_id in synced or not link.thumbprint:
             continue
-        lagging = [b for b in bindings.get(link.name, []) if b.thumbprint != link.thumbprint]
-        if lagging and link.thumbprint:
+        if any(b.thumbprint != link.thumbprint for b in bindings.get(link.name, [])):
             try:
-                repaired += move_bindings(ctx, link, lagging)
-            except NotFound:
-                continue
+                repaired += sync_link(ctx, link, bindings=bindings.get(link.name, [])).bindings_updated
+            except CertsyncError:
+                continue  # recorded on the link by sync_link
     return repaired
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from shared import pki
 from shared.app_context import AppContext
 from shared.clock import utcnow
-from shared.errors import CertsyncError, NotFound
+from shared.errors import CertsyncError, Conflict, NotFound
 from shared.model import Certificate, LinkedCertificate, Operation, OperationKind, SslBinding
 from shared.operations import handles, new_operation, submit
 from shared.secret_refs import CurrentCertificate, current_certificate, parse_secret_id
@@ -50,16 +50,25 @@ def sync_link(
     """
     link = ctx.links.get(link) if isinstance(link, str) else link
     bindings = ctx.bindings.for_link(link.name) if bindings is None else bindings
-    try:
-        current = current or fetch_current(ctx, link)
-        pki.check_usable(current.bundle, [b.hostname for b in bindings], utcnow())
-    except CertsyncError as err:
-        record_sync_error(ctx, link, err)
-        raise
     previous = link.thumbprint
-    moved = _with_fresh_link(ctx, link, lambda fresh: _move_link(ctx, fresh, current, record_check))
+    for refetched in (False, True):
+        try:
+            current = current or fetch_current(ctx, link)
+            pki.check_usable(current.bundle, [b.hostname for b in bindings], utcnow())
+        except CertsyncError as err:
+            record_sync_error(ctx, link, err)
+            raise
+        try:
+            moved = _with_fresh_link(ctx, link, lambda fresh: _move_link(ctx, fresh, current, record_check, refetched))
+            break
+        except _OlderThanHeld:
+            current = None  # a concurrent sync moved the link past what we read: read again
     updated = move_bindings(ctx, moved, bindings)
     return LinkSyncResult(moved.name, previous != moved.thumbprint, moved.thumbprint, previous, updated)
+
+
+class _OlderThanHeld(Exception):
+    """The version we read is older than the one the link already holds."""
 
 
 def _with_fresh_link(ctx: AppContext, link: LinkedCertificate, change):
@@ -75,10 +84,16 @@ def _with_fresh_link(ctx: AppContext, link: LinkedCertificate, change):
 
 
 def _move_link(
-    ctx: AppContext, link: LinkedCertificate, current: CurrentCertificate, record_check: bool = False
+    ctx: AppContext,
+    link: LinkedCertificate,
+    current: CurrentCertificate,
+    record_check: bool = False,
+    freshly_read: bool = False,
 ) -> LinkedCertificate:
     now = utcnow()
     seen = current.version.updated_on
+    if not freshly_read and link.version != current.version.version and _newer(link.secret_updated_on, seen):
+        raise _OlderThanHeld()  # never move a link backwards on a stale read (a fresh read may: disabled versions)
     unchanged = link.thumbprint == current.thumbprint and link.version == current.version.version
     if unchanged and same_instant(link.secret_updated_on, seen) and not link.last_sync_error:
         if record_check:  # the sweep's periodic full verification passed
@@ -93,6 +108,10 @@ def _move_link(
     return ctx.links.save(link)
 
 
+def _newer(a, b) -> bool:
+    return a is not None and b is not None and int(a.timestamp()) > int(b.timestamp())
+
+
 def same_instant(a, b) -> bool:
     """Key Vault reports whole seconds; Table Storage keeps milliseconds."""
     if a is None or b is None:
@@ -101,8 +120,9 @@ def same_instant(a, b) -> bool:
 
 
 def move_bindings(ctx: AppContext, link: LinkedCertificate, bindings: list[SslBinding]) -> int:
-    """Point every binding of the link at the link's thumbprint; on an ETag conflict re-read
-    both the binding and the link, so a concurrent sync's newer thumbprint is never undone."""
+    """Point every binding of the link at the link's thumbprint. On an ETag conflict both the
+    binding and the link are re-read and the binding takes the link's thumbprint as it is now,
+    so the last writer always writes what the link holds."""
     moved = 0
     for binding in bindings:
         if binding.link != link.name or binding.thumbprint == link.thumbprint:
@@ -205,8 +225,6 @@ def run_certificate_sync(ctx: AppContext, op: Operation) -> dict:
     cert = ctx.certificates.get(op.target)
     outcome = sync_links_of_secret(ctx, links_of_certificate(ctx, cert))
     if outcome["failures"]:
-        from shared.errors import Conflict
-
         failed = ", ".join(f"{k} ({v})" for k, v in sorted(outcome["failures"].items()))
         raise Conflict(f"{len(outcome['failures'])} link(s) could not be synced: {failed}"[:1000], code="SyncIncomplete")
     return outcome

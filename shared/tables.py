@@ -6,7 +6,6 @@ row's ETag, so concurrent writers cannot silently overwrite each other.
 from __future__ import annotations
 
 import json
-from dataclasses import fields
 from datetime import datetime
 from typing import Any, Callable, Iterable, Iterator, TypeVar
 
@@ -14,7 +13,7 @@ from azure.core import MatchConditions
 from azure.core.exceptions import AzureError, ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
 from azure.data.tables import TableClient, TableServiceClient, UpdateMode
 
-from shared.errors import Conflict, DependencyError, NotFound, PreconditionFailed
+from shared.errors import CertsyncError, Conflict, DependencyError, NotFound, PreconditionFailed
 from shared.model import (
     Certificate,
     CertificateStatus,
@@ -29,6 +28,7 @@ from shared.model import (
 T = TypeVar("T")
 CERT_PARTITION = "certificate"
 OPERATION_PARTITION = "operation"
+NAME_PARTITION = "~names"  # scopes are resource-group names, which cannot start with "~"
 
 
 class TableStore:
@@ -146,19 +146,57 @@ class CertificateRepository(Repository):
 
 
 class LinkRepository(Repository):
+    """Links live in their scope's partition; a name row in one partition (NAME_PARTITION) makes
+    names unique across scopes and turns a lookup by name into two point reads."""
+
     table_name = "links"
 
     def add(self, link: LinkedCertificate) -> LinkedCertificate:
-        link.etag = self._insert(_link_row(link), f"linked certificate {link.name}")
+        self._reserve(link)
+        try:
+            link.etag = self._insert(_link_row(link), f"linked certificate {link.name}")
+        except Conflict:
+            raise  # the scope already has this row: the name row we hold points at it, keep it
+        except CertsyncError:
+            self._release(link.name)
+            raise
         return link
+
+    def _reserve(self, link: LinkedCertificate) -> None:
+        """The insert is the uniqueness check; a name row left by a crash is taken over."""
+        row = {"PartitionKey": NAME_PARTITION, "RowKey": link.name, "Scope": link.scope}
+        try:
+            self._insert(row, f"linked certificate {link.name}")
+            return
+        except Conflict:
+            existing = self._get(NAME_PARTITION, link.name, f"linked certificate {link.name}")
+            if self._row(existing["Scope"], link.name) is not None:
+                raise
+        self._update(row, existing.metadata["etag"], f"linked certificate {link.name}")
+
+    def _release(self, name: str) -> None:
+        try:
+            self.client.delete_entity(NAME_PARTITION, name)
+        except AzureError:
+            pass  # a left-over name row is taken over by the next create
+
+    def _row(self, scope: str, name: str) -> dict | None:
+        try:
+            return self._get(scope, name, f"linked certificate {name}")
+        except NotFound:
+            return None
 
     def save(self, link: LinkedCertificate) -> LinkedCertificate:
         link.etag = self._update(_link_row(link), link.etag, f"linked certificate {link.name}")
         return link
 
     def find(self, name: str) -> LinkedCertificate | None:
-        rows = list(self._query("RowKey eq @name", {"name": name}, "linked certificates"))
-        return _link_from(rows[0]) if rows else None
+        try:
+            scope = self._get(NAME_PARTITION, name, f"linked certificate {name}")["Scope"]
+        except NotFound:
+            return None
+        row = self._row(scope, name)
+        return _link_from(row) if row is not None else None
 
     def reread(self, link: LinkedCertificate) -> LinkedCertificate:
         """A point read by scope and name (the cheap way, when the scope is known)."""
@@ -173,9 +211,11 @@ class LinkRepository(Repository):
 
     def delete(self, link: LinkedCertificate) -> None:
         self._delete(link.scope, link.name, link.etag, f"linked certificate {link.name}")
+        self._release(link.name)
 
     def list(self) -> list[LinkedCertificate]:
-        return [_link_from(row) for row in self._query("", {}, "linked certificates")]
+        rows = self._query("PartitionKey ne @names", {"names": NAME_PARTITION}, "linked certificates")
+        return [_link_from(row) for row in rows]
 
     def for_secret(self, secret_id: str) -> list[LinkedCertificate]:
         rows = self._query("SecretId eq @sid", {"sid": secret_id}, "linked certificates")

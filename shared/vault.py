@@ -29,6 +29,7 @@ class SecretVersion:
     content_type: str | None
     enabled: bool
     updated_on: datetime | None
+    created_on: datetime | None = None
     tags: dict[str, str] = field(default_factory=dict)
     value: str | None = field(default=None, repr=False)
 
@@ -118,6 +119,7 @@ def _version(props: SecretProperties, value: str | None) -> SecretVersion:
         content_type=props.content_type,
         enabled=bool(props.enabled),
         updated_on=props.updated_on,
+        created_on=props.created_on,
         tags=dict(props.tags or {}),
         value=value,
     )

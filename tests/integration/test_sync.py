@@ -158,3 +158,16 @@ def test_concurrent_manual_sync_sweep_and_after_renewal_sync_agree(ctx, fleet, s
     holders = {l.thumbprint for l in ctx.links.list()}
     assert all(b.thumbprint in holders for b in ctx.bindings.for_link("contoso-link"))
     assert thumbprints_of_bindings(ctx) == {new.thumbprint}
+
+
+def test_a_sync_holding_a_stale_read_never_moves_the_link_backwards(ctx, fleet, secret_client):
+    upload_new_version(secret_client, fleet.secret_name, HOSTS, ctx)
+    stale = fetch_current(ctx, ctx.links.get("contoso-link"))
+    time.sleep(1.1)  # Key Vault orders versions by whole seconds
+    newest = upload_new_version(secret_client, fleet.secret_name, HOSTS, ctx)
+    sync_link(ctx, "contoso-link")
+    assert ctx.links.get("contoso-link").thumbprint == newest.thumbprint
+    late = sync_link(ctx, "contoso-link", current=stale)  # a slow worker finishing last
+    assert late.thumbprint == newest.thumbprint
+    assert ctx.links.get("contoso-link").thumbprint == newest.thumbprint
+    assert thumbprints_of_bindings(ctx) == {newest.thumbprint}
