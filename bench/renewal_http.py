@@ -51,11 +51,11 @@ def run(api: Api, repeats: int = 5, links: int = 5, hosts_per_link: int = 4, log
     apps = _set_up(api, links, hosts_per_link)
     bench = RenewalBench(links, links * hosts_per_link)
     for attempt in range(repeats):
-        run_ = _renew_once(api, apps)
-        bench.runs.append(run_)
-        log(f"renewal {attempt + 1}/{repeats}: picked up {run_.picked_up:.2f}s, renewed {run_.renewed:.2f}s, "
-            f"sync picked up {run_.sync_picked_up:.2f}s, all bindings moved {run_.bindings_moved:.2f}s")  # fmt: skip
-        api.wait_operation(run_.sync_location)  # runs apart: the next renewal starts from quiet
+        timed = _renew_once(api, apps)
+        bench.runs.append(timed)
+        log(f"renewal {attempt + 1}/{repeats}: picked up {timed.picked_up:.2f}s, renewed {timed.renewed:.2f}s, "
+            f"sync picked up {timed.sync_picked_up:.2f}s, all bindings moved {timed.bindings_moved:.2f}s")  # fmt: skip
+        api.wait_operation(timed.sync_location)  # runs apart: the next renewal starts from quiet
     return bench
 
 
@@ -149,4 +149,4 @@ def _max_polling_interval() -> str:
     try:
         return json.loads((ROOT / "host.json").read_text())["extensions"]["queues"]["maxPollingInterval"]
     except (OSError, ValueError, KeyError):
-        return "see"
+        return "unknown"

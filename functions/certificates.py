@@ -35,8 +35,6 @@ def create_certificate_http(req: func.HttpRequest) -> func.HttpResponse:
     if not hostnames or not all(isinstance(h, str) for h in hostnames):
         raise BadRequest("hostnames must be a non-empty list of strings", code="InvalidHostname")
     renew_before = field(body, "renewBeforeDays", int)
-    if renew_before is not None and not 1 <= renew_before <= 396:
-        raise BadRequest("renewBeforeDays must be between 1 and 396", code="InvalidField")
     spec = NewCertificate(
         name=validate_name(field(body, "name", str), "certificate name"),
         hostnames=tuple(hostnames),

@@ -1,11 +1,14 @@
 """Dependency health: can we reach Table Storage and Key Vault right now?"""
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass
 
 from shared.errors import CertsyncError, NotFound
 from shared.settings import SettingsError
+
+log = logging.getLogger("certsync.health")
 
 
 @dataclass(frozen=True)
@@ -40,7 +43,8 @@ def check_dependencies() -> HealthReport:
     try:
         ctx = get_context()
     except (SettingsError, CertsyncError) as err:
-        detail = f"configuration: {err}"
+        log.error("health: configuration: %s", err)
+        detail = "ConfigurationError"
         return HealthReport((DependencyState("tableStorage", False, 0, detail), DependencyState("keyVault", False, 0, detail)))
     return HealthReport((_probe("tableStorage", ctx.store.ping), _probe("keyVault", lambda: _vault_probe(ctx))))
 
@@ -57,7 +61,9 @@ def _probe(name: str, check) -> DependencyState:
     try:
         check()
     except CertsyncError as err:
-        return DependencyState(name, False, (time.perf_counter() - start) * 1000, err.message)
+        # Anonymous callers see the code only; the server's words (ids, vault names) go to the log.
+        log.warning("health: %s unhealthy: %s", name, err.message)
+        return DependencyState(name, False, (time.perf_counter() - start) * 1000, err.code)
     except Exception as err:  # noqa: BLE001 - health must answer, whatever broke
         return DependencyState(name, False, (time.perf_counter() - start) * 1000, type(err).__name__)
     return DependencyState(name, True, (time.perf_counter() - start) * 1000)

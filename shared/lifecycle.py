@@ -48,6 +48,8 @@ def create_certificate(ctx: AppContext, spec: NewCertificate, requested_by: str 
     ctx.issuer(spec.issuer)  # unknown or unconfigured issuer: 400 now, not a failed operation later
     if spec.validity_days is not None and not 1 <= spec.validity_days <= 397:
         raise BadRequest("validityDays must be between 1 and 397", code="InvalidValidity")
+    if spec.renew_before_days is not None and not 1 <= spec.renew_before_days <= 396:
+        raise BadRequest("renewBeforeDays must be between 1 and 396", code="InvalidField")
     op = new_operation(OperationKind.ISSUE, spec.name, {"hostnames": list(hostnames)}, requested_by)
     cert = Certificate(
         name=spec.name,

@@ -106,7 +106,18 @@ class LocalCA:
         return IssuedCertificate(certificate=certificate, chain=(authority.intermediate, authority.root))
 
     def root_certificate_pem(self) -> str:
-        return certificates_to_pem([self._load().root])
+        """The root for people to trust. Never creates the CA: anonymous callers must not cause
+        a key to be generated and written (NotFound until the first local certificate)."""
+        with self._lock:
+            if self._authority is None:
+                try:
+                    self._authority = self._read_latest()
+                except NotFound:
+                    raise NotFound(
+                        "the local CA does not exist yet: it is created with the first local certificate",
+                        code="LocalCANotCreated",
+                    ) from None
+            return certificates_to_pem([self._authority.root])
 
     def _load(self) -> CertificateAuthority:
         with self._lock:

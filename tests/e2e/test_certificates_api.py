@@ -98,7 +98,8 @@ def test_two_simultaneous_creates_one_wins(api, unique):
     assert sorted(statuses) == [202, 409]
 
 
-def test_root_ca_and_openapi_are_public(api):
+def test_root_ca_and_openapi_are_public(api, unique):
+    create_certificate(api, f"root-{unique}", [f"root-{unique}.example.com"])  # the CA exists from the first issuance
     root = api.call("GET", "ca/root.pem")
     assert root.status_code == 200
     ca = x509.load_pem_x509_certificate(root.content)

@@ -86,3 +86,19 @@ def test_latest_known_thumbprint_prefers_the_newest_recorded_version():
     assert latest_known_thumbprint(issued, [behind, ahead]) == "BBB"  # uploaded outside certsync, seen by a sync
     renewed = cert(thumbprint="CCC", secret_updated_on=NOW)
     assert latest_known_thumbprint(renewed, [behind, ahead]) == "CCC"
+
+
+@pytest.mark.parametrize(
+    "changes,resume",
+    [
+        ({"secret_version": "", "status": CertificateStatus.PENDING_ISSUANCE}, True),  # stalled first issuance
+        ({"secret_version": "", "status": CertificateStatus.FAILED}, True),  # failed, backoff passed
+        ({"secret_version": "", "status": CertificateStatus.FAILED, "renewal_due_at": NOW + DAY}, False),  # backing off
+        ({"secret_version": "", "status": CertificateStatus.FAILED, "auto_renew": False}, False),
+        ({}, False),  # issued: renewals, not resumptions
+    ],
+)
+def test_first_issuance_to_resume(changes, resume):
+    from shared.auto_renew import first_issuance_to_resume
+
+    assert first_issuance_to_resume(cert(**changes), NOW) is resume

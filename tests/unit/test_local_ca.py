@@ -297,8 +297,8 @@ def test_ca_is_created_lazily_once_and_shared(vault: FakeVault, keys) -> None:
     _verify(first, other, "www.example.com")
 
 
-def test_secret_is_stored_as_json_of_pems(vault: FakeVault, ca: LocalCA) -> None:
-    ca.root_certificate_pem()
+def test_secret_is_stored_as_json_of_pems(vault: FakeVault, ca: LocalCA, keys) -> None:
+    ca.issue(IssueRequest(hostnames=("a.example.com",), private_key=keys[KeyType.EC256]))  # creates the CA
     (stored,) = vault.versions["certsync-local-ca"]
     assert stored.content_type == SECRET_CONTENT_TYPE
     document = json.loads(stored.value)
@@ -306,8 +306,9 @@ def test_secret_is_stored_as_json_of_pems(vault: FakeVault, ca: LocalCA) -> None
     assert "PRIVATE KEY" in document["intermediate_key"]
 
 
-def test_custom_secret_name(vault: FakeVault) -> None:
-    LocalCA(vault, secret_name="other-ca", clock=lambda: NOW).root_certificate_pem()
+def test_custom_secret_name(vault: FakeVault, keys) -> None:
+    other = LocalCA(vault, secret_name="other-ca", clock=lambda: NOW)
+    other.issue(IssueRequest(hostnames=("a.example.com",), private_key=keys[KeyType.EC256]))
     assert list(vault.versions) == ["other-ca"]
 
 
@@ -368,3 +369,15 @@ def test_issued_certificate_round_trips_through_pfx(ca: LocalCA, keys, key_type:
     assert parsed.chain == issued.chain
     assert key_matches(parsed.private_key, parsed.certificate)
     check_usable(parsed, ["www.example.com", "api.example.com"], NOW)
+
+
+def test_root_pem_never_creates_the_ca(vault: FakeVault, keys) -> None:
+    """GET /api/ca/root.pem is anonymous: it must not make a key and write it to Key Vault."""
+    from shared.errors import NotFound
+
+    reader = LocalCA(vault)
+    with pytest.raises(NotFound) as missing:
+        reader.root_certificate_pem()
+    assert missing.value.code == "LocalCANotCreated" and vault.writes == 0
+    issued = LocalCA(vault).issue(IssueRequest(hostnames=("a.example.com",), private_key=keys[KeyType.EC256]))
+    assert x509.load_pem_x509_certificate(reader.root_certificate_pem().encode()) == issued.chain[-1]
