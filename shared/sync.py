@@ -90,22 +90,25 @@ def _move_link(
     record_check: bool = False,
     freshly_read: bool = False,
 ) -> LinkedCertificate:
-    now = utcnow()
-    seen = current.version.updated_on
-    if not freshly_read and link.version != current.version.version and _newer(link.secret_updated_on, seen):
+    if not freshly_read and link.version != current.version.version and _newer(link.secret_updated_on, current.version.updated_on):
         raise _OlderThanHeld()  # never move a link backwards on a stale read (a fresh read may: disabled versions)
+    return ctx.links.save(link) if apply_current(link, current, record_check, utcnow()) else link
+
+
+def apply_current(link: LinkedCertificate, current: CurrentCertificate, record_check: bool, now) -> bool:
+    """Bring the link (in memory) to the current version; False when there is nothing to write."""
+    seen = current.version.updated_on
     unchanged = link.thumbprint == current.thumbprint and link.version == current.version.version
     if unchanged and same_instant(link.secret_updated_on, seen) and not link.last_sync_error:
         if record_check:  # the sweep's periodic full verification passed
             link.last_checked_at = now
-            return ctx.links.save(link)
-        return link  # in sync: write nothing
+        return record_check
     link.secret_updated_on, link.last_sync_error, link.last_checked_at = seen, "", now
     if not unchanged:
         link.thumbprint, link.version = current.thumbprint, current.version.version
         link.not_after, link.hostnames = current.bundle.not_after, pki.dns_names(current.bundle.certificate)
         link.last_synced_at = now
-    return ctx.links.save(link)
+    return True
 
 
 def _newer(a, b) -> bool:
@@ -165,29 +168,21 @@ def sync_links_of_secret(
     bindings: dict[str, list[SslBinding]] | None = None,
     record_check: bool = False,
 ) -> dict:
-    """Sync links sharing one secret with a single Key Vault read; one failure does not stop the rest."""
-    results: list[LinkSyncResult] = []
-    failures: dict[str, str] = {}
+    """Sync links sharing one secret with a single Key Vault read and batched Table writes;
+    one failure does not stop the rest."""
     if not links:
         return {"linksSynced": 0, "linksChanged": 0, "bindingsUpdated": 0, "failures": {}}
+    if bindings is None:
+        bindings = ctx.bindings.for_links(link.name for link in links)
     try:
         current = fetch_current(ctx, links[0])
     except CertsyncError as err:
         for link in links:
             record_sync_error(ctx, link, err)
         return {"linksSynced": 0, "linksChanged": 0, "bindingsUpdated": 0, "failures": {l.name: err.code for l in links}}
-    for link in links:
-        try:
-            bound = bindings.get(link.name, []) if bindings is not None else None
-            results.append(sync_link(ctx, link, current, bound, record_check))
-        except CertsyncError as err:
-            failures[link.name] = err.code
-    return {
-        "linksSynced": len(results),
-        "linksChanged": sum(r.changed for r in results),
-        "bindingsUpdated": sum(r.bindings_updated for r in results),
-        "failures": failures,
-    }
+    from shared.sync_batch import sync_together
+
+    return sync_together(ctx, links, current, bindings, record_check)
 
 
 def links_of_certificate(ctx: AppContext, cert: Certificate) -> list[LinkedCertificate]:

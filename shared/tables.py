@@ -11,7 +11,7 @@ from typing import Any, Callable, Iterable, Iterator, TypeVar
 
 from azure.core import MatchConditions
 from azure.core.exceptions import AzureError, ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
-from azure.data.tables import TableClient, TableServiceClient, UpdateMode
+from azure.data.tables import TableClient, TableServiceClient, TableTransactionError, UpdateMode
 
 from shared.errors import CertsyncError, Conflict, DependencyError, NotFound, PreconditionFailed
 from shared.model import (
@@ -91,6 +91,30 @@ class Repository:
         except AzureError as err:
             raise _dependency(err, f"updating {what}") from None
         return meta.get("etag", "")
+
+    def _save_batch(self, items: list[T], row_of: Callable[[T], dict]) -> list[T]:
+        """Update rows in entity-group transactions (one partition, at most 100 rows, each
+        ETag-checked). Returns the items of transactions that lost a race (nothing of those was
+        written); the others get their new ETags."""
+        by_partition: dict[str, list[T]] = {}
+        for item in items:
+            by_partition.setdefault(row_of(item)["PartitionKey"], []).append(item)
+        lost: list[T] = []
+        for group in by_partition.values():
+            for start in range(0, len(group), 100):
+                chunk = group[start : start + 100]
+                try:
+                    results = self.client.submit_transaction(
+                        [("update", row_of(i), {"mode": UpdateMode.REPLACE, "etag": i.etag, "match_condition": MatchConditions.IfNotModified}) for i in chunk]  # type: ignore[attr-defined]
+                    )
+                except TableTransactionError:
+                    lost += chunk
+                    continue
+                except AzureError as err:
+                    raise _dependency(err, f"updating {len(chunk)} rows") from None
+                for item, meta in zip(chunk, results):
+                    item.etag = meta.get("etag", "")  # type: ignore[attr-defined]
+        return lost
 
     def _get(self, partition: str, row: str, what: str, code: str = "NotFound") -> dict:
         try:
@@ -198,6 +222,9 @@ class LinkRepository(Repository):
         row = self._row(scope, name)
         return _link_from(row) if row is not None else None
 
+    def save_batch(self, links: list[LinkedCertificate]) -> list[LinkedCertificate]:
+        return self._save_batch(links, _link_row)
+
     def reread(self, link: LinkedCertificate) -> LinkedCertificate:
         """A point read by scope and name (the cheap way, when the scope is known)."""
         row = self._get(link.scope, link.name, f"linked certificate {link.name}", "LinkNotFound")
@@ -232,6 +259,9 @@ class BindingRepository(Repository):
     def save(self, binding: SslBinding) -> SslBinding:
         binding.etag = self._update(_binding_row(binding), binding.etag, f"binding {binding.hostname}")
         return binding
+
+    def save_batch(self, bindings: list[SslBinding]) -> list[SslBinding]:
+        return self._save_batch(bindings, _binding_row)
 
     def find(self, app: str, hostname: str) -> SslBinding | None:
         try:

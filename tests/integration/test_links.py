@@ -33,3 +33,26 @@ def test_link_names_are_unique_across_scopes_under_a_race(ctx, unique):
     assert ctx.links.find(f"same-{unique}") is None
     again = create_link(ctx, NewLink(name=f"same-{unique}", scope="rg-other", certificate=cert.name))
     assert ctx.links.get(f"same-{unique}").scope == again.scope == "rg-other"
+
+
+def test_batched_link_writes_are_all_or_nothing_per_partition(ctx, unique):
+    cert = issued(ctx, f"b-{unique}", [f"b-{unique}.example.com"])
+    names = [f"batch-{unique}-{i}" for i in range(3)]
+    for name in names:
+        create_link(ctx, NewLink(name=name, scope="rg-batch", certificate=cert.name))
+    links = [ctx.links.get(name) for name in names]
+    racer = ctx.links.get(names[1])
+    racer.last_sync_error = "someone else wrote"
+    ctx.links.save(racer)  # our copy of names[1] is now stale
+
+    for link in links:
+        link.last_sync_error = "batched"
+    assert ctx.links.save_batch(links) == links  # the whole transaction lost: nothing written
+    assert [ctx.links.get(n).last_sync_error for n in names] == ["", "someone else wrote", ""]
+
+    fresh = [ctx.links.get(name) for name in names]
+    for link in fresh:
+        link.last_sync_error = "batched"
+    assert ctx.links.save_batch(fresh) == []
+    assert {ctx.links.get(n).last_sync_error for n in names} == {"batched"}
+    assert [l.etag for l in fresh] == [ctx.links.get(n).etag for n in names]  # new ETags handed back
