@@ -17,7 +17,7 @@ from typing import Callable
 from bench import figures, renewal_http, sweep_bench
 from bench.api import Api
 from bench.fleet import FleetShape
-from bench.report import Row, console_table, write_markdown
+from bench.report import Row, code_version, console_table, write_markdown
 from bench.stack import BenchStack, app_env
 from devtools.processes import ROOT
 
@@ -51,7 +51,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # run the finally blocks below
-    started, clock = datetime.now(timezone.utc), time.monotonic()
+    started, clock, code = datetime.now(timezone.utc), time.monotonic(), code_version()
     base = Path(tempfile.mkdtemp(prefix="certsync-bench-"))
     stack = BenchStack(base)
     sections: list[Section] = []
@@ -103,10 +103,14 @@ def main(argv: list[str] | None = None) -> int:
     rows = [row for _, _, section_rows in sections for row in section_rows]
     print(console_table(rows))
     seconds = time.monotonic() - clock
+    notes = list(NOTES)
+    if code_version() != code:  # others commit while we measure: say so rather than mix versions silently
+        notes.insert(0, f"WARNING: the code changed during this run ({code} -> {code_version()}); rerun for clean figures.")
+        log(notes[0])
     if not args.no_write:
         extra = _extra_args(argv)
         command = f"`.venv/bin/python -m bench{extra}`" if extra else "`make bench` (runs `.venv/bin/python -m bench`)"
-        write_markdown(args.output, command, started, seconds, sections, NOTES)
+        write_markdown(args.output, command, code, started, seconds, sections, notes)
         log(f"wrote {args.output}")
     missed = [r for r in rows if r.passed is False]
     log(f"done in {seconds:.0f}s; {len(missed)} target(s) missed")

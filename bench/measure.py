@@ -22,8 +22,9 @@ _NOT_OPERATIONS = {"total", "fault", "unknown", "challenge"}
 
 
 class TableRequestCounter:
-    """Counts every HTTP request the Table client sends, by method (GET = query or point read,
-    POST = insert or create table, PUT/PATCH/MERGE = update, DELETE)."""
+    """Counts every HTTP request the Table client sends, by method (GET = query page or point
+    read; POST = insert, table creation or an entity-group transaction ($batch); PUT/MERGE =
+    update; DELETE)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()

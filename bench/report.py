@@ -1,6 +1,7 @@
 """Turn section results into rows: a console table and docs/benchmarks.md."""
 from __future__ import annotations
 
+import hashlib
 import os
 import platform
 import subprocess
@@ -42,9 +43,9 @@ def markdown_table(rows: list[Row]) -> str:
     return "\n".join(lines)
 
 
-def machine_notes() -> list[str]:
+def machine_notes(code: str) -> list[str]:
     return [
-        f"Code: commit {_code_version()}",
+        f"Code: commit {code}",
         f"CPU: {_cpu_model()}, {os.cpu_count()} cores; memory: {_memory_gb():.0f} GB",
         f"OS: {platform.platform()}",
         f"Python {platform.python_version()} ({sys.executable})",
@@ -53,8 +54,12 @@ def machine_notes() -> list[str]:
     ]
 
 
-def write_markdown(path: Path, command: str, started: datetime, seconds: float, sections: list[tuple[str, str, list[Row]]], notes: list[str]) -> None:
-    """`command`: markdown; `sections`: (title, prose shown above the table, rows)."""
+def write_markdown(
+    path: Path, command: str, code: str, started: datetime, seconds: float,
+    sections: list[tuple[str, str, list[Row]]], notes: list[str],
+) -> None:  # fmt: skip
+    """`command`: markdown; `code`: code_version() at the start; `sections`: (title, prose shown
+    above the table, rows)."""
     out = [
         "# Benchmarks",
         "",
@@ -64,7 +69,7 @@ def write_markdown(path: Path, command: str, started: datetime, seconds: float, 
         "",
         f"- Command: {command}",
         f"- Date: {started:%Y-%m-%d %H:%M} UTC; whole run {seconds:.0f} s",
-        *[f"- {note}" for note in machine_notes()],
+        *[f"- {note}" for note in machine_notes(code)],
         "",
     ]
     for title, prose, rows in sections:
@@ -75,13 +80,22 @@ def write_markdown(path: Path, command: str, started: datetime, seconds: float, 
     path.write_text("\n".join(out))
 
 
-def _code_version() -> str:
-    """The commit measured; "-dirty" when the working tree had uncommitted changes."""
+# What a run executes; tests and docs changing under a run do not change its figures.
+CODE_PATHS = ("bench", "shared", "functions", "devtools", "function_app.py", "host.json", "requirements.txt")
+
+
+def code_version() -> str:
+    """The commit measured, plus a digest of uncommitted changes to the code a run executes
+    (others edit this tree in parallel)."""
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], capture_output=True, text=True, cwd=ROOT, timeout=30).stdout
+
     try:
-        done = subprocess.run(["git", "describe", "--always", "--dirty"], capture_output=True, text=True, cwd=ROOT, timeout=10)
+        commit = git("rev-parse", "--short", "HEAD").strip() or "unknown"
+        diff = git("diff", "HEAD", "--", *CODE_PATHS)
     except (OSError, subprocess.SubprocessError):
         return "unknown"
-    return done.stdout.strip() or "unknown"
+    return f"{commit} + uncommitted changes {hashlib.sha1(diff.encode()).hexdigest()[:7]}" if diff else commit
 
 
 def _cpu_model() -> str:

@@ -128,7 +128,8 @@ for the sweep's periodic full check.
 Each variant ran in its own process (peak RSS of that process, including the interpreter and SDKs; see Notes);
 Key Vault requests are the difference of both emulators' `/_emulator/counters` (`challenge` = the 401 token
 handshake each new client makes); Table requests are counted by an azure-core `raw_request_hook` on the context's
-TableServiceClient. After the sweep, the {bench.restored_rows:,} rows it wrote were put back and checked field by field
+TableServiceClient, by HTTP method (GET = a query page or point read; POST = an insert, a table creation or an
+entity-group transaction of up to 100 writes; PUT = an update). After the sweep, the {bench.restored_rows:,} rows it wrote were put back and checked field by field
 against the original rows before the naive run started. "Correct" compares every link and binding afterwards:
 changed links hold the new version and thumbprint, all their bindings too, and every other row kept its ETag.
 """

@@ -170,7 +170,7 @@ class ChallTestSrv:
 @pytest.fixture(scope="session")
 def challtestsrv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChallTestSrv]:
     if not Path(CHALLTESTSRV).exists():
-        pytest.skip("pebble-challtestsrv is not installed (Debian package pebble)")
+        pytest.fail("pebble-challtestsrv is not installed: `make test` installs the Debian package pebble")
     workdir = tmp_path_factory.mktemp("challtestsrv")
     dns_port, management_port = free_port(udp_too=True), free_port()
     args = [
@@ -261,7 +261,7 @@ def write_tls_material(workdir: Path) -> tuple[Path, Path, Path]:
 
 def start_pebble(workdir: Path, dns_address: str, *, eab_keys: dict[str, str] | None = None) -> Pebble:
     if not Path(PEBBLE).exists():
-        pytest.skip("pebble is not installed (Debian package pebble)")
+        pytest.fail("pebble is not installed: `make test` installs the Debian package pebble")
     ca_path, cert_path, key_path = write_tls_material(workdir)
     port, management_port = free_port(), free_port()
     config = {
