@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
-from bench import figures, renewal_http, sweep_bench
+from bench import acme_figures, figures, renewal_http, sweep_bench
 from bench.api import Api
 from bench.fleet import FleetShape
 from bench.report import Row, code_version, console_table, write_markdown
@@ -98,6 +98,12 @@ def main(argv: list[str] | None = None) -> int:
             return ("Smaller figures", figures.DESCRIPTION, figures.rows(issue, view, renew))
 
         section("Smaller figures", figures_section)
+
+        def acme_section() -> Section:
+            log("ACME issue and renew against Pebble")
+            return ("ACME issue and renew (Pebble)", acme_figures.DESCRIPTION, acme_figures.rows(acme_figures.run(stack)))
+
+        section("ACME issue and renew (Pebble)", acme_section)
     finally:
         stack.close()
     rows = [row for _, _, section_rows in sections for row in section_rows]
