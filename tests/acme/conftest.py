@@ -309,7 +309,7 @@ def pebble(tmp_path_factory: pytest.TempPathFactory, challtestsrv: ChallTestSrv)
 def pebble_eab(tmp_path_factory: pytest.TempPathFactory, challtestsrv: ChallTestSrv) -> Iterator[Pebble]:
     keys = json.loads(EAB_EXAMPLE.read_text())["pebble"]["externalAccountMACKeys"] if EAB_EXAMPLE.exists() else {}
     if not keys:
-        pytest.skip(f"{EAB_EXAMPLE} is missing")
+        pytest.fail(f"{EAB_EXAMPLE} is missing: it ships with the Debian package pebble")
     server = start_pebble(tmp_path_factory.mktemp("pebble-eab"), challtestsrv.dns_address, eab_keys=keys)
     try:
         yield server

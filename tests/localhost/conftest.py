@@ -26,7 +26,7 @@ SAMPLE_APP = Path(__file__).resolve().parent / "sample_app"
 @pytest.fixture(scope="session")
 def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Azurite]:
     if not AZURITE.exists() or shutil.which("node") is None:
-        pytest.skip("Azurite is not installed (run `npm ci`)")
+        pytest.fail("Azurite is not installed: `make test` runs `npm ci`")
     workdir = tmp_path_factory.mktemp("azurite")
     ports = [free_port() for _ in range(3)]
     # In-memory only: Azurite 3.35 refuses --location together with --inMemoryPersistence.
