@@ -6,7 +6,7 @@ row's ETag, so concurrent writers cannot silently overwrite each other.
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Iterable, Iterator, TypeVar
 
 from azure.core import MatchConditions
@@ -29,6 +29,7 @@ T = TypeVar("T")
 CERT_PARTITION = "certificate"
 OPERATION_PARTITION = "operation"
 NAME_PARTITION = "~names"  # scopes are resource-group names, which cannot start with "~"
+ABANDONED_NAME_AFTER = timedelta(minutes=1)  # a create takes well under a second
 
 
 class TableStore:
@@ -187,14 +188,17 @@ class LinkRepository(Repository):
         return link
 
     def _reserve(self, link: LinkedCertificate) -> None:
-        """The insert is the uniqueness check; a name row left by a crash is taken over."""
+        """The insert is the uniqueness check. A name row without its link row is either a
+        create in progress (young: refuse) or left by a crash (older than a minute: take over)."""
         row = {"PartitionKey": NAME_PARTITION, "RowKey": link.name, "Scope": link.scope}
         try:
             self._insert(row, f"linked certificate {link.name}")
             return
         except Conflict:
             existing = self._get(NAME_PARTITION, link.name, f"linked certificate {link.name}")
-            if self._row(existing["Scope"], link.name) is not None:
+            written = existing.metadata.get("timestamp")
+            young = written is None or datetime.now(timezone.utc) - written < ABANDONED_NAME_AFTER
+            if young or self._row(existing["Scope"], link.name) is not None:
                 raise
         self._update(row, existing.metadata["etag"], f"linked certificate {link.name}")
 

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import threading
 
+import pytest
+
 from shared.errors import Conflict
 from shared.links import NewLink, create_link, delete_link
 from tests.integration.helpers import issued
@@ -56,3 +58,17 @@ def test_batched_link_writes_are_all_or_nothing_per_partition(ctx, unique):
     assert ctx.links.save_batch(fresh) == []
     assert {ctx.links.get(n).last_sync_error for n in names} == {"batched"}
     assert [l.etag for l in fresh] == [ctx.links.get(n).etag for n in names]  # new ETags handed back
+
+
+def test_a_name_row_left_by_a_crash_is_taken_over_once_it_is_old(ctx, unique, monkeypatch):
+    import shared.tables as tables
+    from datetime import timedelta
+
+    cert = issued(ctx, f"n-{unique}", [f"n-{unique}.example.com"])
+    name = f"crashed-{unique}"
+    ctx.links.client.create_entity({"PartitionKey": tables.NAME_PARTITION, "RowKey": name, "Scope": "rg-dead"})
+    with pytest.raises(Conflict):  # young: a create in progress, not a crash
+        create_link(ctx, NewLink(name=name, scope="rg-new", certificate=cert.name))
+    monkeypatch.setattr(tables, "ABANDONED_NAME_AFTER", timedelta(0))
+    link = create_link(ctx, NewLink(name=name, scope="rg-new", certificate=cert.name))
+    assert ctx.links.get(name).scope == link.scope == "rg-new"
