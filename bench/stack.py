@@ -4,34 +4,25 @@ Every process is started on a free port and stopped by `close()`, also when a se
 """
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import requests
 
-from devtools.processes import Service, azurite, free_port, function_host, key_vault_emulator, storage_connection_string
+from devtools.processes import (
+    Service,
+    app_settings,
+    azurite,
+    env_only_host,
+    free_port,
+    key_vault_emulator,
+    storage_connection_string,
+)
 
 
 def app_env(connection: str, vault_url: str, cert: Path, **overrides: str) -> dict[str, str]:
-    """App settings for a bench context or the host; timers are parked on a date far away so
-    nothing runs behind the bench's back."""
-    env = {
-        "FUNCTIONS_WORKER_RUNTIME": "python",
-        "AzureWebJobsStorage": connection,
-        "KEY_VAULT_URL": vault_url,
-        "KEY_VAULT_EMULATOR_CERT": str(cert),
-        "CERTSYNC_TABLE_PREFIX": "bench",
-        "OPERATIONS_QUEUE": "bench-operations",
-        "AUTO_RENEW_SCHEDULE": "0 0 0 1 1 *",
-        "SYNC_SWEEP_SCHEDULE": "0 0 0 1 1 *",
-        "AUTO_RENEW_JITTER_SECONDS": "0",
-        "AUTO_SYNC_AFTER_RENEWAL": "true",
-        "REQUIRE_ROLES": "false",
-    }
-    env.update(overrides)
-    return env
+    return app_settings(connection, vault_url, cert, **{"CERTSYNC_TABLE_PREFIX": "bench", "OPERATIONS_QUEUE": "bench-operations", **overrides})
 
 
 @dataclass(frozen=True)
@@ -91,9 +82,7 @@ class BenchStack:
 
     def start_host(self, env: dict[str, str]) -> None:
         port = free_port()
-        settings = self.base / "bench.settings.json"  # empty: every setting comes from env
-        settings.write_text(json.dumps({"IsEncrypted": False, "Values": {}}))
-        self._start(function_host(port, env, str(settings), log_path=self.logs / "host.log"), timeout=90)
+        self._start(env_only_host(port, env, self.base / "host", log_path=self.logs / "host.log"), timeout=90)
         self.host_url = f"http://127.0.0.1:{port}"
 
     def close(self) -> None:

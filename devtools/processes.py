@@ -109,6 +109,34 @@ def key_vault_emulator(port: int, data_dir: Path | None, tls_dir: Path, log_path
     return Service("key vault emulator", argv, lambda: port_open(port), log_path=log_path)
 
 
+def app_settings(connection: str, vault_url: str, cert: Path, **overrides: str) -> dict[str, str]:
+    """App settings for a run against the local emulators; timers never fire on their own
+    (tests and benchmarks run them on purpose) and renewals are not jittered."""
+    settings = {
+        "FUNCTIONS_WORKER_RUNTIME": "python",
+        "AzureWebJobsStorage": connection,
+        "KEY_VAULT_URL": vault_url,
+        "KEY_VAULT_EMULATOR_CERT": str(cert),
+        "CERTSYNC_TABLE_PREFIX": "certsync",
+        "OPERATIONS_QUEUE": "certsync-operations",
+        "AUTO_RENEW_SCHEDULE": "0 0 0 1 1 *",
+        "SYNC_SWEEP_SCHEDULE": "0 0 0 1 1 *",
+        "AUTO_RENEW_JITTER_SECONDS": "0",
+        "AUTO_SYNC_AFTER_RENEWAL": "true",
+        "REQUIRE_ROLES": "false",
+    }
+    settings.update(overrides)
+    return settings
+
+
+def env_only_host(port: int, env: dict[str, str], workdir: Path, log_path: Path | None = None) -> Service:
+    """A function host whose settings all come from `env` (an empty local.settings.json)."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    settings = workdir / "local.settings.json"
+    settings.write_text('{"IsEncrypted": false, "Values": {}}')
+    return function_host(port, env, str(settings), log_path=log_path)
+
+
 def function_host(port: int, env: dict[str, str], settings_file: str, log_path: Path | None = None) -> Service:
     argv = [sys.executable, "-m", "devtools.local_host", "--app-dir", str(ROOT), "--port", str(port)]
     argv += ["--settings", settings_file]

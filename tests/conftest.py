@@ -13,7 +13,14 @@ import requests
 
 from shared.app_context import AppContext
 from shared.settings import Settings
-from devtools.processes import azurite, free_port, function_host, key_vault_emulator, storage_connection_string
+from devtools.processes import (
+    app_settings,
+    azurite,
+    env_only_host,
+    free_port,
+    key_vault_emulator,
+    storage_connection_string,
+)
 
 
 @dataclass
@@ -55,22 +62,7 @@ def storage_and_vault(tmp_path_factory) -> Iterator[tuple[str, str, Path, Path]]
             service.stop()
 
 
-def app_env(connection: str, vault_url: str, cert: Path, **overrides: str) -> dict[str, str]:
-    env = {
-        "FUNCTIONS_WORKER_RUNTIME": "python",
-        "AzureWebJobsStorage": connection,
-        "KEY_VAULT_URL": vault_url,
-        "KEY_VAULT_EMULATOR_CERT": str(cert),
-        "CERTSYNC_TABLE_PREFIX": "certsync",
-        "OPERATIONS_QUEUE": "certsync-operations",
-        "AUTO_RENEW_SCHEDULE": "0 0 0 1 1 *",
-        "SYNC_SWEEP_SCHEDULE": "0 0 0 1 1 *",
-        "AUTO_RENEW_JITTER_SECONDS": "0",
-        "AUTO_SYNC_AFTER_RENEWAL": "true",
-        "REQUIRE_ROLES": "false",
-    }
-    env.update(overrides)
-    return env
+app_env = app_settings  # the name the tests use
 
 
 @pytest.fixture(scope="session")
@@ -79,9 +71,7 @@ def stack(storage_and_vault, tmp_path_factory) -> Iterator[Stack]:
     connection, vault_url, cert, logs = storage_and_vault
     port = free_port()
     env = app_env(connection, vault_url, cert)
-    empty_settings = tmp_path_factory.mktemp("host") / "local.settings.json"
-    empty_settings.write_text('{"IsEncrypted": false, "Values": {}}')  # everything comes from env
-    host = function_host(port, env, str(empty_settings), log_path=logs / "host.log")
+    host = env_only_host(port, env, tmp_path_factory.mktemp("host"), log_path=logs / "host.log")
     host.start()
     try:
         host.wait_ready(90)

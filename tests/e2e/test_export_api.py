@@ -15,7 +15,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.serialization import pkcs12
 
-from devtools.processes import free_port, function_host
+from devtools.processes import env_only_host, free_port
 from tests.conftest import Api, app_env
 
 PASSWORD = "e2e-export-password-7f3a"
@@ -293,9 +293,7 @@ def strict_api(storage_and_vault, tmp_path_factory):
     connection, vault_url, cert, logs = storage_and_vault
     port = free_port()
     env = app_env(connection, vault_url, cert, REQUIRE_ROLES="true")
-    settings = tmp_path_factory.mktemp("strict-host") / "local.settings.json"
-    settings.write_text('{"IsEncrypted": false, "Values": {}}')  # everything comes from env
-    host = function_host(port, env, str(settings), log_path=logs / "host-strict.log")
+    host = env_only_host(port, env, tmp_path_factory.mktemp("strict-host"), log_path=logs / "host-strict.log")
     host.start()
     try:
         host.wait_ready(90)
