@@ -54,14 +54,32 @@ def test_issue_renew_and_rekey_with_real_dns01(acme_ctx, pebble, unique):
     assert third.not_after >= second.not_after  # ACME: the CA's lifetime, not the old expiry
 
 
-@pytest.mark.parametrize("failure", ["unreachable", "rate-limited"])
-def test_failed_acme_renewal_keeps_the_old_version_and_records_backoff(acme_ctx, make_ctx, closed_port, unique, failure, pebble, scripted_acme):
+@pytest.mark.parametrize("failure", ["unreachable", "order-invalid", "rate-limited"])
+def test_failed_acme_renewal_keeps_the_old_version_and_records_backoff(
+    acme_ctx, make_ctx, closed_port, unique, failure, pebble, challtestsrv, scripted_acme
+):
     ctx = acme_ctx
     cert = issued(ctx, f"fail-{unique}", [f"fail-{unique}.example.com"], issuer="acme")
     if failure == "unreachable":
         broken = make_ctx(ACME_DIRECTORY_URL=f"https://127.0.0.1:{closed_port}/dir", DNS_PROVIDER="challtestsrv")
         ctx._issuers["acme"] = broken.issuer("acme")
         expected, minimum = "IssuerUnreachable", timedelta(minutes=59)
+    elif failure == "order-invalid":
+        from shared.issuers.acme import AcmeIssuer
+
+        class WrongTxt:  # publishes a value Pebble will not accept: the CA marks the order invalid
+            def __init__(self, inner):
+                self.inner = inner
+
+            def set_txt(self, fqdn, value):
+                self.inner.set_txt(fqdn, "not-the-validation-value")
+
+            def clear_txt(self, fqdn, value):
+                self.inner.clear_txt(fqdn, value)
+
+        ctx._issuers["acme"] = AcmeIssuer(pebble.directory_url, vault=ctx.vault, dns=WrongTxt(challtestsrv.provider()),
+                                          ca_bundle=pebble.ca_bundle, order_timeout=30.0, poll_interval=0.1)  # fmt: skip
+        expected, minimum = "OrderInvalid", timedelta(minutes=59)
     else:
         import requests
 

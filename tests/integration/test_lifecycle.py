@@ -168,3 +168,23 @@ def test_a_first_issuance_whose_message_was_lost_is_resumed_by_auto_renew(ctx, u
     drain(ctx)
     cert = ctx.certificates.get(f"lost-{unique}")
     assert cert.status is CertificateStatus.ISSUED and cert.thumbprint
+
+
+@pytest.mark.parametrize("auto_sync", ["true", "false"])
+def test_a_renewal_reaches_every_binding_unless_sync_is_manual(make_ctx, unique, auto_sync):
+    from shared.overview import certificate_overview
+    from tests.integration.helpers import linked_and_bound
+
+    ctx = make_ctx(AUTO_SYNC_AFTER_RENEWAL=auto_sync)
+    before = issued(ctx, f"s-{unique}", [f"s-{unique}.example.com", f"*.s-{unique}.example.com"])
+    linked_and_bound(ctx, before, f"s-{unique}-a", [("web", f"s-{unique}.example.com")])
+    linked_and_bound(ctx, before, f"s-{unique}-b", [("api", f"api.s-{unique}.example.com"), ("app", f"app.s-{unique}.example.com")])
+    renew(ctx, before.name)  # drains the renewal and, when automatic, the sync it queues
+    after = ctx.certificates.get(before.name)
+    held = {b.thumbprint for link in (f"s-{unique}-a", f"s-{unique}-b") for b in ctx.bindings.for_link(link)}
+    if auto_sync == "true":
+        assert held == {after.thumbprint}
+        assert not certificate_overview(ctx, before.name).sync_available
+    else:
+        assert held == {before.thumbprint}  # bindings keep working on the old version until a person syncs
+        assert certificate_overview(ctx, before.name).sync_available
