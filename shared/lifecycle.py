@@ -13,11 +13,11 @@ from datetime import timedelta
 from shared import pki, renewal
 from shared.app_context import AppContext
 from shared.clock import utcnow
-from shared.errors import BadRequest, CertsyncError, Conflict, DependencyError, NotFound
+from shared.errors import BadRequest, CertsyncError, Conflict, DependencyError, IssuerError, NotFound
 from shared.hostnames import normalize_hostnames
 from shared.issuers.base import IssueRequest
 from shared.model import Certificate, CertificateStatus, Operation, OperationKind, validate_name
-from shared.operations import abandon, handles, is_active, new_operation, submit
+from shared.operations import STALE_AFTER, abandon, handles, is_active, new_operation, operation_age, submit
 from shared.tables import retry_on_conflict
 from shared.vault import PFX_CONTENT_TYPE, SecretVersion
 
@@ -99,7 +99,28 @@ def start_renewal(
         raise NotFound(f"certificate {name} was not found", code="CertificateNotFound") from None
     for old in taken_over:
         abandon(ctx, old, f"taken over by operation {op.id} after it stopped making progress")
-    return submit(ctx, op, delay_seconds)
+    try:
+        return submit(ctx, op, delay_seconds)
+    except CertsyncError:
+        _release_claim(ctx, name, op.id)
+        raise
+
+
+def _release_claim(ctx: AppContext, name: str, op_id: str) -> None:
+    """The operation never reached the queue: give the certificate back its resting status."""
+
+    def apply() -> None:
+        cert = ctx.certificates.get(name)
+        if cert.active_operation == op_id:
+            expired = cert.not_after is not None and cert.not_after <= utcnow()
+            cert.status = CertificateStatus.EXPIRED if expired else CertificateStatus.ISSUED
+            cert.active_operation = ""
+            ctx.certificates.save(cert)
+
+    try:
+        retry_on_conflict(apply)
+    except CertsyncError:
+        pass  # the claim goes stale after STALE_AFTER and is taken over then
 
 
 def operation_running(ctx: AppContext, op_id: str) -> bool:
@@ -107,7 +128,7 @@ def operation_running(ctx: AppContext, op_id: str) -> bool:
     try:
         return is_active(ctx.operations.get(op_id))
     except NotFound:
-        return False
+        return operation_age(op_id) < STALE_AFTER  # claimed a moment ago, its record not written yet
     except CertsyncError:
         return True
 
@@ -118,9 +139,16 @@ def operation_running(ctx: AppContext, op_id: str) -> bool:
 def run_issuance(ctx: AppContext, op: Operation) -> dict:
     cert = ctx.certificates.get(op.target)
     try:
-        version, bundle = _adopt_or_issue(ctx, cert, op)
-    except CertsyncError as err:
-        _record_failure(ctx, op, err)
+        written = _version_written_by(ctx, cert, op.id)
+        if written is None and cert.active_operation != op.id:
+            raise Conflict(f"operation {cert.active_operation or 'none'} owns certificate {cert.name} now", code="Superseded")
+        version, bundle = _adopt(written, op) if written else _issue(ctx, cert, op)
+    except Exception as err:
+        # A Key Vault or Table outage is retried by the host with the claim kept; the failure is
+        # recorded (claim released, backoff set) only when it is final.
+        retryable = not isinstance(err, CertsyncError) or (isinstance(err, DependencyError) and not isinstance(err, IssuerError))
+        if (op.final_attempt or not retryable) and not (isinstance(err, Conflict) and err.code == "Superseded"):
+            _record_failure(ctx, op, err if isinstance(err, CertsyncError) else CertsyncError("unexpected error", code="InternalError"))
         raise
     cert = _record_success(ctx, op, version, bundle)
     from shared.sync import after_new_version  # sync builds on lifecycle, not the reverse
@@ -132,15 +160,16 @@ def run_issuance(ctx: AppContext, op: Operation) -> dict:
     return {"thumbprint": bundle.thumbprint, "version": version.version, "notAfter": _iso(bundle.not_after), **synced}
 
 
-def _adopt_or_issue(ctx: AppContext, cert: Certificate, op: Operation) -> tuple[SecretVersion, pki.CertificateBundle]:
-    written = _version_written_by(ctx, cert, op.id)
-    if written is not None:
-        log.info("operation %s adopts version %s it wrote before a restart", op.id, written.version)
-        return written, pki.parse_pfx_base64(written.value or "")
+def _adopt(written: SecretVersion, op: Operation) -> tuple[SecretVersion, pki.CertificateBundle]:
+    log.info("operation %s adopts version %s it wrote before a restart", op.id, written.version)
+    return written, pki.parse_pfx_base64(written.value or "")
+
+
+def _issue(ctx: AppContext, cert: Certificate, op: Operation) -> tuple[SecretVersion, pki.CertificateBundle]:
     key = _key_for(ctx, cert, op)
     not_after = None
-    if op.kind is OperationKind.REKEY and cert.issuer == "local" and cert.not_after and cert.not_after > utcnow() + timedelta(days=1):
-        not_after = cert.not_after  # rekey keeps the expiry, unless it is (nearly) past
+    if op.kind is OperationKind.REKEY and cert.issuer == "local" and not renewal.is_due(cert.renewal_due_at, utcnow()):
+        not_after = cert.not_after  # rekey keeps the expiry, unless renewal is due anyway: then a full lifetime
     issued = ctx.issuer(cert.issuer).issue(
         IssueRequest(hostnames=cert.hostnames, private_key=key, validity_days=cert.validity_days, not_after=not_after)
     )
@@ -164,16 +193,15 @@ def _adopt_or_issue(ctx: AppContext, cert: Certificate, op: Operation) -> tuple[
 
 
 def _version_written_by(ctx: AppContext, cert: Certificate, op_id: str) -> SecretVersion | None:
+    """The version this operation already wrote, if any, recorded or not, latest or not (tags
+    are in the version list's metadata): a redelivered message must never issue twice."""
     try:
-        latest = ctx.vault.get_secret(cert.secret_name)
+        mine = [v for v in ctx.vault.list_versions(cert.secret_name) if v.tags.get("operation") == op_id]
     except NotFound:
         return None
-    except DependencyError as err:
-        if err.code == "SecretForbidden":  # latest version disabled: not ours to adopt
-            return None
-        raise
-    # Ours whether or not it was recorded: a redelivered message must never issue twice.
-    return latest if latest.tags.get("operation") == op_id else None
+    if not mine:
+        return None
+    return ctx.vault.get_secret(cert.secret_name, mine[0].version)
 
 
 def _key_for(ctx: AppContext, cert: Certificate, op: Operation):

@@ -11,13 +11,14 @@ from dataclasses import dataclass
 from shared import pki
 from shared.app_context import AppContext
 from shared.clock import utcnow
-from shared.errors import BadRequest, CertsyncError, Conflict, NotFound
+from shared.errors import BadRequest, CertsyncError, Conflict, NotFound, PreconditionFailed
 from shared.hostnames import normalize_hostname
 from shared.model import LinkedCertificate, SslBinding, SslState, validate_app, validate_name, validate_scope
 from shared.secret_refs import certificate_at, parse_secret_id
 from shared.sync import certificate_secret, fetch_current, sync_link
 
 DEFAULT_SCOPE = "default"
+MAX_SETTLE_TRIES = 5
 
 
 @dataclass(frozen=True)
@@ -112,27 +113,36 @@ def put_binding(ctx: AppContext, request: BindingRequest) -> tuple[SslBinding, b
 def _settle_with_link(
     ctx: AppContext, binding: SslBinding, link: LinkedCertificate, previous: SslBinding | None
 ) -> SslBinding:
-    """The link may have been deleted or synced while we wrote: follow it, or undo our write."""
+    """Touch the link (an ETag write), so a sync that read it before this binding existed loses
+    its race and checks again with this binding. If the link moved or vanished meanwhile,
+    follow it through a full sync (which checks every binding, ours too), or undo our write."""
     try:
-        now = ctx.links.reread(link)
-        if now.thumbprint == binding.thumbprint:
-            return binding
-        sync_link(ctx, now, bindings=[binding])  # verifies the newer certificate for this hostname too
-        return ctx.bindings.find(binding.app, binding.hostname) or binding
+        held = link
+        for _ in range(MAX_SETTLE_TRIES):
+            if held.thumbprint != binding.thumbprint:
+                sync_link(ctx, held)
+                return ctx.bindings.find(binding.app, binding.hostname) or binding
+            try:
+                ctx.links.save(held)
+                return binding
+            except PreconditionFailed:
+                held = ctx.links.reread(link)
+        raise PreconditionFailed(f"linked certificate {link.name} kept changing; retry the binding")
     except CertsyncError:
         _undo(ctx, binding, previous)
         raise
 
 
 def _undo(ctx: AppContext, binding: SslBinding, previous: SslBinding | None) -> None:
-    fresh = ctx.bindings.find(binding.app, binding.hostname)
-    if fresh is None:
-        return
-    if previous is None:
-        ctx.bindings.delete(fresh)
-    else:
-        previous.etag = fresh.etag
-        ctx.bindings.save(previous)
+    """Put back what was there, only if the row is still the one we wrote."""
+    try:
+        if previous is None:
+            ctx.bindings.delete(binding)
+        else:
+            previous.etag = binding.etag
+            ctx.bindings.save(previous)
+    except PreconditionFailed:
+        pass  # someone wrote after us: theirs stands
 
 
 def delete_binding(ctx: AppContext, app: str, hostname: str) -> None:

@@ -125,6 +125,7 @@ class Operation:
     result: dict = field(default_factory=dict)
     requested_by: str = ""
     etag: str = field(default="", compare=False, repr=False)
+    final_attempt: bool = field(default=True, compare=False, repr=False)  # set per delivery, never stored
 
 
 def validate_name(value: object, what: str = "name", pattern: re.Pattern[str] = NAME_PATTERN) -> str:

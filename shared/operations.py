@@ -38,6 +38,15 @@ def new_operation_id() -> str:
     return f"{inverted:013d}-{uuid.uuid4().hex[:12]}"
 
 
+def operation_age(op_id: str) -> timedelta:
+    """How old an operation is, from the time its id encodes (inverted milliseconds)."""
+    try:
+        created_ms = 10**13 - 1 - int(op_id.split("-", 1)[0])
+    except ValueError:
+        return STALE_AFTER
+    return timedelta(milliseconds=time.time() * 1000 - created_ms)
+
+
 def new_operation(kind: OperationKind, target: str, parameters: dict | None = None, requested_by: str = "") -> Operation:
     now = utcnow()
     return Operation(
@@ -88,7 +97,7 @@ def run_operation(ctx: AppContext, op_id: str, attempt: int = 1, max_attempts: i
     op.status, op.updated_at = OperationStatus.RUNNING, utcnow()
     ctx.operations.save(op)
     handler = _handlers[op.kind]
-    final = attempt >= max_attempts
+    final = op.final_attempt = attempt >= max_attempts
     try:
         op.result = handler(ctx, op) or {}
         op.status = OperationStatus.SUCCEEDED

@@ -13,13 +13,14 @@ from dataclasses import dataclass
 from shared import pki
 from shared.app_context import AppContext
 from shared.clock import utcnow
-from shared.errors import CertsyncError, Conflict, NotFound
+from shared.errors import CertsyncError, Conflict, PreconditionFailed
 from shared.model import Certificate, LinkedCertificate, Operation, OperationKind, SslBinding
 from shared.operations import handles, new_operation, submit
 from shared.secret_refs import CurrentCertificate, current_certificate, parse_secret_id
 from shared.tables import retry_on_conflict
 
 log = logging.getLogger("certsync.sync")
+MAX_SYNC_TRIES = 5
 
 
 @dataclass(frozen=True)
@@ -46,29 +47,41 @@ def sync_link(
     """Sync one link; on a failed check record lastSyncError on the link and change nothing else.
 
     A caller that already read the link, its current certificate or its bindings (the sweep)
-    passes them in, so nothing is read twice.
+    passes them in. The link write carries the ETag of the read the check was made on; a
+    binding created meanwhile changes that ETag (put_binding touches the link), so a lost race
+    re-reads the link and its bindings and checks again. A version read before the link was
+    (re)read may be older than what the link holds: then the secret is read again rather than
+    moving the link backwards.
     """
     link = ctx.links.get(link) if isinstance(link, str) else link
-    bindings = ctx.bindings.for_link(link.name) if bindings is None else bindings
     previous = link.thumbprint
-    for refetched in (False, True):
+    read_after_link = False  # was `current` fetched after `link` was read?
+    for _ in range(MAX_SYNC_TRIES):
+        bindings = ctx.bindings.for_link(link.name) if bindings is None else bindings
         try:
-            current = current or fetch_current(ctx, link)
+            if current is None:
+                current, read_after_link = fetch_current(ctx, link), True
             pki.check_usable(current.bundle, [b.hostname for b in bindings], utcnow())
         except CertsyncError as err:
             record_sync_error(ctx, link, err)
             raise
+        if not read_after_link and holds_newer(link, current):
+            current = None  # a concurrent sync moved the link past what we read: read the secret again
+            continue
         try:
-            moved = _with_fresh_link(ctx, link, lambda fresh: _move_link(ctx, fresh, current, record_check, refetched))
+            moved = ctx.links.save(link) if apply_current(link, current, record_check, utcnow()) else link
             break
-        except _OlderThanHeld:
-            current = None  # a concurrent sync moved the link past what we read: read again
+        except PreconditionFailed:
+            link, bindings, read_after_link = ctx.links.reread(link), None, False
+    else:
+        raise PreconditionFailed(f"linked certificate {link.name} kept changing while it was synced; retry")
     updated = move_bindings(ctx, moved, bindings)
     return LinkSyncResult(moved.name, previous != moved.thumbprint, moved.thumbprint, previous, updated)
 
 
-class _OlderThanHeld(Exception):
-    """The version we read is older than the one the link already holds."""
+def holds_newer(link: LinkedCertificate, current: CurrentCertificate) -> bool:
+    """Pure: does the link already hold a version newer than the one we read?"""
+    return link.version != current.version.version and _newer(link.secret_updated_on, current.version.updated_on)
 
 
 def _with_fresh_link(ctx: AppContext, link: LinkedCertificate, change):
@@ -83,16 +96,9 @@ def _with_fresh_link(ctx: AppContext, link: LinkedCertificate, change):
     return retry_on_conflict(run)
 
 
-def _move_link(
-    ctx: AppContext,
-    link: LinkedCertificate,
-    current: CurrentCertificate,
-    record_check: bool = False,
-    freshly_read: bool = False,
-) -> LinkedCertificate:
-    if not freshly_read and link.version != current.version.version and _newer(link.secret_updated_on, current.version.updated_on):
-        raise _OlderThanHeld()  # never move a link backwards on a stale read (a fresh read may: disabled versions)
-    return ctx.links.save(link) if apply_current(link, current, record_check, utcnow()) else link
+def _move_link(ctx: AppContext, link: LinkedCertificate, current: CurrentCertificate) -> LinkedCertificate:
+    """Write the link at the current version (a test helper's way to stop between the steps)."""
+    return ctx.links.save(link) if apply_current(link, current, False, utcnow()) else link
 
 
 def apply_current(link: LinkedCertificate, current: CurrentCertificate, record_check: bool, now) -> bool:
@@ -158,8 +164,8 @@ def record_sync_error(ctx: AppContext, link: LinkedCertificate, err: CertsyncErr
 
     try:
         _with_fresh_link(ctx, link, apply)
-    except NotFound:
-        pass
+    except CertsyncError as failure:  # best effort: the sync's own error is what the caller reports
+        log.warning("could not record the sync error of %s: %s", link.name, failure.code)
 
 
 def sync_links_of_secret(

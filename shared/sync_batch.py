@@ -8,6 +8,7 @@ which re-reads and retries.
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import replace
 
 from shared import pki
 from shared.app_context import AppContext
@@ -15,7 +16,7 @@ from shared.clock import utcnow
 from shared.errors import CertsyncError
 from shared.model import LinkedCertificate, SslBinding
 from shared.secret_refs import CurrentCertificate
-from shared.sync import _newer, apply_current, move_bindings, record_sync_error, sync_link
+from shared.sync import apply_current, holds_newer, move_bindings, record_sync_error, sync_link
 
 
 def sync_together(
@@ -36,7 +37,7 @@ def sync_together(
             record_sync_error(ctx, link, err)
             failures[link.name] = err.code
     before = {link.name: link.thumbprint for link in usable}
-    stale = [l for l in usable if l.version != current.version.version and _newer(l.secret_updated_on, current.version.updated_on)]
+    stale = [l for l in usable if holds_newer(l, current)]
     batchable = [l for l in usable if l not in stale]
     to_write = [l for l in batchable if apply_current(l, current, record_check, now)]
     lost = ctx.links.save_batch(to_write)
@@ -58,16 +59,19 @@ def sync_together(
 
 
 def _move_bindings_batched(ctx: AppContext, links: list[LinkedCertificate], bindings: dict[str, list[SslBinding]]) -> int:
+    """Copies go into the transactions, so a lost one leaves the originals as read, and
+    move_bindings (re-read on conflict) sees them still lagging."""
     holders = {link.name: link for link in links}
-    lagging: list[SslBinding] = []
+    originals: dict[tuple[str, str], SslBinding] = {}
+    moved: list[SslBinding] = []
     for link in links:
         for binding in bindings.get(link.name, []):
             if binding.link == link.name and binding.thumbprint != link.thumbprint:
-                binding.thumbprint, binding.updated_at = link.thumbprint, utcnow()
-                lagging.append(binding)
-    lost = ctx.bindings.save_batch(lagging)
+                originals[(binding.app, binding.hostname)] = binding
+                moved.append(replace(binding, thumbprint=link.thumbprint, updated_at=utcnow(), etag=binding.etag))
+    lost = ctx.bindings.save_batch(moved)
     by_link: dict[str, list[SslBinding]] = defaultdict(list)
-    for binding in lost:
-        by_link[binding.link].append(binding)
+    for copy in lost:
+        by_link[copy.link].append(originals[(copy.app, copy.hostname)])
     retried = sum(move_bindings(ctx, holders[name], group) for name, group in by_link.items())
-    return len(lagging) - len(lost) + retried
+    return len(moved) - len(lost) + retried

@@ -30,6 +30,8 @@ CERT_PARTITION = "certificate"
 OPERATION_PARTITION = "operation"
 NAME_PARTITION = "~names"  # scopes are resource-group names, which cannot start with "~"
 ABANDONED_NAME_AFTER = timedelta(minutes=1)  # a create takes well under a second
+LINKS_PER_QUERY = 15  # `Link eq` terms per query (Table Storage allows 15 comparisons per filter)
+FULL_SCAN_ABOVE = 150  # above this many links one pass over the table is cheaper
 
 
 class TableStore:
@@ -178,13 +180,11 @@ class LinkRepository(Repository):
 
     def add(self, link: LinkedCertificate) -> LinkedCertificate:
         self._reserve(link)
-        try:
-            link.etag = self._insert(_link_row(link), f"linked certificate {link.name}")
-        except Conflict:
-            raise  # the scope already has this row: the name row we hold points at it, keep it
-        except CertsyncError:
-            self._release(link.name)
-            raise
+        link.etag = self._insert(_link_row(link), f"linked certificate {link.name}")
+        owner = self._get(NAME_PARTITION, link.name, f"linked certificate {link.name}")
+        if owner["Scope"] != link.scope:  # our name row was taken over while we inserted: we lost
+            self._delete(link.scope, link.name, link.etag, f"linked certificate {link.name}")
+            raise Conflict(f"linked certificate {link.name} already exists", code="AlreadyExists")
         return link
 
     def _reserve(self, link: LinkedCertificate) -> None:
@@ -202,10 +202,13 @@ class LinkRepository(Repository):
                 raise
         self._update(row, existing.metadata["etag"], f"linked certificate {link.name}")
 
-    def _release(self, name: str) -> None:
+    def _release(self, link: LinkedCertificate) -> None:
+        """Delete the name row only while it is still ours (scope and ETag checked)."""
         try:
-            self.client.delete_entity(NAME_PARTITION, name)
-        except AzureError:
+            row = self._get(NAME_PARTITION, link.name, f"linked certificate {link.name}")
+            if row["Scope"] == link.scope:
+                self._delete(NAME_PARTITION, link.name, row.metadata["etag"], f"linked certificate {link.name}")
+        except CertsyncError:
             pass  # a left-over name row is taken over by the next create
 
     def _row(self, scope: str, name: str) -> dict | None:
@@ -242,7 +245,7 @@ class LinkRepository(Repository):
 
     def delete(self, link: LinkedCertificate) -> None:
         self._delete(link.scope, link.name, link.etag, f"linked certificate {link.name}")
-        self._release(link.name)
+        self._release(link)
 
     def list(self) -> list[LinkedCertificate]:
         rows = self._query("PartitionKey ne @names", {"names": NAME_PARTITION}, "linked certificates")
@@ -287,19 +290,22 @@ class BindingRepository(Repository):
             yield _binding_from(row)
 
     def for_links(self, links: Iterable[str]) -> dict[str, list[SslBinding]]:
-        """One scan for many links (the overview and the sweep), grouped by link name."""
-        wanted = set(links)
+        """Bindings of many links, grouped by link name: parameterised `Link eq` queries in
+        chunks for a few links, one pass over the table for many (the sweep)."""
+        wanted = sorted(set(links))
         grouped: dict[str, list[SslBinding]] = {name: [] for name in wanted}
-        if not wanted:
-            return grouped
-        if len(wanted) == 1:
-            (only,) = wanted
-            grouped[only] = self.for_link(only)
-            return grouped
-        for row in self._query("", {}, "bindings"):
-            if row.get("Link") in wanted:
+        if len(wanted) > FULL_SCAN_ABOVE:
+            rows: Iterable[dict] = self._query("", {}, "bindings")
+        else:
+            rows = (row for start in range(0, len(wanted), LINKS_PER_QUERY) for row in self._links_query(wanted[start : start + LINKS_PER_QUERY]))
+        for row in rows:
+            if row.get("Link") in grouped:
                 grouped[row["Link"]].append(_binding_from(row))
         return grouped
+
+    def _links_query(self, names: list[str]) -> Iterator[dict]:
+        params = {f"l{i}": name for i, name in enumerate(names)}
+        return self._query(" or ".join(f"Link eq @{key}" for key in params), params, "bindings")
 
 
 class OperationRepository(Repository):

@@ -94,9 +94,9 @@ def test_a_crash_after_writing_the_version_is_adopted_not_reissued(ctx, unique, 
     before = issued(ctx, f"c-{unique}", [f"c-{unique}.example.com"])
     op = start_renewal(ctx, before.name, OperationKind.RENEW, {})
     # Simulate the worker dying right after Key Vault accepted the new version.
-    from shared.lifecycle import _adopt_or_issue
+    from shared.lifecycle import _issue
 
-    version, bundle = _adopt_or_issue(ctx, ctx.certificates.get(before.name), ctx.operations.get(op.id))
+    version, bundle = _issue(ctx, ctx.certificates.get(before.name), ctx.operations.get(op.id))
     assert ctx.certificates.get(before.name).secret_version == before.secret_version
     drain(ctx)  # the redelivered message finishes the job
     after = ctx.certificates.get(before.name)
@@ -188,3 +188,45 @@ def test_a_renewal_reaches_every_binding_unless_sync_is_manual(make_ctx, unique,
     else:
         assert held == {before.thumbprint}  # bindings keep working on the old version until a person syncs
         assert certificate_overview(ctx, before.name).sync_available
+
+
+def test_a_redelivered_message_after_success_never_issues_again(ctx, unique, secret_client):
+    from shared.operations import run_operation
+
+    before = issued(ctx, f"twice-{unique}", [f"twice-{unique}.example.com"])
+    op = renew(ctx, before.name)
+    assert op.status is OperationStatus.SUCCEEDED
+    op.status = OperationStatus.RUNNING  # as if the final save of the record had failed
+    ctx.operations.save(op)
+    again = run_operation(ctx, op.id)
+    assert again.status is OperationStatus.SUCCEEDED and again.result["version"] == op.result["version"]
+    assert len(list(secret_client.list_properties_of_secret_versions(before.secret_name))) == 2
+
+
+class VaultOutageIssuer:
+    name = "local"
+
+    def issue(self, request):
+        from shared.errors import DependencyError
+
+        raise DependencyError("Key Vault unreachable while writing", code="DependencyUnavailable")
+
+
+def test_an_outage_keeps_the_claim_until_the_last_delivery(ctx, unique):
+    from shared.errors import DependencyError
+    from shared.operations import MAX_ATTEMPTS, run_operation
+
+    before = issued(ctx, f"outage-{unique}", [f"outage-{unique}.example.com"])
+    ctx._issuers["local"] = VaultOutageIssuer()
+    op = start_renewal(ctx, before.name, OperationKind.RENEW, {})
+    with pytest.raises(DependencyError):
+        run_operation(ctx, op.id, attempt=1)  # the host will redeliver
+    held = ctx.certificates.get(before.name)
+    assert held.status is CertificateStatus.RENEWING and held.active_operation == op.id and held.failure_count == 0
+    with pytest.raises(Conflict):
+        start_renewal(ctx, before.name, OperationKind.RENEW, {})  # still claimed: no second renewal
+    final = run_operation(ctx, op.id, attempt=MAX_ATTEMPTS)
+    after = ctx.certificates.get(before.name)
+    assert final.status is OperationStatus.FAILED and final.error_code == "DependencyUnavailable"
+    assert after.status is CertificateStatus.ISSUED and after.active_operation == "" and after.failure_count == 1
+    assert after.secret_version == before.secret_version

@@ -72,3 +72,15 @@ def test_a_name_row_left_by_a_crash_is_taken_over_once_it_is_old(ctx, unique, mo
     monkeypatch.setattr(tables, "ABANDONED_NAME_AFTER", timedelta(0))
     link = create_link(ctx, NewLink(name=name, scope="rg-new", certificate=cert.name))
     assert ctx.links.get(name).scope == link.scope == "rg-new"
+
+
+def test_bindings_of_many_links_are_found_in_parameterised_chunks(ctx, unique):
+    from shared.model import SslBinding
+
+    names = [f"chunk-{unique}-{i:02d}" for i in range(20)]  # more than one 15-term query
+    for i, name in enumerate(names):
+        ctx.bindings.add(SslBinding(f"app{i % 3}", f"h{i}.{unique}.example.com", name, "AA"))
+    ctx.bindings.add(SslBinding("other", f"x.{unique}.example.com", "not-asked-for", "BB"))
+    grouped = ctx.bindings.for_links(names + [f"{unique}' or Link ne '"])
+    assert [len(grouped[name]) for name in names] == [1] * 20
+    assert grouped[f"{unique}' or Link ne '"] == []  # a quote in a name is a value, never syntax

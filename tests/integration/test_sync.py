@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from datetime import timedelta
 
 import pytest
 
@@ -124,12 +125,21 @@ def test_interrupted_sweep_is_completed_by_the_next_run(ctx, fleet, secret_clien
     cut_short = run_sweep(ctx, budget_seconds=0)
     assert cut_short.unfinished_secrets == 1
     assert ctx.links.get("contoso-link").thumbprint == fleet.thumbprint
-    # A crash between the link and its bindings: the link moved, the bindings did not.
+    report = run_sweep(ctx)
+    assert report.links_changed == 1 and report.bindings_updated == 2
+    assert thumbprints_of_bindings(ctx) == {new.thumbprint}
+
+
+def test_a_sync_that_stopped_between_link_and_bindings_is_repaired(ctx, fleet, secret_client):
+    new = upload_new_version(secret_client, fleet.secret_name, HOSTS, ctx)
     link = ctx.links.get("contoso-link")
-    _move_link(ctx, link, fetch_current(ctx, link))
+    moved = _move_link(ctx, link, fetch_current(ctx, link))  # the link moved, then the worker died
+    moved.last_checked_at = moved.secret_updated_on + timedelta(seconds=3)  # looked at well after the write
+    ctx.links.save(moved)
     assert thumbprints_of_bindings(ctx) == {fleet.thumbprint}
     report = run_sweep(ctx)
-    assert report.bindings_repaired + report.bindings_updated == 2
+    assert report.changed_secrets == 0  # the link itself is in sync: only the repair can fix this
+    assert report.bindings_repaired == 2
     assert thumbprints_of_bindings(ctx) == {new.thumbprint}
 
 
