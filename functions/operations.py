@@ -21,7 +21,7 @@ TARGET = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 @endpoint(roles.READ)
 def get_operation_http(req: func.HttpRequest) -> func.HttpResponse:
     op_id = route(req, "id")
-    if not OPERATION_ID.match(op_id):
+    if not OPERATION_ID.fullmatch(op_id):
         raise NotFound(f"operation {op_id[:40]!r} was not found", code="OperationNotFound")
     return json_response(shapes.operation(get_context().operations.get(op_id)))
 
@@ -30,7 +30,7 @@ def get_operation_http(req: func.HttpRequest) -> func.HttpResponse:
 @endpoint(roles.READ)
 def list_operations_http(req: func.HttpRequest) -> func.HttpResponse:
     target, kind = req.params.get("target"), req.params.get("kind")
-    if target is not None and not TARGET.match(target):
+    if target is not None and not TARGET.fullmatch(target):
         raise BadRequest("target must be a certificate or link name", code="InvalidName")
     if kind is not None and kind not in {k.value for k in OperationKind}:
         allowed = ", ".join(k.value for k in OperationKind)

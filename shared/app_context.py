@@ -74,7 +74,7 @@ class AppContext:
             from shared.issuers.acme import build_acme_issuer
 
             return build_acme_issuer(self.settings, self.vault)
-        raise BadRequest(f"unknown issuer {name!r}; use one of {', '.join(ISSUER_NAMES)}", code="InvalidIssuer")
+        raise BadRequest(f"unknown issuer {name[:40]!r}; use one of {', '.join(ISSUER_NAMES)}", code="InvalidIssuer")
 
 
 def _vault_key(url: str) -> str:

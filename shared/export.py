@@ -122,6 +122,10 @@ def check_password(password: object) -> str:
         raise BadRequest(f"password must be at least {MIN_PASSWORD_LENGTH} characters", code="PasswordTooShort")
     if len(password) > MAX_PASSWORD_LENGTH:
         raise BadRequest(f"password must be at most {MAX_PASSWORD_LENGTH} characters", code="PasswordTooLong")
+    try:
+        password.encode("utf-8")
+    except UnicodeEncodeError:
+        raise BadRequest("password must be valid Unicode text", code="InvalidPassword") from None
     if "\x00" in password:
         # PKCS#12 tools read passwords as C strings and would silently cut it at the NUL.
         raise BadRequest("password must not contain a NUL character", code="InvalidPassword")
@@ -209,7 +213,7 @@ def _validate(request: ExportRequest) -> tuple[ExportFormat, Encryption | None, 
         check_password(request.password)
     version = request.version
     if version is not None:
-        if not isinstance(version, str) or not VERSION_PATTERN.match(version):
+        if not isinstance(version, str) or not VERSION_PATTERN.fullmatch(version):
             raise BadRequest("version must be a Key Vault secret version (32 hex digits)", code="InvalidVersion")
         version = version.lower()
     return fmt, encryption, version

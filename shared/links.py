@@ -14,7 +14,7 @@ from shared.clock import utcnow
 from shared.errors import BadRequest, CertsyncError, Conflict, NotFound, PreconditionFailed
 from shared.hostnames import normalize_hostname
 from shared.model import LinkedCertificate, SslBinding, SslState, validate_app, validate_name, validate_scope
-from shared.secret_refs import certificate_at, parse_secret_id
+from shared.secret_refs import certificate_at, check_vault_host, parse_secret_id
 from shared.sync import certificate_secret, fetch_current, sync_link
 
 DEFAULT_SCOPE = "default"
@@ -44,6 +44,7 @@ def create_link(ctx: AppContext, spec: NewLink) -> LinkedCertificate:
         ref, certificate = certificate_secret(ctx, cert), cert.name
     else:
         ref = parse_secret_id(spec.key_vault_secret_id)
+        check_vault_host(ref, ctx.settings.vault_is_local_emulator)
     if ctx.links.find(spec.name) is not None:
         raise Conflict(f"linked certificate {spec.name} already exists", code="LinkExists")
     link = LinkedCertificate(name=spec.name, scope=spec.scope, secret_id=ref.id, certificate=certificate)

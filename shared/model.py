@@ -130,7 +130,7 @@ class Operation:
 
 def validate_name(value: object, what: str = "name", pattern: re.Pattern[str] = NAME_PATTERN) -> str:
     """Names become Table keys and Key Vault secret names, so they are checked strictly."""
-    if not isinstance(value, str) or not pattern.match(value):
+    if not isinstance(value, str) or not pattern.fullmatch(value):
         shown = repr(value)[:80]
         raise BadRequest(
             f"{what} {shown} is invalid: use lowercase letters, digits and hyphens, "
@@ -141,7 +141,7 @@ def validate_name(value: object, what: str = "name", pattern: re.Pattern[str] = 
 
 
 def validate_app(value: object) -> str:
-    if not isinstance(value, str) or not APP_PATTERN.match(value):
+    if not isinstance(value, str) or not APP_PATTERN.fullmatch(value):
         raise BadRequest(
             f"app name {repr(value)[:80]} is invalid: letters, digits and hyphens, at most 60 characters",
             code="InvalidAppName",
@@ -150,7 +150,7 @@ def validate_app(value: object) -> str:
 
 
 def validate_scope(value: object) -> str:
-    if not isinstance(value, str) or not SCOPE_PATTERN.match(value):
+    if not isinstance(value, str) or not SCOPE_PATTERN.fullmatch(value):
         raise BadRequest(
             f"scope {repr(value)[:80]} is invalid: a resource group name (letters, digits, . _ - ( ))",
             code="InvalidScope",

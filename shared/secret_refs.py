@@ -15,6 +15,8 @@ from shared.vault import PFX_CONTENT_TYPE, SecretVersion, Vault
 
 _NAME = re.compile(r"^[0-9a-zA-Z-]{1,127}$")
 _VERSION = re.compile(r"^[0-9a-zA-Z]{1,64}$")
+# A DNS name of ASCII labels (at most 63 characters each), or an IPv4 loopback address.
+_VAULT_HOST = re.compile(r"(?=.{1,253}$)([a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)(\.[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*|127\.\d{1,3}\.\d{1,3}\.\d{1,3}")
 
 
 @dataclass(frozen=True)
@@ -42,18 +44,24 @@ class CurrentCertificate:
 def parse_secret_id(raw: object) -> SecretRef:
     if not isinstance(raw, str) or len(raw) > 2048:
         raise BadRequest("keyVaultSecretId must be a Key Vault secret URL", code="InvalidSecretId")
-    parsed = urlparse(raw.strip())
+    try:
+        parsed = urlparse(raw.strip())
+        host, port = parsed.hostname or "", parsed.port  # .port raises ValueError when out of range
+    except ValueError:
+        raise BadRequest("keyVaultSecretId is not a valid URL", code="InvalidSecretId") from None
     parts = [p for p in parsed.path.split("/") if p]
-    if parsed.scheme != "https" or not parsed.netloc or len(parts) not in (2, 3) or parts[0] != "secrets":
+    if not _VAULT_HOST.fullmatch(host) or parsed.username or parsed.password or parsed.query or parsed.fragment:
+        raise BadRequest("keyVaultSecretId must name a vault by its DNS name or a loopback address", code="InvalidSecretId")
+    if parsed.scheme != "https" or len(parts) not in (2, 3) or parts[0] != "secrets":
         raise BadRequest(
             "keyVaultSecretId must look like https://<vault>.vault.azure.net/secrets/<name>[/<version>]",
             code="InvalidSecretId",
         )
-    if not _NAME.match(parts[1]) or (len(parts) == 3 and not _VERSION.match(parts[2])):
+    if not _NAME.fullmatch(parts[1]) or (len(parts) == 3 and not _VERSION.fullmatch(parts[2])):
         raise BadRequest("keyVaultSecretId has an invalid secret name or version", code="InvalidSecretId")
     # Key Vault ignores case in host and name, and :443 is the default: one spelling per secret.
-    host = parsed.netloc.lower().removesuffix(":443")
-    return SecretRef(f"https://{host}", parts[1].lower(), parts[2].lower() if len(parts) == 3 else None)
+    netloc = host.lower() if port in (None, 443) else f"{host.lower()}:{port}"
+    return SecretRef(f"https://{netloc}", parts[1].lower(), parts[2].lower() if len(parts) == 3 else None)
 
 
 def current_certificate(vault: Vault, name: str) -> CurrentCertificate:
@@ -93,3 +101,18 @@ def _latest_enabled(vault: Vault, name: str) -> SecretVersion:
     # Newest by creation: editing an old version's tags changes its "updated", not its age.
     newest = max(enabled, key=lambda v: v.created_on or v.updated_on or datetime.min.replace(tzinfo=timezone.utc))
     return vault.get_secret(name, newest.version)
+
+
+KEY_VAULT_SUFFIXES = (".vault.azure.net", ".vault.azure.cn", ".vault.usgovcloudapi.net", ".vault.microsoftazure.de")
+
+
+def check_vault_host(ref: SecretRef, local_emulator: bool) -> None:
+    """Only real Key Vault hosts (or, for local development, loopback emulators) are ever called
+    with our credential: a link must not turn certsync into a client of arbitrary servers."""
+    host = ref.vault_url.removeprefix("https://").split(":")[0]
+    allowed = host.endswith(KEY_VAULT_SUFFIXES) or (local_emulator and host.startswith("127."))
+    if not allowed:
+        raise BadRequest(
+            f"keyVaultSecretId must point at an Azure Key Vault ({', '.join('*' + s for s in KEY_VAULT_SUFFIXES)})",
+            code="InvalidSecretId",
+        )

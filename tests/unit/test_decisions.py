@@ -102,3 +102,26 @@ def test_first_issuance_to_resume(changes, resume):
     from shared.auto_renew import first_issuance_to_resume
 
     assert first_issuance_to_resume(cert(**changes), NOW) is resume
+
+
+@pytest.mark.parametrize(
+    "url,emulator,allowed",
+    [
+        ("https://contoso.vault.azure.net/secrets/x", False, True),
+        ("https://contoso.vault.azure.cn/secrets/x", False, True),
+        ("https://evil.example.com/secrets/x", False, False),  # never send our token elsewhere
+        ("https://vault.azure.net.evil.com/secrets/x", False, False),
+        ("https://127.0.0.1:8443/secrets/x", True, True),  # the local emulator, in development
+        ("https://127.0.0.1:8443/secrets/x", False, False),  # but not when the app runs against Azure
+    ],
+)
+def test_links_only_reach_key_vault_hosts(url, emulator, allowed):
+    from shared.errors import BadRequest
+    from shared.secret_refs import check_vault_host, parse_secret_id
+
+    ref = parse_secret_id(url)
+    if allowed:
+        check_vault_host(ref, emulator)
+    else:
+        with pytest.raises(BadRequest):
+            check_vault_host(ref, emulator)
