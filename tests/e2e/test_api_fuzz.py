@@ -357,3 +357,13 @@ def test_hostile_input_gets_a_clean_answer(api, reachable, case: Case):
         assert isinstance(error.get("code"), str) and error["code"], what
         assert isinstance(error.get("message"), str) and error["message"], what
         assert len(error["message"]) <= 1000, f"the message echoes too much input: {what}"
+
+
+def test_caller_names_come_back_as_valid_unicode(api, reachable):
+    """The principal header is the caller's to write: a lone surrogate in its name claim must not
+    be stored and served back as `"\\ud800"`, which strict JSON readers (Rust, Go) refuse."""
+    header = principal({"name_typ": "name", "claims": [{"typ": "name", "val": "ada\ud800"}]})
+    started = api.call("POST", f"certificates/{CERT}/sync", headers={"X-MS-CLIENT-PRINCIPAL": header, "Connection": "close"})
+    assert started.status_code == 202, started.text
+    op = api.call("GET", started.headers["Location"].removeprefix("/api/"), headers={"Connection": "close"}).json()
+    json.dumps(op, ensure_ascii=False).encode("utf-8")  # raises on a lone surrogate
