@@ -19,6 +19,7 @@ from shared.settings import SettingsError
 
 log = logging.getLogger("certsync.http")
 MAX_BODY = 64 * 1024
+JSON_TYPES = {str: "a string", int: "a whole number", bool: "true or false", list: "a list", dict: "an object"}
 
 Endpoint = Callable[[func.HttpRequest], func.HttpResponse]
 
@@ -103,8 +104,8 @@ def field(body: dict, name: str, kind: type | tuple[type, ...], default: Any = N
     if isinstance(value, bool) and bool not in kinds:
         raise BadRequest(f"field {name} has the wrong type", code="InvalidField")
     if not isinstance(value, kinds):
-        expected = " or ".join(k.__name__.replace("str", "string").replace("int", "integer") for k in kinds)
-        raise BadRequest(f"field {name} must be a {expected}", code="InvalidField")
+        expected = " or ".join(JSON_TYPES.get(k, k.__name__) for k in kinds)
+        raise BadRequest(f"field {name} must be {expected}", code="InvalidField")
     return value
 
 

@@ -42,12 +42,20 @@ def parse_principal(header: str | None) -> Principal | None:
     for claim in data.get("claims", []):
         if not isinstance(claim, dict):
             continue
-        typ, val = str(claim.get("typ", "")), str(claim.get("val", ""))
+        typ, val = claim.get("typ"), claim.get("val")
+        if not isinstance(typ, str) or not isinstance(val, str):
+            continue
         if typ == role_typ or typ in ROLE_CLAIMS:
             roles.add(val)
         if not name and (typ == name_typ or typ in NAME_CLAIMS):
             name = val
-    return Principal(name=name[:200], roles=frozenset(roles))
+    return Principal(name=printable(name), roles=frozenset(roles))
+
+
+def printable(text: str, limit: int = 200) -> str:
+    """Caller-supplied text as it may be stored and shown: printable characters only (no control
+    characters, no lone surrogates), bounded."""
+    return "".join(ch for ch in text if ch.isprintable() and not 0xD800 <= ord(ch) <= 0xDFFF)[:limit]
 
 
 def authorize(require_roles: bool, header: str | None, role: str | None) -> Principal | None:
@@ -69,4 +77,4 @@ def principal_name(name_header: str | None, principal_header: str | None) -> str
         principal = parse_principal(principal_header)
     except Unauthorized:
         principal = None
-    return (principal.name if principal and principal.name else (name_header or ""))[:200] or "anonymous"
+    return printable(principal.name if principal and principal.name else (name_header or "")) or "anonymous"
