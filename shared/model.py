@@ -130,29 +130,19 @@ class Operation:
 
 def validate_name(value: object, what: str = "name", pattern: re.Pattern[str] = NAME_PATTERN) -> str:
     """Names become Table keys and Key Vault secret names, so they are checked strictly."""
-    if not isinstance(value, str) or not pattern.fullmatch(value):
-        shown = repr(value)[:80]
-        raise BadRequest(
-            f"{what} {shown} is invalid: use lowercase letters, digits and hyphens, "
-            "starting with a letter or digit, at most 63 characters",
-            code="InvalidName",
-        )
-    return value
+    rule = "use lowercase letters, digits and hyphens, starting with a letter or digit, at most 63 characters"
+    return _checked(value, pattern, what, rule, "InvalidName")
 
 
 def validate_app(value: object) -> str:
-    if not isinstance(value, str) or not APP_PATTERN.fullmatch(value):
-        raise BadRequest(
-            f"app name {repr(value)[:80]} is invalid: letters, digits and hyphens, at most 60 characters",
-            code="InvalidAppName",
-        )
-    return value
+    return _checked(value, APP_PATTERN, "app name", "letters, digits and hyphens, at most 60 characters", "InvalidAppName")
 
 
 def validate_scope(value: object) -> str:
-    if not isinstance(value, str) or not SCOPE_PATTERN.fullmatch(value):
-        raise BadRequest(
-            f"scope {repr(value)[:80]} is invalid: a resource group name (letters, digits, . _ - ( ))",
-            code="InvalidScope",
-        )
+    return _checked(value, SCOPE_PATTERN, "scope", "a resource group name (letters, digits, . _ - ( ))", "InvalidScope")
+
+
+def _checked(value: object, pattern: re.Pattern[str], what: str, rule: str, code: str) -> str:
+    if not isinstance(value, str) or not pattern.fullmatch(value):
+        raise BadRequest(f"{what} {repr(value)[:80]} is invalid: {rule}", code=code)
     return value

@@ -398,7 +398,7 @@ def _cert_from(row: dict) -> Certificate:
         last_error=row.get("LastError", ""),
         active_operation=row.get("ActiveOperation", ""),
         created_at=_dt(row.get("CreatedAt")),
-        etag=row.metadata.get("etag", "") if hasattr(row, "metadata") else "",
+        etag=_etag(row),
     )
 
 
@@ -435,7 +435,7 @@ def _link_from(row: dict) -> LinkedCertificate:
         last_synced_at=_dt(row.get("LastSyncedAt")),
         last_checked_at=_dt(row.get("LastCheckedAt")),
         last_sync_error=row.get("LastSyncError", ""),
-        etag=row.metadata.get("etag", "") if hasattr(row, "metadata") else "",
+        etag=_etag(row),
     )
 
 
@@ -460,7 +460,7 @@ def _binding_from(row: dict) -> SslBinding:
         thumbprint=row.get("Thumbprint", ""),
         ssl_state=SslState(row.get("SslState", SslState.SNI.value)),
         updated_at=_dt(row.get("UpdatedAt")),
-        etag=row.metadata.get("etag", "") if hasattr(row, "metadata") else "",
+        etag=_etag(row),
     )
 
 
@@ -496,7 +496,7 @@ def _operation_from(row: dict) -> Operation:
         parameters=json.loads(row.get("Parameters", "{}")),
         result=json.loads(row.get("Result", "{}")),
         requested_by=row.get("RequestedBy", ""),
-        etag=row.metadata.get("etag", "") if hasattr(row, "metadata") else "",
+        etag=_etag(row),
     )
 
 
@@ -523,3 +523,7 @@ def retry_on_conflict(attempt: Callable[[], T], tries: int = 5) -> T:
             if not remaining:
                 raise
     raise AssertionError("unreachable")
+
+
+def _etag(row: dict) -> str:
+    return row.metadata.get("etag", "") if hasattr(row, "metadata") else ""
