@@ -9,9 +9,9 @@ from functions.http import endpoint, field, json_response, read_json, requested_
 from shared import principal as roles
 from shared.app_context import get_context
 from shared.errors import BadRequest
-from shared.lifecycle import NewCertificate, create_certificate, start_renewal
+from shared.lifecycle import NewCertificate, create_certificate, delete_certificate, set_auto_renew, start_renewal
 from shared.model import OperationKind, validate_name
-from shared.overview import certificate_overview, certificate_summaries, delete_certificate, set_auto_renew
+from shared.overview import certificate_overview, certificate_summaries
 from shared.pki import KeyType
 from shared.sync import start_certificate_sync
 

@@ -14,7 +14,7 @@ from typing import Any, Callable
 import azure.functions as func
 
 from shared.errors import BadRequest, CertsyncError
-from shared.principal import authorize
+from shared.principal import authorize, principal_name
 from shared.settings import SettingsError
 
 log = logging.getLogger("certsync.http")
@@ -115,6 +115,4 @@ def route(req: func.HttpRequest, name: str) -> str:
 
 def requested_by(req: func.HttpRequest) -> str:
     """Who asked, from App Service Authentication's principal header; never a token."""
-    from shared.principal import principal_name
-
     return principal_name(req.headers.get("x-ms-client-principal-name"), req.headers.get("x-ms-client-principal"))

@@ -1,14 +1,13 @@
 """JSON shapes of the API (camelCase), one function per resource."""
 from __future__ import annotations
 
-from datetime import datetime
 
+from shared.clock import to_iso
 from shared.model import Certificate, LinkedCertificate, Operation, SslBinding
 from shared.overview import CertificateOverview, CertificateSummary, LinkState
 
 
-def iso(value: datetime | None) -> str | None:
-    return value.isoformat().replace("+00:00", "Z") if value else None
+iso = to_iso
 
 
 def certificate(c: Certificate) -> dict:

@@ -1,4 +1,4 @@
-"""One place for "now", so tests and decisions agree on UTC."""
+"""One place for "now" and for writing instants, so tests, decisions and the API agree on UTC."""
 from __future__ import annotations
 
 from datetime import datetime, timezone
@@ -6,3 +6,12 @@ from datetime import datetime, timezone
 
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
+
+
+def to_iso(value: datetime | None) -> str | None:
+    """UTC instants as the API shows them: ISO 8601 with a Z."""
+    return value.isoformat().replace("+00:00", "Z") if value else None
+
+
+def from_iso(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))

@@ -12,7 +12,7 @@ from datetime import timedelta
 
 from shared import pki, renewal
 from shared.app_context import AppContext
-from shared.clock import utcnow
+from shared.clock import from_iso, to_iso, utcnow
 from shared.errors import BadRequest, CertsyncError, Conflict, DependencyError, IssuerError, NotFound
 from shared.hostnames import normalize_hostnames
 from shared.issuers.base import IssueRequest
@@ -23,7 +23,7 @@ from shared.vault import PFX_CONTENT_TYPE, SecretVersion
 
 log = logging.getLogger("certsync.lifecycle")
 SECRET_PREFIX = "cert-"
-BUSY_STATES = {CertificateStatus.RENEWING, CertificateStatus.REKEYING, CertificateStatus.PENDING_ISSUANCE}
+BUSY_STATES = {CertificateStatus.RENEWING, CertificateStatus.REKEYING}
 
 
 @dataclass(frozen=True)
@@ -133,6 +133,27 @@ def operation_running(ctx: AppContext, op_id: str) -> bool:
         return True
 
 
+def set_auto_renew(ctx: AppContext, name: str, auto_renew: bool) -> Certificate:
+    def apply() -> Certificate:
+        cert = ctx.certificates.get(name)
+        cert.auto_renew = auto_renew
+        return ctx.certificates.save(cert)
+
+    return retry_on_conflict(apply)
+
+
+def delete_certificate(ctx: AppContext, name: str) -> None:
+    """Removes the record only: the Key Vault secret and its versions are kept (nothing lost)."""
+    from shared.sync import links_of_certificate  # sync builds on lifecycle, not the reverse
+
+    cert = ctx.certificates.get(name)
+    links = links_of_certificate(ctx, cert)
+    if links:
+        names = ", ".join(l.name for l in links[:5])
+        raise Conflict(f"certificate {name} is referenced by {len(links)} linked certificate(s): {names}", code="CertificateInUse")
+    ctx.certificates.delete(cert)
+
+
 @handles(OperationKind.ISSUE)
 @handles(OperationKind.RENEW)
 @handles(OperationKind.REKEY)
@@ -157,7 +178,7 @@ def run_issuance(ctx: AppContext, op: Operation) -> dict:
         synced = after_new_version(ctx, cert)
     except CertsyncError as err:  # the renewal itself succeeded; the sweep will sync the links
         synced = {"syncWarning": f"{err.code}: {err.message}"}
-    return {"thumbprint": bundle.thumbprint, "version": version.version, "notAfter": _iso(bundle.not_after), **synced}
+    return {"thumbprint": bundle.thumbprint, "version": version.version, "notAfter": to_iso(bundle.not_after), **synced}
 
 
 def _adopt(written: SecretVersion, op: Operation) -> tuple[SecretVersion, pki.CertificateBundle]:
@@ -175,7 +196,7 @@ def _issue(ctx: AppContext, cert: Certificate, op: Operation) -> tuple[SecretVer
     )
     bundle = pki.CertificateBundle(private_key=key, certificate=issued.certificate, chain=issued.chain)
     if issued.renewal_window:
-        op.result["renewalWindow"] = [_iso(t) for t in issued.renewal_window]
+        op.result["renewalWindow"] = [to_iso(t) for t in issued.renewal_window]
     version = ctx.vault.set_secret(
         cert.secret_name,
         pki.to_pfx_base64(bundle, friendly_name=cert.name),
@@ -183,7 +204,7 @@ def _issue(ctx: AppContext, cert: Certificate, op: Operation) -> tuple[SecretVer
         tags={
             "certificate": cert.name,
             "thumbprint": bundle.thumbprint,
-            "notAfter": _iso(bundle.not_after),
+            "notAfter": to_iso(bundle.not_after),
             "operation": op.id,
         },
         not_before=bundle.not_before,
@@ -226,7 +247,7 @@ def _record_success(ctx: AppContext, op: Operation, version: SecretVersion, bund
         cert.not_before, cert.not_after = bundle.not_before, bundle.not_after
         if op.kind is OperationKind.REKEY and op.parameters.get("keyType"):
             cert.key_type = op.parameters["keyType"]
-        ari = (_parse(window[0]), _parse(window[1])) if window else None
+        ari = (from_iso(window[0]), from_iso(window[1])) if window else None
         cert.renewal_due_at = renewal.renewal_due_at(
             bundle.not_before, bundle.not_after, override_days=cert.renew_before_days, ari_window=ari
         )
@@ -263,13 +284,3 @@ def _record_failure(ctx: AppContext, op: Operation, err: CertsyncError) -> None:
         ctx.certificates.save(cert)
 
     retry_on_conflict(apply)
-
-
-def _iso(value) -> str | None:
-    return value.isoformat().replace("+00:00", "Z") if value else None
-
-
-def _parse(value: str):
-    from datetime import datetime
-
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from shared.app_context import AppContext
-from shared.errors import CertsyncError, Conflict
+from shared.errors import CertsyncError
 from shared.model import Certificate, LinkedCertificate, SslBinding
 from shared.secret_refs import SecretRef, current_certificate
 from shared.sync import certificate_secret, links_of_certificate
@@ -84,24 +84,3 @@ def certificate_summaries(ctx: AppContext) -> list[CertificateSummary]:
         stale = sum(1 for l in links if l.thumbprint != latest or l.last_sync_error)
         summaries.append(CertificateSummary(cert, stale, len(links)))
     return summaries
-
-
-def delete_certificate(ctx: AppContext, name: str) -> None:
-    """Removes the record only: the Key Vault secret and its versions are kept (nothing lost)."""
-    cert = ctx.certificates.get(name)
-    links = links_of_certificate(ctx, cert)
-    if links:
-        names = ", ".join(l.name for l in links[:5])
-        raise Conflict(f"certificate {name} is referenced by {len(links)} linked certificate(s): {names}", code="CertificateInUse")
-    ctx.certificates.delete(cert)
-
-
-def set_auto_renew(ctx: AppContext, name: str, auto_renew: bool) -> Certificate:
-    from shared.tables import retry_on_conflict
-
-    def apply() -> Certificate:
-        cert = ctx.certificates.get(name)
-        cert.auto_renew = auto_renew
-        return ctx.certificates.save(cert)
-
-    return retry_on_conflict(apply)

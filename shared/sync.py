@@ -96,11 +96,6 @@ def _with_fresh_link(ctx: AppContext, link: LinkedCertificate, change):
     return retry_on_conflict(run)
 
 
-def _move_link(ctx: AppContext, link: LinkedCertificate, current: CurrentCertificate) -> LinkedCertificate:
-    """Write the link at the current version (a test helper's way to stop between the steps)."""
-    return ctx.links.save(link) if apply_current(link, current, False, utcnow()) else link
-
-
 def apply_current(link: LinkedCertificate, current: CurrentCertificate, record_check: bool, now) -> bool:
     """Bring the link (in memory) to the current version; False when there is nothing to write."""
     seen = current.version.updated_on

@@ -13,6 +13,7 @@ from azure.core import MatchConditions
 from azure.core.exceptions import AzureError, ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
 from azure.data.tables import TableClient, TableServiceClient, TableTransactionError, UpdateMode
 
+from shared.clock import from_iso
 from shared.errors import CertsyncError, Conflict, DependencyError, NotFound, PreconditionFailed
 from shared.model import (
     Certificate,
@@ -507,7 +508,7 @@ def _drop_none(row: dict) -> dict:
 def _dt(value: Any) -> datetime | None:
     if value is None or isinstance(value, datetime):
         return value
-    return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    return from_iso(str(value))
 
 
 def _dependency(err: AzureError, doing: str) -> DependencyError:
