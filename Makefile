@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEBS   := pebble chromium
 
-.PHONY: deps run test test-unit bench clean
+.PHONY: deps run test test-unit lint bench clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,10 @@ test: deps
 
 test-unit: $(VENV)/.installed
 	$(BIN)/python -m pytest tests/unit
+
+lint: $(VENV)/.installed
+	$(BIN)/ruff check shared functions devtools function_app.py
+	$(BIN)/mypy
 
 bench: deps
 	$(BIN)/python -m bench
