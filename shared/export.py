@@ -22,8 +22,11 @@ from shared.pki import CertificateBundle, certificates_to_pem
 from shared.secret_refs import certificate_at
 from shared.sync import certificate_secret
 
-MIN_PASSWORD_LENGTH = 12
-MAX_PASSWORD_LENGTH = 1024
+MIN_PASSWORD_LENGTH = 12  # characters: what a person counts
+# UTF-8 bytes: what the encryption takes. OpenSSL reads a PEM key's password into a 1,024-byte
+# buffer with its NUL, so 1,023 is the most any tool opens; PFX gets the same rule so one
+# password works for both formats.
+MAX_PASSWORD_BYTES = 1023
 # PBKDF2 rounds for the key bag and the certificate bag. .NET refuses a PFX whose iterations add
 # up to more than 600,000 (two bags plus the MAC stay near 200,000), and imports stay quick.
 KDF_ROUNDS = 100_000
@@ -120,12 +123,15 @@ def check_password(password: object) -> str:
         raise BadRequest("password must be a string", code="InvalidPassword")
     if len(password) < MIN_PASSWORD_LENGTH:
         raise BadRequest(f"password must be at least {MIN_PASSWORD_LENGTH} characters", code="PasswordTooShort")
-    if len(password) > MAX_PASSWORD_LENGTH:
-        raise BadRequest(f"password must be at most {MAX_PASSWORD_LENGTH} characters", code="PasswordTooLong")
     try:
-        password.encode("utf-8")
+        encoded = password.encode("utf-8")
     except UnicodeEncodeError:
         raise BadRequest("password must be valid Unicode text", code="InvalidPassword") from None
+    if len(encoded) > MAX_PASSWORD_BYTES:
+        raise BadRequest(
+            f"password must be at most {MAX_PASSWORD_BYTES} bytes in UTF-8 (characters outside ASCII take 2 to 4)",
+            code="PasswordTooLong",
+        )
     if "\x00" in password:
         # PKCS#12 tools read passwords as C strings and would silently cut it at the NUL.
         raise BadRequest("password must not contain a NUL character", code="InvalidPassword")

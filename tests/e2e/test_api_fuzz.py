@@ -208,6 +208,12 @@ def extra_body_cases() -> list[Any]:
         Case("export-version-newline", "POST", export, {"format": "pem", "includeKey": False, "version": "0" * 32 + "\n"}),
         Case("export-pem-no-key-with-junk-password", "POST", export, {"format": "pem", "includeKey": False, "password": ["x"]}),
         Case("export-pfx-without-key", "POST", export, {"format": "pfx", "includeKey": False, "password": PASSWORD}),
+        *(
+            Case(f"export-{fmt}-password-{pid}", "POST", export, {"format": fmt, "password": password})
+            for fmt in ("pem", "pfx")
+            for pid, password in (("1024-ascii", "R" * 1024), ("1024-bytes-e-acute", "\u00e9" * 512),
+                                  ("1024-bytes-emoji", "\U0001F600" * 256))
+        ),
         Case("create-cert-101-hostnames", "POST", "certificates", {**cert, "hostnames": [f"h{i}.example.com" for i in range(101)]}),
         Case("create-cert-duplicate-hostnames", "POST", "certificates", {**cert, "hostnames": [HOST, HOST.upper() + "."]}),
         Case("create-cert-hostname-types", "POST", "certificates", {**cert, "hostnames": [1, None, {}, []]}),

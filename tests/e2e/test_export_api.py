@@ -189,6 +189,34 @@ def test_bad_export_requests(api, issued, body, status, code):
         assert password not in response.text
 
 
+# Passwords are limited in UTF-8 bytes (what the encryption takes), for both formats alike.
+LONGEST = [("ascii", "R" * 1023), ("two-byte", "\u00e9" * 511 + "R"), ("four-byte", "\U0001F600" * 255 + "RRR")]
+TOO_LONG = [
+    ("ascii", "R" * 1024), ("two-byte", "\u00e9" * 512), ("four-byte", "\U0001F600" * 256), ("huge", "R" * 4000)
+]
+
+
+@pytest.mark.parametrize("fmt", ["pem", "pfx"])
+@pytest.mark.parametrize("password", [p for _, p in TOO_LONG], ids=[i for i, _ in TOO_LONG])
+def test_password_over_1023_utf8_bytes_is_refused(api, issued, fmt, password):
+    response = export(api, issued["name"], format=fmt, password=password)
+    assert response.status_code == 400, response.text[:300]
+    error = response.json()["error"]
+    assert error["code"] == "PasswordTooLong"
+    assert "1023 bytes" in error["message"]
+
+
+@pytest.mark.parametrize("password", [p for _, p in LONGEST], ids=[i for i, _ in LONGEST])
+def test_longest_password_opens_both_formats(api, issued, password):
+    assert len(password.encode("utf-8")) == 1023
+    pem = export(api, issued["name"], format="pem", password=password)
+    assert pem.status_code == 200, pem.text[:300]
+    serialization.load_pem_private_key(pem.content, password.encode("utf-8"))
+    pfx = export(api, issued["name"], format="pfx", password=password)
+    assert pfx.status_code == 200, pfx.text[:300]
+    assert pkcs12.load_pkcs12(pfx.content, password.encode("utf-8")).key is not None
+
+
 def test_unknown_and_never_issued_certificates(api, stack, unique):
     response = export(api, f"nope-{unique}", format="pfx", password=PASSWORD)
     assert response.status_code == 404 and response.json()["error"]["code"] == "CertificateNotFound"

@@ -216,7 +216,9 @@ def test_pem_with_key_needs_a_password(bundle):
         (None, "PasswordRequired"),
         ("", "PasswordRequired"),
         ("elevenchars", "PasswordTooShort"),
-        ("y" * 1025, "PasswordTooLong"),
+        ("y" * 1024, "PasswordTooLong"),
+        ("\u00e9" * 512, "PasswordTooLong"),
+        ("\U0001F600" * 256, "PasswordTooLong"),
         (["a-list-of-things"], "InvalidPassword"),
         ("twelve-chars\x00", "InvalidPassword"),
     ],
@@ -229,7 +231,7 @@ def test_password_rules_and_messages_without_the_password(password, code):
         assert password not in caught.value.message
 
 
-@pytest.mark.parametrize("password", ["twelve-chars", "z" * 1024, "pässwörd-€-zeichen"])
+@pytest.mark.parametrize("password", ["twelve-chars", "z" * 1023, "\u00e9" * 511 + "z", "pässwörd-€-zeichen"])
 def test_password_accepted(password):
     assert check_password(password) == password
 

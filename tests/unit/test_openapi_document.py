@@ -337,13 +337,16 @@ def test_enums_and_patterns_match_the_code(doc):
 
 
 def test_export_request_matches_the_code(doc):
-    from shared.export import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, VERSION_PATTERN, Encryption, ExportFormat
+    from shared.export import MAX_PASSWORD_BYTES, MIN_PASSWORD_LENGTH, VERSION_PATTERN, Encryption, ExportFormat
 
     export = doc["components"]["schemas"]["ExportRequest"]["properties"]
     assert export["format"]["enum"] == [f.value for f in ExportFormat]
     assert export["encryption"]["enum"] == [e.value for e in Encryption]
     password = export["password"]
-    assert (password["minLength"], password["maxLength"]) == (MIN_PASSWORD_LENGTH, MAX_PASSWORD_LENGTH)
+    # JSON Schema counts characters; the byte limit is stated in the description, and a password
+    # of more characters than that many bytes can never pass.
+    assert (password["minLength"], password["maxLength"]) == (MIN_PASSWORD_LENGTH, MAX_PASSWORD_BYTES)
+    assert f"{MAX_PASSWORD_BYTES:,} bytes in UTF-8" in password["description"]
     assert export["version"]["pattern"] == VERSION_PATTERN.pattern
 
 
