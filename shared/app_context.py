@@ -5,12 +5,22 @@ A Functions worker serves many invocations, so clients are created once and reus
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import urlparse
 
 from shared.errors import BadRequest
-from shared.issuers.base import Issuer
-from shared.queueing import OperationQueue
+from shared.ports import (
+    BindingStore,
+    CertificateStore,
+    Issuer,
+    LinkStore,
+    OperationQueue,
+    OperationStore,
+    SecretStore,
+    StorageHealth,
+)
+from shared.queueing import StorageOperationQueue
 from shared.settings import Settings, get_settings
 from shared.tables import BindingRepository, CertificateRepository, LinkRepository, OperationRepository, TableStore
 from shared.vault import Vault, make_secret_client
@@ -20,41 +30,46 @@ ISSUER_NAMES = ("local", "acme")
 
 @dataclass
 class AppContext:
+    """Everything a use case may touch, typed by the ports (shared/ports.py), so the fast test
+    ring can compose the same use cases from in-memory fakes."""
+
     settings: Settings
-    store: TableStore
-    vault: Vault
+    store: StorageHealth
+    vault: SecretStore
     queue: OperationQueue
-    certificates: CertificateRepository
-    links: LinkRepository
-    bindings: BindingRepository
-    operations: OperationRepository
-    _vaults: dict[str, Vault] = field(default_factory=dict)
+    certificates: CertificateStore
+    links: LinkStore
+    bindings: BindingStore
+    operations: OperationStore
+    open_vault: Callable[[str], SecretStore]  # a client for another vault, by its URL
+    _vaults: dict[str, SecretStore] = field(default_factory=dict)
     _issuers: dict[str, Issuer] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> "AppContext":
+    def from_settings(cls, settings: Settings) -> AppContext:
         store = TableStore(settings.storage_connection, settings.table_prefix)
         vault = Vault(make_secret_client(settings))
         ctx = cls(
             settings=settings,
             store=store,
             vault=vault,
-            queue=OperationQueue(settings.storage_connection, settings.operations_queue),
+            queue=StorageOperationQueue(settings.storage_connection, settings.operations_queue),
             certificates=CertificateRepository(store),
             links=LinkRepository(store),
             bindings=BindingRepository(store),
             operations=OperationRepository(store),
+            open_vault=lambda url: Vault(make_secret_client(settings, vault_url=url)),
         )
         ctx._vaults[_vault_key(settings.key_vault_url)] = vault
         return ctx
 
-    def vault_for(self, vault_url: str) -> Vault:
+    def vault_for(self, vault_url: str) -> SecretStore:
         """Links may reference secrets in other vaults; one client per vault."""
         key = _vault_key(vault_url)
         with self._lock:
             if key not in self._vaults:
-                self._vaults[key] = Vault(make_secret_client(self.settings, vault_url=key))
+                self._vaults[key] = self.open_vault(key)
             return self._vaults[key]
 
     def issuer(self, name: str) -> Issuer:

@@ -12,7 +12,9 @@ from azure.storage.queue import QueueClient, TextBase64DecodePolicy, TextBase64E
 from shared.errors import DependencyError
 
 
-class OperationQueue:
+class StorageOperationQueue:
+    """The Azure Storage queue behind shared.ports.OperationQueue."""
+
     def __init__(self, connection_string: str, queue_name: str) -> None:
         self.client = QueueClient.from_connection_string(
             connection_string,

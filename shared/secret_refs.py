@@ -11,7 +11,8 @@ from urllib.parse import urlparse
 
 from shared import pki
 from shared.errors import BadRequest, DependencyError, NotFound
-from shared.vault import PFX_CONTENT_TYPE, SecretVersion, Vault
+from shared.ports import SecretStore
+from shared.vault import PFX_CONTENT_TYPE, SecretVersion
 
 _NAME = re.compile(r"^[0-9a-zA-Z-]{1,127}$")
 _VERSION = re.compile(r"^[0-9a-zA-Z]{1,64}$")
@@ -64,12 +65,12 @@ def parse_secret_id(raw: object) -> SecretRef:
     return SecretRef(f"https://{netloc}", parts[1].lower(), parts[2].lower() if len(parts) == 3 else None)
 
 
-def current_certificate(vault: Vault, name: str) -> CurrentCertificate:
+def current_certificate(vault: SecretStore, name: str) -> CurrentCertificate:
     """Fetch and parse the latest enabled version; errors name the secret, never its value."""
     return _parse(_latest_enabled(vault, name))
 
 
-def certificate_at(vault: Vault, name: str, version: str) -> CurrentCertificate:
+def certificate_at(vault: SecretStore, name: str, version: str) -> CurrentCertificate:
     """A specific version, e.g. the one a link holds."""
     return _parse(vault.get_secret(name, version))
 
@@ -88,7 +89,7 @@ def _parse(version: SecretVersion) -> CurrentCertificate:
     return CurrentCertificate(version=version, bundle=bundle)
 
 
-def _latest_enabled(vault: Vault, name: str) -> SecretVersion:
+def _latest_enabled(vault: SecretStore, name: str) -> SecretVersion:
     try:
         return vault.get_secret(name)
     except DependencyError as err:

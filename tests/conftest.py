@@ -39,6 +39,8 @@ class Stack:
 @pytest.fixture(scope="session")
 def storage_and_vault(tmp_path_factory) -> Iterator[tuple[str, str, Path, Path]]:
     """Azurite (in memory) and the Key Vault emulator (in memory) on free ports."""
+    if os.environ.get("CERTSYNC_FAST_RING"):
+        pytest.fail("the fast ring (make test-unit) starts no emulator: mark this test `emulators` or use tests/fakes")
     base = tmp_path_factory.mktemp("stack")
     logs = base / "logs"
     logs.mkdir()

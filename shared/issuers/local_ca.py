@@ -39,7 +39,7 @@ from shared.pki import (
     private_key_to_pem,
     subject_for,
 )
-from shared.vault import Vault
+from shared.ports import SecretStore
 
 SECRET_CONTENT_TYPE = "application/json"  # JSON of PEMs; distinct from the PFX secrets' type
 SECRET_FORMAT = 1
@@ -75,7 +75,7 @@ class LocalCA:
 
     def __init__(
         self,
-        vault: Vault,
+        vault: SecretStore,
         *,
         secret_name: str = "certsync-local-ca",
         default_validity_days: int = 365,

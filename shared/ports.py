@@ -1,0 +1,175 @@
+"""Ports: the small interfaces the use cases need from storage, Key Vault, the queue and CAs.
+
+The use cases are typed against these Protocols, never against an adapter. Two families
+implement them: the Azure adapters (tables.py, vault.py, queueing.py, issuers/, dns/) and the
+in-memory fakes of the fast test ring (tests/fakes/). One contract test (tests/contract/) runs
+the same assertions against both, so they keep the same semantics:
+
+- Every row carries an ETag. `add` is an insert (an existing key raises Conflict, code
+  "AlreadyExists"); `save` and `delete` are conditional on the row's ETag (a mismatch, or for
+  `save` a missing row, raises PreconditionFailed, code "ConcurrentChange"); deleting a row that
+  is already gone is a no-op. Writes give the object its new ETag.
+- A missing row or secret raises NotFound with the code named in each method's docstring.
+- An unreachable dependency raises DependencyError.
+- `save_batch` writes one entity-group transaction per partition (at most 100 rows each,
+  each row ETag-checked) and returns the items of transactions that lost a race, of which
+  nothing was written.
+"""
+from __future__ import annotations
+
+import builtins
+from collections.abc import Iterable, Iterator
+from datetime import datetime
+from typing import Protocol
+
+from shared.dns.base import DnsProvider
+from shared.issuers.base import Issuer
+from shared.model import Certificate, LinkedCertificate, Operation, SslBinding
+from shared.vault import SecretVersion
+
+__all__ = [
+    "BindingStore",
+    "CertificateStore",
+    "DnsProvider",
+    "Issuer",
+    "LinkStore",
+    "OperationQueue",
+    "OperationStore",
+    "SecretStore",
+    "StorageHealth",
+]
+
+
+class CertificateStore(Protocol):
+    def add(self, cert: Certificate) -> Certificate: ...
+
+    def get(self, name: str) -> Certificate:
+        """NotFound code "CertificateNotFound"."""
+        ...
+
+    def find(self, name: str) -> Certificate | None: ...
+
+    def save(self, cert: Certificate) -> Certificate: ...
+
+    def delete(self, cert: Certificate) -> None: ...
+
+    def list(self) -> builtins.list[Certificate]:
+        """Ordered by name."""
+        ...
+
+
+class LinkStore(Protocol):
+    """Links live in their scope's partition; names are unique across scopes."""
+
+    def add(self, link: LinkedCertificate) -> LinkedCertificate:
+        """Conflict code "AlreadyExists" when the name is taken in any scope."""
+        ...
+
+    def save(self, link: LinkedCertificate) -> LinkedCertificate: ...
+
+    def save_batch(self, links: builtins.list[LinkedCertificate]) -> builtins.list[LinkedCertificate]: ...
+
+    def find(self, name: str) -> LinkedCertificate | None: ...
+
+    def get(self, name: str) -> LinkedCertificate:
+        """NotFound code "LinkNotFound"."""
+        ...
+
+    def reread(self, link: LinkedCertificate) -> LinkedCertificate:
+        """A point read by scope and name; NotFound code "LinkNotFound"."""
+        ...
+
+    def delete(self, link: LinkedCertificate) -> None: ...
+
+    def list(self) -> builtins.list[LinkedCertificate]:
+        """Ordered by scope, then name."""
+        ...
+
+    def for_secret(self, secret_id: str) -> builtins.list[LinkedCertificate]: ...
+
+
+class BindingStore(Protocol):
+    """Bindings live in their app's partition, keyed by hostname."""
+
+    def add(self, binding: SslBinding) -> SslBinding: ...
+
+    def save(self, binding: SslBinding) -> SslBinding: ...
+
+    def save_batch(self, bindings: builtins.list[SslBinding]) -> builtins.list[SslBinding]: ...
+
+    def find(self, app: str, hostname: str) -> SslBinding | None: ...
+
+    def delete(self, binding: SslBinding) -> None: ...
+
+    def for_app(self, app: str) -> builtins.list[SslBinding]: ...
+
+    def for_link(self, link: str) -> builtins.list[SslBinding]: ...
+
+    def for_links(self, links: Iterable[str]) -> dict[str, builtins.list[SslBinding]]:
+        """Grouped by link name; every asked-for name is a key, with [] when it has none."""
+        ...
+
+    def all(self) -> Iterator[SslBinding]: ...
+
+
+class OperationStore(Protocol):
+    def add(self, op: Operation) -> Operation: ...
+
+    def save(self, op: Operation) -> Operation: ...
+
+    def get(self, op_id: str) -> Operation:
+        """NotFound code "OperationNotFound"."""
+        ...
+
+    def list(self, target: str | None = None, kind: str | None = None, limit: int = 100) -> builtins.list[Operation]:
+        """Ordered by id, which puts the newest first."""
+        ...
+
+
+class StorageHealth(Protocol):
+    def ping(self) -> None:
+        """Raises DependencyError when Table Storage cannot be reached."""
+        ...
+
+
+class SecretStore(Protocol):
+    """One Key Vault's secrets. Versions are never rewritten; names ignore case."""
+
+    @property
+    def url(self) -> str: ...
+
+    def set_secret(
+        self,
+        name: str,
+        value: str,
+        *,
+        content_type: str | None = None,
+        tags: dict[str, str] | None = None,
+        not_before: datetime | None = None,
+        expires_on: datetime | None = None,
+    ) -> SecretVersion:
+        """Write a new version, which becomes the latest."""
+        ...
+
+    def get_secret(self, name: str, version: str | None = None) -> SecretVersion:
+        """The latest version without `version`. NotFound code "SecretNotFound"; reading a
+        disabled version raises DependencyError code "SecretForbidden" (Key Vault's 403)."""
+        ...
+
+    def list_secrets(self) -> Iterator[SecretVersion]:
+        """Metadata of every secret's latest version, without values."""
+        ...
+
+    def list_versions(self, name: str) -> Iterator[SecretVersion]:
+        """Metadata of every version, without values, in no particular order."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class OperationQueue(Protocol):
+    """Delivers operation ids to the worker at least once (a crash redelivers)."""
+
+    def enqueue(self, operation_id: str, *, delay_seconds: int = 0) -> None: ...
+
+    def close(self) -> None: ...

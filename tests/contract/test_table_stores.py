@@ -1,0 +1,278 @@
+"""The Table Storage ports: ETag-checked writes, the errors callers rely on, query results."""
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from shared.errors import Conflict, NotFound, PreconditionFailed
+from shared.model import (
+    Certificate,
+    CertificateStatus,
+    LinkedCertificate,
+    Operation,
+    OperationKind,
+    OperationStatus,
+    SslBinding,
+    SslState,
+)
+from tests.contract.conftest import Side
+
+T0 = datetime(2026, 3, 1, 12, 0, 0, 123000, tzinfo=UTC)
+
+
+def cert(name: str) -> Certificate:
+    return Certificate(
+        name=name,
+        hostnames=("a.example.com", "*.example.com"),
+        key_type="EC256",
+        issuer="local",
+        status=CertificateStatus.ISSUED,
+        validity_days=90,
+        secret_name=f"cert-{name}",
+        secret_version="0" * 32,
+        not_after=T0,
+        renew_before_days=10,
+        active_operation="op-1",
+        created_at=T0,
+    )
+
+
+def link(name: str, scope: str = "rg", secret: str = "https://v.vault.azure.net/secrets/s") -> LinkedCertificate:
+    return LinkedCertificate(
+        name=name, scope=scope, secret_id=secret, thumbprint="AB" * 20, version="1" * 32,
+        hostnames=("a.example.com",), secret_updated_on=T0,
+    )
+
+
+def binding(app: str, host: str, link_name: str, thumbprint: str = "AB" * 20) -> SslBinding:
+    return SslBinding(
+        app=app, hostname=host, link=link_name, thumbprint=thumbprint, ssl_state=SslState.IP, updated_at=T0
+    )
+
+
+# --- certificates ------------------------------------------------------------------------
+
+
+def test_certificate_round_trip_keeps_every_field(side: Side, unique: str) -> None:
+    stored = side.ctx.certificates.add(cert(f"c{unique}"))
+    assert stored.etag
+    read = side.ctx.certificates.get(f"c{unique}")
+    assert read == cert(f"c{unique}")
+    assert read.etag == stored.etag
+
+
+def test_certificate_insert_twice_conflicts(side: Side, unique: str) -> None:
+    side.ctx.certificates.add(cert(f"c{unique}"))
+    with pytest.raises(Conflict) as caught:
+        side.ctx.certificates.add(cert(f"c{unique}"))
+    assert caught.value.code == "AlreadyExists"
+
+
+def test_certificate_save_needs_the_current_etag(side: Side, unique: str) -> None:
+    store = side.ctx.certificates
+    store.add(cert(f"c{unique}"))
+    first, second = store.get(f"c{unique}"), store.get(f"c{unique}")
+    first.failure_count = 1
+    old = first.etag
+    store.save(first)
+    assert first.etag and first.etag != old
+    second.failure_count = 2
+    with pytest.raises(PreconditionFailed) as caught:
+        store.save(second)
+    assert caught.value.code == "ConcurrentChange"
+    assert store.get(f"c{unique}").failure_count == 1
+
+
+def test_certificate_save_of_a_deleted_row_fails(side: Side, unique: str) -> None:
+    store = side.ctx.certificates
+    row = store.add(cert(f"c{unique}"))
+    store.delete(store.get(f"c{unique}"))
+    with pytest.raises(PreconditionFailed):
+        store.save(row)
+
+
+def test_certificate_missing_is_not_found(side: Side, unique: str) -> None:
+    with pytest.raises(NotFound) as caught:
+        side.ctx.certificates.get(f"missing{unique}")
+    assert caught.value.code == "CertificateNotFound"
+    assert side.ctx.certificates.find(f"missing{unique}") is None
+
+
+def test_certificate_delete_is_etag_checked_and_idempotent(side: Side, unique: str) -> None:
+    store = side.ctx.certificates
+    stale = store.add(cert(f"c{unique}"))
+    fresh = store.get(f"c{unique}")
+    store.save(fresh)
+    with pytest.raises(PreconditionFailed):
+        store.delete(stale)
+    store.delete(fresh)
+    assert store.find(f"c{unique}") is None
+    store.delete(fresh)  # already gone: nothing to do
+
+
+def test_certificates_list_in_name_order(side: Side, unique: str) -> None:
+    for name in (f"b{unique}", f"a{unique}", f"c{unique}"):
+        side.ctx.certificates.add(cert(name))
+    names = [c.name for c in side.ctx.certificates.list() if c.name.endswith(unique)]
+    assert names == [f"a{unique}", f"b{unique}", f"c{unique}"]
+
+
+# --- links -------------------------------------------------------------------------------
+
+
+def test_link_round_trip_and_lookups(side: Side, unique: str) -> None:
+    links = side.ctx.links
+    added = links.add(link(f"l{unique}", scope=f"rg{unique}"))
+    assert added.etag
+    assert links.get(f"l{unique}") == link(f"l{unique}", scope=f"rg{unique}")
+    assert links.find(f"l{unique}") == link(f"l{unique}", scope=f"rg{unique}")
+    assert links.reread(added).etag == added.etag
+    with pytest.raises(NotFound) as caught:
+        links.get(f"missing{unique}")
+    assert caught.value.code == "LinkNotFound"
+    assert links.find(f"missing{unique}") is None
+    with pytest.raises(NotFound) as reread:
+        links.reread(link(f"l{unique}", scope=f"other{unique}"))
+    assert reread.value.code == "LinkNotFound"
+
+
+def test_link_names_are_unique_across_scopes(side: Side, unique: str) -> None:
+    links = side.ctx.links
+    first = links.add(link(f"l{unique}", scope=f"rg{unique}"))
+    with pytest.raises(Conflict) as caught:
+        links.add(link(f"l{unique}", scope=f"other{unique}"))
+    assert caught.value.code == "AlreadyExists"
+    links.delete(first)
+    links.add(link(f"l{unique}", scope=f"other{unique}"))  # the name is free again
+    assert links.get(f"l{unique}").scope == f"other{unique}"
+
+
+def test_link_save_and_delete_need_the_current_etag(side: Side, unique: str) -> None:
+    links = side.ctx.links
+    stale = links.add(link(f"l{unique}"))
+    fresh = links.get(f"l{unique}")
+    fresh.thumbprint = "CD" * 20
+    links.save(fresh)
+    stale.thumbprint = "EF" * 20
+    with pytest.raises(PreconditionFailed):
+        links.save(stale)
+    with pytest.raises(PreconditionFailed):
+        links.delete(stale)
+    assert links.get(f"l{unique}").thumbprint == "CD" * 20
+
+
+def test_links_for_secret_and_list(side: Side, unique: str) -> None:
+    mine, other = f"https://v.vault.azure.net/secrets/s{unique}", f"https://v.vault.azure.net/secrets/t{unique}"
+    side.ctx.links.add(link(f"b{unique}", scope=f"rg2{unique}", secret=mine))
+    side.ctx.links.add(link(f"a{unique}", scope=f"rg1{unique}", secret=mine))
+    side.ctx.links.add(link(f"c{unique}", scope=f"rg1{unique}", secret=other))
+    assert sorted(x.name for x in side.ctx.links.for_secret(mine)) == [f"a{unique}", f"b{unique}"]
+    listed = [(x.scope, x.name) for x in side.ctx.links.list() if x.name.endswith(unique)]
+    assert listed == [(f"rg1{unique}", f"a{unique}"), (f"rg1{unique}", f"c{unique}"), (f"rg2{unique}", f"b{unique}")]
+
+
+def test_link_batch_is_all_or_nothing_per_partition(side: Side, unique: str) -> None:
+    links = side.ctx.links
+    a, b = links.add(link(f"a{unique}", scope=f"p{unique}")), links.add(link(f"b{unique}", scope=f"p{unique}"))
+    c = links.add(link(f"c{unique}", scope=f"q{unique}"))
+    links.save(links.get(f"b{unique}"))  # b's copy is now stale
+    for item in (a, b, c):
+        item.thumbprint = "CD" * 20
+    old_c = c.etag
+    lost = links.save_batch([a, b, c])
+    assert [x.name for x in lost] == [f"a{unique}", f"b{unique}"]
+    assert links.get(f"a{unique}").thumbprint == "AB" * 20  # nothing of the lost transaction was written
+    assert links.get(f"c{unique}").thumbprint == "CD" * 20
+    assert c.etag != old_c and links.get(f"c{unique}").etag == c.etag
+
+
+# --- bindings ----------------------------------------------------------------------------
+
+
+def test_binding_round_trip_and_queries(side: Side, unique: str) -> None:
+    bindings = side.ctx.bindings
+    bindings.add(binding(f"app{unique}", "a.example.com", f"l{unique}"))
+    bindings.add(binding(f"app{unique}", "b.example.com", f"m{unique}"))
+    bindings.add(binding(f"other{unique}", "a.example.com", f"l{unique}"))
+    assert bindings.find(f"app{unique}", "a.example.com") == binding(f"app{unique}", "a.example.com", f"l{unique}")
+    assert bindings.find(f"app{unique}", "c.example.com") is None
+    assert [(b.app, b.hostname) for b in bindings.for_link(f"l{unique}")] == [
+        (f"app{unique}", "a.example.com"),
+        (f"other{unique}", "a.example.com"),
+    ]
+    assert [b.hostname for b in bindings.for_app(f"app{unique}")] == ["a.example.com", "b.example.com"]
+    grouped = bindings.for_links([f"l{unique}", f"m{unique}", f"none{unique}"])
+    assert {k: len(v) for k, v in grouped.items()} == {f"l{unique}": 2, f"m{unique}": 1, f"none{unique}": 0}
+    assert {b.app for b in bindings.all()} >= {f"app{unique}", f"other{unique}"}
+
+
+def test_binding_insert_twice_conflicts_and_writes_are_etag_checked(side: Side, unique: str) -> None:
+    bindings = side.ctx.bindings
+    stale = bindings.add(binding(f"app{unique}", "a.example.com", f"l{unique}"))
+    with pytest.raises(Conflict) as caught:
+        bindings.add(binding(f"app{unique}", "a.example.com", f"l{unique}"))
+    assert caught.value.code == "AlreadyExists"
+    fresh = bindings.find(f"app{unique}", "a.example.com")
+    assert fresh is not None
+    fresh.thumbprint = "CD" * 20
+    bindings.save(fresh)
+    with pytest.raises(PreconditionFailed):
+        bindings.save(stale)
+    with pytest.raises(PreconditionFailed):
+        bindings.delete(stale)
+    bindings.delete(fresh)
+    assert bindings.find(f"app{unique}", "a.example.com") is None
+
+
+def test_binding_batch_loses_a_transaction_with_a_stale_row(side: Side, unique: str) -> None:
+    bindings = side.ctx.bindings
+    one = bindings.add(binding(f"app{unique}", "a.example.com", f"l{unique}"))
+    two = bindings.add(binding(f"app{unique}", "b.example.com", f"l{unique}"))
+    gone = binding(f"app{unique}", "c.example.com", f"l{unique}")
+    gone.etag = two.etag  # a row that does not exist cannot be updated
+    one.thumbprint = two.thumbprint = gone.thumbprint = "CD" * 20
+    lost = bindings.save_batch([one, two, gone])
+    assert len(lost) == 3
+    assert {b.thumbprint for b in bindings.for_app(f"app{unique}")} == {"AB" * 20}
+    assert bindings.save_batch([bindings.find(f"app{unique}", "a.example.com")]) == []  # type: ignore[list-item]
+
+
+# --- operations --------------------------------------------------------------------------
+
+
+def operation(op_id: str, target: str, kind: OperationKind = OperationKind.RENEW) -> Operation:
+    return Operation(
+        id=op_id, kind=kind, target=target, created_at=T0, updated_at=T0,
+        parameters={"keyType": "EC256"}, requested_by="alice",
+    )
+
+
+def test_operation_round_trip_and_list(side: Side, unique: str) -> None:
+    ops = side.ctx.operations
+    ops.add(operation(f"2-{unique}", f"t{unique}"))
+    ops.add(operation(f"1-{unique}", f"t{unique}", OperationKind.REKEY))
+    ops.add(operation(f"3-{unique}", f"u{unique}"))
+    read = ops.get(f"2-{unique}")
+    assert read == operation(f"2-{unique}", f"t{unique}")
+    assert read.final_attempt is True  # per delivery, never stored
+    assert [o.id for o in ops.list(target=f"t{unique}")] == [f"1-{unique}", f"2-{unique}"]
+    assert [o.id for o in ops.list(target=f"t{unique}", kind="renew")] == [f"2-{unique}"]
+    assert len(ops.list(target=f"t{unique}", limit=1)) == 1
+    with pytest.raises(Conflict):
+        ops.add(operation(f"2-{unique}", f"t{unique}"))
+    with pytest.raises(NotFound) as caught:
+        ops.get(f"9-{unique}")
+    assert caught.value.code == "OperationNotFound"
+
+
+def test_operation_save_needs_the_current_etag(side: Side, unique: str) -> None:
+    ops = side.ctx.operations
+    stale = ops.add(operation(f"1-{unique}", f"t{unique}"))
+    fresh = ops.get(f"1-{unique}")
+    fresh.status, fresh.result = OperationStatus.SUCCEEDED, {"thumbprint": "AB"}
+    ops.save(fresh)
+    stale.status = OperationStatus.FAILED
+    with pytest.raises(PreconditionFailed):
+        ops.save(stale)
+    assert ops.get(f"1-{unique}").result == {"thumbprint": "AB"}

@@ -1,0 +1,101 @@
+"""An AppContext composed from the fakes, and a worker loop that delivers queued operations
+the way the Functions host does (redelivery after a failure, poison after five attempts)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import shared.lifecycle
+import shared.sync  # noqa: F401 - registers the sync handlers
+from shared.app_context import AppContext
+from shared.model import Operation
+from shared.operations import MAX_ATTEMPTS, run_operation
+from shared.queueing import parse_message
+from shared.settings import Settings
+from tests.fakes.hooks import Hooks
+from tests.fakes.queue import FakeQueue
+from tests.fakes.tables import (
+    FakeBindingStore,
+    FakeCertificateStore,
+    FakeLinkStore,
+    FakeOperationStore,
+    FakeStorageHealth,
+)
+from tests.fakes.vault import FakeVault
+
+VAULT_URL = "https://fake.vault.azure.net"
+
+
+@dataclass
+class Fakes:
+    """The composed context plus typed handles on its fakes, for scripting and inspection."""
+
+    ctx: AppContext
+    hooks: Hooks
+    vault: FakeVault
+    queue: FakeQueue
+    certificates: FakeCertificateStore
+    links: FakeLinkStore
+    bindings: FakeBindingStore
+    operations: FakeOperationStore
+    other_vaults: dict[str, FakeVault] = field(default_factory=dict)
+
+    def vault_at(self, url: str) -> FakeVault:
+        """Another vault, as links to secrets outside certsync's own vault reach it."""
+        key = url.rstrip("/")
+        if key not in self.other_vaults:
+            self.other_vaults[key] = FakeVault(key, hooks=self.hooks)
+        return self.other_vaults[key]
+
+
+def fake_context(**app_settings: str) -> Fakes:
+    env = {"AzureWebJobsStorage": "UseDevelopmentStorage=true", "KEY_VAULT_URL": VAULT_URL, **app_settings}
+    settings = Settings.from_env(env)
+    hooks = Hooks()
+    vault = FakeVault(settings.key_vault_url, hooks=hooks)
+    stores = FakeCertificateStore(hooks), FakeLinkStore(hooks), FakeBindingStore(hooks), FakeOperationStore(hooks)
+    queue = FakeQueue()
+    holder: list[Fakes] = []
+    ctx = AppContext(
+        settings=settings,
+        store=FakeStorageHealth(),
+        vault=vault,
+        queue=queue,
+        certificates=stores[0],
+        links=stores[1],
+        bindings=stores[2],
+        operations=stores[3],
+        open_vault=lambda url: holder[0].vault_at(url),
+    )
+    ctx._vaults[settings.key_vault_url] = vault
+    fakes = Fakes(ctx, hooks, vault, queue, *stores)
+    holder.append(fakes)
+    return fakes
+
+
+def deliver_one(fakes: Fakes, *, max_attempts: int = MAX_ATTEMPTS) -> Operation | None:
+    """One delivery of the next queued message, as the host does it: an exception leaves the
+    message for redelivery, the last allowed attempt removes it either way."""
+    message = fakes.queue.receive(ignore_delay=True)
+    if message is None:
+        return None
+    op_id = parse_message(message.body)
+    try:
+        result = run_operation(fakes.ctx, op_id, attempt=message.dequeue_count, max_attempts=max_attempts)
+    except Exception:
+        if message.dequeue_count >= max_attempts:
+            fakes.queue.complete(message)
+        raise
+    fakes.queue.complete(message)
+    return result
+
+
+def drain(fakes: Fakes, *, limit: int = 100) -> list[Operation]:
+    """Deliver until the queue is empty; returns the operations as each delivery left them."""
+    done: list[Operation] = []
+    for _ in range(limit):
+        if not fakes.queue.messages:
+            return done
+        op = deliver_one(fakes)
+        if op is not None:
+            done.append(op)
+    raise AssertionError(f"the queue did not drain in {limit} deliveries")
