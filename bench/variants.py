@@ -12,7 +12,7 @@ from shared.app_context import AppContext
 from shared.errors import CertsyncError
 from shared.model import LinkedCertificate
 from shared.sweep import run_sweep
-from shared.sync import LinkSyncResult, fetch_current, sync_link
+from shared.sync.executor import LinkSyncResult, fetch_current, sync_link
 
 
 def sweep(ctx: AppContext) -> dict:

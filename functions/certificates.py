@@ -13,7 +13,7 @@ from shared.lifecycle import NewCertificate, create_certificate, delete_certific
 from shared.model import OperationKind, validate_name
 from shared.overview import certificate_overview, certificate_summaries
 from shared.pki import KeyType
-from shared.sync import start_certificate_sync
+from shared.sync.handlers import start_certificate_sync
 
 bp = func.Blueprint()
 CREATE_FIELDS = {"keyType", "autoRenew", "issuer", "validityDays", "reuseKey", "renewBeforeDays"}

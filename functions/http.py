@@ -15,7 +15,7 @@ import azure.functions as func
 
 from shared.errors import BadRequest, CertsyncError
 from shared.principal import authorize, principal_name
-from shared.settings import SettingsError
+from shared.settings import SettingsError, get_settings
 
 log = logging.getLogger("certsync.http")
 MAX_BODY = 64 * 1024
@@ -53,8 +53,6 @@ def endpoint(role: str | None) -> Callable[[Endpoint], Endpoint]:
 def _guarded(fn: Endpoint, req: func.HttpRequest, role: str | None) -> func.HttpResponse:
     try:
         if role is not None:
-            from shared.settings import get_settings
-
             authorize(get_settings().require_roles, req.headers.get("x-ms-client-principal"), role)
         return fn(req)
     except CertsyncError as err:

@@ -10,7 +10,7 @@ from shared import principal as roles
 from shared.app_context import get_context
 from shared.links import DEFAULT_SCOPE, NewLink, create_link, delete_link
 from shared.model import validate_name
-from shared.sync import start_link_sync
+from shared.sync.handlers import start_link_sync
 
 bp = func.Blueprint()
 

@@ -5,23 +5,21 @@ import logging
 
 import azure.functions as func
 
+from shared.app_context import get_context
+from shared.auto_renew import run_auto_renew
+from shared.sweep import run_sweep
+
 bp = func.Blueprint()
 log = logging.getLogger("certsync.timers")
 
 
 @bp.timer_trigger(arg_name="timer", schedule="%AUTO_RENEW_SCHEDULE%", run_on_startup=False)
 def auto_renew(timer: func.TimerRequest) -> None:
-    from shared.app_context import get_context
-    from shared.auto_renew import run_auto_renew
-
     report = run_auto_renew(get_context())
     log.info("auto_renew: %s", report)
 
 
 @bp.timer_trigger(arg_name="timer", schedule="%SYNC_SWEEP_SCHEDULE%", run_on_startup=False)
 def sync_sweep(timer: func.TimerRequest) -> None:
-    from shared.app_context import get_context
-    from shared.sweep import run_sweep
-
     report = run_sweep(get_context())
     log.info("sync_sweep: %s", report)

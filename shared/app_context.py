@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from urllib.parse import urlparse
 
 from shared.errors import BadRequest
+from shared.issuers.acme import build_acme_issuer
+from shared.issuers.local_ca import LocalCA
 from shared.ports import (
     BindingStore,
     CertificateStore,
@@ -80,14 +82,10 @@ class AppContext:
 
     def _build_issuer(self, name: str) -> Issuer:
         if name == "local":
-            from shared.issuers.local_ca import LocalCA
-
             return LocalCA(self.vault, default_validity_days=self.settings.local_ca_validity_days)
         if name == "acme":
             if not self.settings.acme_directory_url:
                 raise BadRequest("the acme issuer needs the ACME_DIRECTORY_URL app setting", code="IssuerNotConfigured")
-            from shared.issuers.acme import build_acme_issuer
-
             return build_acme_issuer(self.settings, self.vault)
         raise BadRequest(f"unknown issuer {name[:40]!r}; use one of {', '.join(ISSUER_NAMES)}", code="InvalidIssuer")
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from azure.core.credentials import AccessToken, TokenCredential
+from azure.core.credentials import AccessToken, AccessTokenInfo, TokenCredential
+from azure.identity import DefaultAzureCredential
 
 from shared.settings import Settings
 
@@ -16,14 +17,10 @@ class EmulatorCredential:
         return AccessToken("certsync-local-development", int(time.time()) + 3600)
 
     def get_token_info(self, *scopes: str, options: Any = None) -> Any:
-        from azure.core.credentials import AccessTokenInfo
-
         return AccessTokenInfo("certsync-local-development", int(time.time()) + 3600)
 
 
 def vault_credential(settings: Settings) -> TokenCredential:
     if settings.vault_is_local_emulator:
         return EmulatorCredential()  # type: ignore[return-value]
-    from azure.identity import DefaultAzureCredential
-
     return DefaultAzureCredential()

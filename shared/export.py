@@ -19,8 +19,7 @@ from shared.errors import BadRequest, Conflict, NotFound
 from shared.model import OperationKind, validate_name
 from shared.operations import finish_now, new_operation
 from shared.pki import CertificateBundle, certificates_to_pem
-from shared.secret_refs import certificate_at
-from shared.sync import certificate_secret
+from shared.secret_refs import certificate_at, certificate_secret
 
 MIN_PASSWORD_LENGTH = 12  # characters: what a person counts
 # UTF-8 bytes: what the encryption takes. OpenSSL reads a PEM key's password into a 1,024-byte
@@ -185,7 +184,7 @@ def secret_location(ctx: AppContext, name: str) -> SecretLocation:
     cert = ctx.certificates.find(validate_name(name, "certificate name"))
     if cert is None:
         raise NotFound(f"certificate {name} was not found", code="CertificateNotFound")
-    secret_id = certificate_secret(ctx, cert).id
+    secret_id = certificate_secret(ctx.vault.url, cert).id
     if not cert.has_been_issued:
         return SecretLocation(secret_id, None, None, None)
     version_id = f"{secret_id}/{cert.secret_version}"

@@ -5,6 +5,7 @@ import logging
 import time
 from dataclasses import dataclass
 
+from shared.app_context import get_context
 from shared.errors import CertsyncError, NotFound
 from shared.settings import SettingsError
 
@@ -38,8 +39,6 @@ class HealthReport:
 
 
 def check_dependencies() -> HealthReport:
-    from shared.app_context import get_context
-
     try:
         ctx = get_context()
     except (SettingsError, CertsyncError) as err:

@@ -16,8 +16,10 @@ from shared.clock import from_iso, to_iso, utcnow
 from shared.errors import BadRequest, CertsyncError, Conflict, DependencyError, IssuerError, NotFound
 from shared.hostnames import normalize_hostnames
 from shared.issuers.base import IssueRequest
+from shared.links import links_of_certificate
 from shared.model import Certificate, CertificateStatus, Operation, OperationKind, validate_name
 from shared.operations import STALE_AFTER, abandon, handles, is_active, new_operation, operation_age, submit
+from shared.sync.handlers import after_new_version
 from shared.tables import retry_on_conflict
 from shared.vault import PFX_CONTENT_TYPE, SecretVersion
 
@@ -144,8 +146,6 @@ def set_auto_renew(ctx: AppContext, name: str, auto_renew: bool) -> Certificate:
 
 def delete_certificate(ctx: AppContext, name: str) -> None:
     """Removes the record only: the Key Vault secret and its versions are kept (nothing lost)."""
-    from shared.sync import links_of_certificate  # sync builds on lifecycle, not the reverse
-
     cert = ctx.certificates.get(name)
     links = links_of_certificate(ctx, cert)
     if links:
@@ -172,8 +172,6 @@ def run_issuance(ctx: AppContext, op: Operation) -> dict:
             _record_failure(ctx, op, err if isinstance(err, CertsyncError) else CertsyncError("unexpected error", code="InternalError"))
         raise
     cert = _record_success(ctx, op, version, bundle)
-    from shared.sync import after_new_version  # sync builds on lifecycle, not the reverse
-
     try:
         synced = after_new_version(ctx, cert)
     except CertsyncError as err:  # the renewal itself succeeded; the sweep will sync the links

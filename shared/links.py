@@ -13,9 +13,17 @@ from shared.app_context import AppContext
 from shared.clock import utcnow
 from shared.errors import BadRequest, CertsyncError, Conflict, NotFound, PreconditionFailed
 from shared.hostnames import normalize_hostname
-from shared.model import LinkedCertificate, SslBinding, SslState, validate_app, validate_name, validate_scope
-from shared.secret_refs import certificate_at, check_vault_host, parse_secret_id
-from shared.sync import certificate_secret, fetch_current, sync_link
+from shared.model import (
+    Certificate,
+    LinkedCertificate,
+    SslBinding,
+    SslState,
+    validate_app,
+    validate_name,
+    validate_scope,
+)
+from shared.secret_refs import certificate_at, certificate_secret, check_vault_host, parse_secret_id
+from shared.sync.executor import fetch_current, sync_link
 
 DEFAULT_SCOPE = "default"
 MAX_SETTLE_TRIES = 5
@@ -41,7 +49,7 @@ def create_link(ctx: AppContext, spec: NewLink) -> LinkedCertificate:
             raise NotFound(f"certificate {spec.certificate} was not found", code="CertificateNotFound")
         if not cert.has_been_issued:
             raise Conflict(f"certificate {cert.name} has not been issued yet", code="NotIssued")
-        ref, certificate = certificate_secret(ctx, cert), cert.name
+        ref, certificate = certificate_secret(ctx.vault.url, cert), cert.name
     else:
         ref = parse_secret_id(spec.key_vault_secret_id)
         check_vault_host(ref, ctx.settings.vault_is_local_emulator)
@@ -60,6 +68,10 @@ def create_link(ctx: AppContext, spec: NewLink) -> LinkedCertificate:
         return ctx.links.add(link)
     except Conflict:
         raise Conflict(f"linked certificate {spec.name} already exists", code="LinkExists") from None
+
+
+def links_of_certificate(ctx: AppContext, cert: Certificate) -> list[LinkedCertificate]:
+    return ctx.links.for_secret(certificate_secret(ctx.vault.url, cert).id)
 
 
 def delete_link(ctx: AppContext, name: str) -> None:

@@ -6,9 +6,9 @@ from dataclasses import dataclass, field
 
 from shared.app_context import AppContext
 from shared.errors import CertsyncError
+from shared.links import links_of_certificate
 from shared.model import Certificate, LinkedCertificate, SslBinding
-from shared.secret_refs import SecretRef, current_certificate
-from shared.sync import certificate_secret, links_of_certificate
+from shared.secret_refs import SecretRef, certificate_secret, current_certificate
 
 
 @dataclass(frozen=True)
@@ -45,7 +45,7 @@ class CertificateSummary:
 
 def certificate_overview(ctx: AppContext, name: str) -> CertificateOverview:
     cert = ctx.certificates.get(name)
-    secret = certificate_secret(ctx, cert)
+    secret = certificate_secret(ctx.vault.url, cert)
     links = links_of_certificate(ctx, cert)
     current_version = current_thumbprint = current_error = None
     if cert.has_been_issued:
@@ -79,7 +79,7 @@ def certificate_summaries(ctx: AppContext) -> list[CertificateSummary]:
         by_secret.setdefault(link.secret_id, []).append(link)
     summaries = []
     for cert in sorted(certs, key=lambda c: c.name):
-        links = by_secret.get(certificate_secret(ctx, cert).id, [])
+        links = by_secret.get(certificate_secret(ctx.vault.url, cert).id, [])
         latest = latest_known_thumbprint(cert, links)
         stale = sum(1 for l in links if l.thumbprint != latest or l.last_sync_error)
         summaries.append(CertificateSummary(cert, stale, len(links)))

@@ -5,12 +5,13 @@ A link's current certificate is the latest *enabled* version of its secret.
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from urllib.parse import urlparse
 
 from shared import pki
 from shared.errors import BadRequest, DependencyError, NotFound
+from shared.model import Certificate
 from shared.ports import SecretStore
 from shared.vault import PFX_CONTENT_TYPE, SecretVersion
 
@@ -63,6 +64,11 @@ def parse_secret_id(raw: object) -> SecretRef:
     # Key Vault ignores case in host and name, and :443 is the default: one spelling per secret.
     netloc = host.lower() if port in (None, 443) else f"{host.lower()}:{port}"
     return SecretRef(f"https://{netloc}", parts[1].lower(), parts[2].lower() if len(parts) == 3 else None)
+
+
+def certificate_secret(vault_url: str, cert: Certificate) -> SecretRef:
+    """The normalised reference of a certificate's own secret (what its links store)."""
+    return parse_secret_id(f"{vault_url.rstrip('/')}/secrets/{cert.secret_name}")
 
 
 def current_certificate(vault: SecretStore, name: str) -> CurrentCertificate:

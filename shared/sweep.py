@@ -11,16 +11,17 @@ from __future__ import annotations
 import logging
 import time
 import zlib
-from datetime import datetime, timedelta
 from collections import defaultdict
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 from shared.app_context import AppContext
 from shared.clock import utcnow
 from shared.errors import CertsyncError
 from shared.model import LinkedCertificate, SslBinding
 from shared.secret_refs import SecretRef, parse_secret_id
-from shared.sync import record_sync_error, same_instant, sync_link, sync_links_of_secret
+from shared.sync.executor import record_sync_error, sync_link, sync_links_of_secret
+from shared.sync.planner import same_instant
 from shared.vault import SecretVersion
 
 log = logging.getLogger("certsync.sweep")
@@ -73,13 +74,13 @@ def run_sweep(ctx: AppContext, budget_seconds: float = DEFAULT_BUDGET_SECONDS, n
             break
         try:
             outcome = sync_links_of_secret(ctx, group.links, bindings, record_check=True)
-        except Exception as err:  # noqa: BLE001 - one broken secret must never stop the sweep
+        except Exception as err:
             log.error("sweep: secret %s failed unexpectedly: %s", group.ref.id, type(err).__name__)
             report.failed_links.update({link.name: "InternalError" for link in group.links})
             continue
-        report.links_changed += outcome["linksChanged"]
-        report.bindings_updated += outcome["bindingsUpdated"]
-        report.failed_links.update(outcome["failures"])
+        report.links_changed += outcome.links_changed
+        report.bindings_updated += outcome.bindings_updated
+        report.failed_links.update(outcome.failures)
     report.bindings_repaired = _repair_lagging_bindings(ctx, links, bindings, {g.ref.id for g in changed})
     report.seconds = time.monotonic() - started
     return report

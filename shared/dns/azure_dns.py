@@ -12,6 +12,8 @@ from typing import Any, Callable, Iterable
 
 from azure.core.credentials import TokenCredential
 from azure.core.exceptions import AzureError, HttpResponseError, ResourceNotFoundError
+from azure.mgmt.dns import DnsManagementClient
+from azure.mgmt.dns.models import RecordSet, TxtRecord
 
 from shared.dns.base import absolute_name
 from shared.errors import BadRequest, DependencyError
@@ -78,8 +80,6 @@ class AzureDnsProvider:
         client: Any = None,
     ) -> None:
         if client is None:
-            from azure.mgmt.dns import DnsManagementClient
-
             client = DnsManagementClient(credential, subscription_id)
         self.client = client
         self.resource_group = resource_group
@@ -146,8 +146,6 @@ class AzureDnsProvider:
         return _TxtSet(values=values, etag=record_set.etag, metadata=record_set.metadata)
 
     def _write(self, zone: str, name: str, values: tuple[str, ...], current: _TxtSet) -> None:
-        from azure.mgmt.dns.models import RecordSet, TxtRecord
-
         if not values:
             self.client.record_sets.delete(self.resource_group, zone, name, "TXT", if_match=current.etag)
             return

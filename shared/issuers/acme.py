@@ -26,11 +26,14 @@ import requests
 from acme import challenges, messages
 from acme import errors as acme_errors
 from acme.client import ClientNetwork, ClientV2
+from azure.identity import DefaultAzureCredential
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
+from shared.dns.azure_dns import AzureDnsProvider
 from shared.dns.base import DnsProvider, absolute_name
+from shared.dns.challtestsrv import ChallTestSrvProvider
 from shared.errors import BadRequest, CertsyncError, IssuerError, NotFound
 from shared.issuers.base import IssuedCertificate, IssueRequest, PrivateKey
 from shared.pki import (
@@ -616,18 +619,12 @@ def build_acme_issuer(settings: Settings, vault: SecretStore) -> AcmeIssuer:
 
 def _dns_provider(settings: Settings) -> tuple[DnsProvider, float]:
     if settings.dns_provider == "challtestsrv":
-        from shared.dns.challtestsrv import ChallTestSrvProvider
-
         return ChallTestSrvProvider(settings.challtestsrv_url), 0.0  # answers from memory at once
     if not settings.azure_dns_subscription_id or not settings.azure_dns_resource_group:
         raise BadRequest(
             "DNS_PROVIDER=azure needs AZURE_DNS_SUBSCRIPTION_ID and AZURE_DNS_RESOURCE_GROUP",
             code="IssuerNotConfigured",
         )
-    from azure.identity import DefaultAzureCredential
-
-    from shared.dns.azure_dns import AzureDnsProvider
-
     provider = AzureDnsProvider(
         settings.azure_dns_subscription_id, settings.azure_dns_resource_group, DefaultAzureCredential()
     )

@@ -13,7 +13,8 @@ from shared.errors import BadRequest, CertsyncError, NotFound
 from shared.overview import certificate_overview
 from shared.sweep import run_sweep
 from shared.clock import utcnow
-from shared.sync import apply_current, fetch_current, sync_link
+from shared.sync.executor import fetch_current, sync_link
+from shared.sync.planner import plan_sync
 from shared.vault import PFX_CONTENT_TYPE
 from tests.integration.helpers import expired_bundle, issued, linked_and_bound, upload_new_version
 
@@ -134,8 +135,9 @@ def test_interrupted_sweep_is_completed_by_the_next_run(ctx, fleet, secret_clien
 def test_a_sync_that_stopped_between_link_and_bindings_is_repaired(ctx, fleet, secret_client):
     new = upload_new_version(secret_client, fleet.secret_name, HOSTS, ctx)
     link = ctx.links.get("contoso-link")
-    apply_current(link, fetch_current(ctx, link), False, utcnow())
-    moved = ctx.links.save(link)  # the link moved, then the worker died
+    plan = plan_sync(link, ctx.bindings.for_link(link.name), fetch_current(ctx, link), utcnow())
+    assert plan.link is not None and len(plan.bindings) == 2
+    moved = ctx.links.save(plan.link)  # the link moved, then the worker died
     moved.last_checked_at = moved.secret_updated_on + timedelta(seconds=3)  # looked at well after the write
     ctx.links.save(moved)
     assert thumbprints_of_bindings(ctx) == {fleet.thumbprint}
