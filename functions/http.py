@@ -13,7 +13,7 @@ from typing import Any, Callable
 
 import azure.functions as func
 
-from shared.errors import BadRequest, CertsyncError
+from shared.errors import BadRequest, CertsyncError, UnsupportedMediaType
 from shared.principal import authorize, principal_name
 from shared.settings import SettingsError, get_settings
 
@@ -72,6 +72,8 @@ def _guarded(fn: Endpoint, req: func.HttpRequest, role: str | None) -> func.Http
 def read_json(req: func.HttpRequest, *, required: set[str] = frozenset(), optional: set[str] = frozenset()) -> dict:
     """Parse a JSON object body, refusing unknown and missing fields by name."""
     raw = req.get_body() or b""
+    if raw.strip():
+        check_json_media_type(req.headers.get("Content-Type"))
     if len(raw) > MAX_BODY:
         raise BadRequest("request body is larger than 64 KB", code="BodyTooLarge")
     if not raw.strip():
@@ -91,6 +93,21 @@ def read_json(req: func.HttpRequest, *, required: set[str] = frozenset(), option
     if missing:
         raise BadRequest(f"missing field(s): {', '.join(sorted(missing))}", code="MissingField")
     return body
+
+
+def check_json_media_type(content_type: str | None) -> None:
+    """A body is read only when it says it is JSON (application/json or application/*+json), in
+    UTF-8, the only encoding JSON has (RFC 8259): a form, XML or text is never guessed at."""
+    media_type, *parameters = (content_type or "").split(";")
+    kind, _, subtype = media_type.strip().lower().partition("/")
+    is_json = kind == "application" and (subtype == "json" or subtype.endswith("+json"))
+    charsets = [v.strip().strip('"').lower() for k, _, v in (p.partition("=") for p in parameters)
+                if k.strip().lower() == "charset"]
+    if not is_json or any(c not in ("utf-8", "utf8") for c in charsets):
+        shown = (content_type or "none")[:60]
+        raise UnsupportedMediaType(
+            f"request body must be JSON sent as Content-Type: application/json (UTF-8), not {shown!r}"
+        )
 
 
 def field(body: dict, name: str, kind: type | tuple[type, ...], default: Any = None) -> Any:

@@ -44,6 +44,13 @@ class Conflict(CertsyncError):
     code = "Conflict"
 
 
+class UnsupportedMediaType(CertsyncError):
+    """A request body that is not JSON (by its Content-Type): refused before it is read."""
+
+    status = 415
+    code = "UnsupportedMediaType"
+
+
 class PreconditionFailed(CertsyncError):
     """An optimistic-concurrency write lost (ETag mismatch); callers usually retry."""
 

@@ -38,6 +38,7 @@ class Case:
     raw: bytes | None = None
     headers: dict[str, str] = field(default_factory=dict)
     unrouted: bool = False  # no function takes this path/method: the host's empty 404 is fine
+    status: int | None = None  # when set, the one right answer
 
     def param(self, *marks: Any) -> Any:
         return pytest.param(self, id=self.id, marks=marks)
@@ -151,6 +152,16 @@ FIELDS: dict[str, list[str]] = {
     "create-link": ["name", "scope", "certificate", "keyVaultSecretId"],
     "put-binding": ["link", "sslState"],
 }
+# A body that is not JSON by its media type: 415 whatever it holds.
+MEDIA_TYPES: list[tuple[str, dict[str, str]]] = [
+    ("text-plain", {"Content-Type": "text/plain"}),
+    ("form", {"Content-Type": "application/x-www-form-urlencoded"}),
+    ("multipart", {"Content-Type": "multipart/form-data; boundary=x"}),
+    ("xml", {"Content-Type": "application/xml"}),
+    ("none", {}),
+    ("json-charset-utf16", {"Content-Type": "application/json; charset=utf-16"}),
+    ("two-types", {"Content-Type": "application/json, text/plain"}),
+]
 RAW_BODIES: list[tuple[str, bytes, dict[str, str]]] = [
     ("invalid-json", b"{not json", JSON),
     ("truncated", b'{"name": "a', JSON),
@@ -186,6 +197,9 @@ def body_cases() -> list[Any]:
         for fieldname in FIELDS[route]:
             for value_id, value in NASTY_VALUES:
                 cases.append(Case(f"{route}-{fieldname}-{value_id}", method, path, body={**valid, fieldname: value}))
+        for name, headers in MEDIA_TYPES:
+            raw = json.dumps(valid).encode()
+            cases.append(Case(f"{route}-media-type-{name}", method, path, raw=raw, headers=headers, status=415))
         cases.append(Case(f"{route}-unknown-field", method, path, body={**valid, "zzz": 1}))
         cases.append(Case(f"{route}-bad-key-unicode", method, path, body={**valid, "\ud800": 1}))
     for route, method, path in EMPTY_BODY_ROUTES:
@@ -194,6 +208,8 @@ def body_cases() -> list[Any]:
                 cases.append(Case(f"{route}-body-{name}", method, path, raw=raw, headers=headers))
         for value_id, value in NASTY_VALUES:
             cases.append(Case(f"{route}-field-{value_id}", method, path, body={"x": value}))
+        for name, headers in MEDIA_TYPES:
+            cases.append(Case(f"{route}-media-type-{name}", method, path, raw=b"{}", headers=headers, status=415))
     return cases
 
 
@@ -353,6 +369,8 @@ def test_hostile_input_gets_a_clean_answer(api, reachable, case: Case):
     response = send(api, case)
     what = f"{case.method} /api/{case.path[:120]} -> {response.status_code} {response.text[:300]!r}"
     assert response.status_code < 500, what
+    if case.status is not None:
+        assert response.status_code == case.status, what
     assert "Traceback" not in response.text and 'File "' not in response.text, what
     if 400 <= response.status_code < 500:
         if case.unrouted and response.status_code == 404 and not response.content:

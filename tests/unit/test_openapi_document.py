@@ -22,7 +22,9 @@ if str(REPO) not in sys.path:
 DOCUMENT = REPO / "docs" / "openapi.json"
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 ANONYMOUS_PATHS = {"/health", "/ca/root.pem", "/openapi.json"}
-ERROR_RESPONSES = {"BadRequest", "NotFound", "Conflict", "Unauthorized", "Forbidden", "ServiceUnavailable"}
+ERROR_RESPONSES = {
+    "BadRequest", "NotFound", "Conflict", "Unauthorized", "Forbidden", "ServiceUnavailable", "UnsupportedMediaType"
+}
 # {name}, {name:constraint}, {name?}, {*name}, {name=default} -> {name}
 ROUTE_PARAMETER = re.compile(r"\{\*?([A-Za-z_][A-Za-z0-9_]*)[^}]*\}")
 
@@ -190,6 +192,16 @@ def test_every_operation_is_complete(doc):
             elif status[0] in "45" and "$ref" not in response and path != "/health":
                 problems.append(f"{where}: {status} should reference #/components/responses")
     assert not problems, "\n".join(problems)
+
+
+def test_every_operation_with_a_body_documents_415(doc):
+    missing = [
+        f"{method.upper()} {path}"
+        for path, method, op in operations(doc)
+        if "requestBody" in op
+        and op["responses"].get("415") != {"$ref": "#/components/responses/UnsupportedMediaType"}
+    ]
+    assert not missing, f"operations reading a JSON body without a 415 response: {missing}"
 
 
 def test_path_parameters_match_the_templates(doc):
