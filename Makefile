@@ -4,13 +4,17 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
+# The venv remembers which Python built it: `make test PYTHON=python3.12` rebuilds it for 3.12.
+PY_VERSION := $(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)
+INSTALLED  := $(VENV)/.installed-py$(or $(PY_VERSION),-missing)
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEBS   := pebble chromium
 
-.PHONY: deps run test test-unit lint bench clean
+.PHONY: deps run test test-unit lint bench package clean
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt
-	$(PYTHON) -m venv $(VENV)
+$(INSTALLED): requirements.txt requirements-dev.txt
+	@[ -n "$(PY_VERSION)" ] || { echo "PYTHON=$(PYTHON) does not run; point it at Python 3.11 or 3.12" >&2; exit 1; }
+	$(PYTHON) -m venv --clear $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt -r requirements-dev.txt
 	touch $@
 
@@ -25,7 +29,7 @@ node_modules/.installed: package.json package-lock.json
 	  $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	fi
 
-deps: $(VENV)/.installed node_modules/.installed .debs-installed
+deps: $(INSTALLED) node_modules/.installed .debs-installed
 
 run: deps
 	$(BIN)/python -m devtools.stack
@@ -37,15 +41,21 @@ test: deps
 # adapter contract tests. Nothing is started (the session fixtures refuse to).
 FAST_RING := tests/unit tests/service tests/contract
 
-test-unit: $(VENV)/.installed
+test-unit: $(INSTALLED)
 	CERTSYNC_FAST_RING=1 $(BIN)/python -m pytest $(FAST_RING) -m "not emulators"
 
-lint: $(VENV)/.installed
+lint: $(INSTALLED)
 	$(BIN)/ruff check shared functions devtools function_app.py
 	$(BIN)/mypy
 
 bench: deps
 	$(BIN)/python -m bench
 
+# The deployment package as `func azure functionapp publish` builds it (.funcignore applied):
+# dist/package/ and dist/certsync.zip. tests/package runs it in a fresh virtualenv.
+package:
+	@[ -n "$(PY_VERSION)" ] || { echo "PYTHON=$(PYTHON) does not run" >&2; exit 1; }
+	$(PYTHON) -m devtools.package
+
 clean:
-	rm -rf $(VENV) node_modules .data .pytest_cache
+	rm -rf $(VENV) node_modules .data .pytest_cache dist

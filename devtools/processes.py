@@ -51,13 +51,14 @@ class Service:
     ready: Callable[[], bool]
     env: dict[str, str] = field(default_factory=dict)
     log_path: Path | None = None
+    cwd: Path = ROOT
     process: subprocess.Popen | None = None
 
     def start(self) -> None:
         out = open(self.log_path, "ab") if self.log_path else None  # None: share our terminal
         self.process = subprocess.Popen(
             self.argv,
-            cwd=ROOT,
+            cwd=self.cwd,
             env={**os.environ, **self.env},
             stdout=out,
             stderr=subprocess.STDOUT if self.log_path else None,
@@ -141,3 +142,22 @@ def function_host(port: int, env: dict[str, str], settings_file: str, log_path: 
     argv = [sys.executable, "-m", "devtools.local_host", "--app-dir", str(ROOT), "--port", str(port)]
     argv += ["--settings", settings_file]
     return Service("function host", argv, lambda: port_open(port), env=env, log_path=log_path)
+
+
+def package_host(
+    python: Path, package_dir: Path, import_dir: Path, port: int, env: dict[str, str], workdir: Path,
+    log_path: Path | None = None,
+) -> Service:
+    """Our local host serving a deployment package with another interpreter (a fresh virtualenv).
+
+    The host runs in the package folder, so the app's modules and files come from the package;
+    `import_dir` holds only `devtools` (the host is not part of the package) and is the one other
+    entry of PYTHONPATH. Settings come from `env` alone, as in `env_only_host`.
+    """
+    workdir.mkdir(parents=True, exist_ok=True)
+    settings = workdir / "local.settings.json"
+    settings.write_text('{"IsEncrypted": false, "Values": {}}')
+    argv = [str(python), "-m", "devtools.local_host", "--app-dir", str(package_dir), "--port", str(port)]
+    argv += ["--settings", str(settings)]
+    host_env = {**env, "PYTHONPATH": str(import_dir), "PYTHONDONTWRITEBYTECODE": "1"}
+    return Service("package host", argv, lambda: port_open(port), env=host_env, log_path=log_path, cwd=package_dir)
