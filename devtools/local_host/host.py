@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import azure.functions as func
+from azure.storage.blob import BlobServiceClient
 
 from devtools.local_host.app_settings import (
     SettingsFileError,
@@ -25,7 +26,7 @@ from devtools.local_host.app_settings import (
     read_local_settings,
     resolve_setting_expressions,
 )
-from devtools.local_host.discovery import FunctionSpec, HTTP_TRIGGER, QUEUE_TRIGGER, TIMER_TRIGGER, discover_functions
+from devtools.local_host.discovery import HTTP_TRIGGER, QUEUE_TRIGGER, TIMER_TRIGGER, FunctionSpec, discover_functions
 from devtools.local_host.host_config import HostConfig, load_host_config
 from devtools.local_host.http_front import HTTP_REASON, HttpFrontEnd
 from devtools.local_host.http_server import FunctionsHttpServer
@@ -35,7 +36,15 @@ from devtools.local_host.queue_listener import QueueListener, poison_queue_name
 from devtools.local_host.queue_messages import trigger_argument, trigger_message
 from devtools.local_host.queue_output import QueueOutputSink
 from devtools.local_host.routing import RouteTable, RouteTemplate, RouteTemplateError
+from devtools.local_host.schedule_monitor import (
+    BlobScheduleMonitor,
+    MemoryScheduleMonitor,
+    ScheduleMonitor,
+    blob_service,
+    host_id,
+)
 from devtools.local_host.schedules import parse_schedule
+from devtools.local_host.singleton import BlobLeaseLock, ProcessLock, TimerLock
 from devtools.local_host.storage import ConnectionSettingError, QueueClients
 from devtools.local_host.timers import TimerRunner
 
@@ -91,6 +100,8 @@ class LocalHost:
         self._server: FunctionsHttpServer | None = None
         self._invoker: Invoker | None = None
         self._clients: QueueClients | None = None
+        self._blobs: BlobServiceClient | None = None
+        self.host_id = ""
         self._previous_cwd: str | None = None
         self._started_at = time.monotonic()
         self._started = False
@@ -134,6 +145,8 @@ class LocalHost:
         if allowed:
             specs = [s for s in specs if s.name.lower() in allowed]
         self._clients = QueueClients()
+        self.host_id = host_id(self.app_dir)
+        self._blobs = blob_service()
         outputs = QueueOutputSink(self._clients, self.config.queues, self._notify_queue)
         self._invoker = Invoker(outputs, str(self.app_dir))
         self._routes = RouteTable(self.config.route_prefix)
@@ -157,8 +170,11 @@ class LocalHost:
                 self._routes.add(loaded.route, trigger.get("methods"), spec)
         elif spec.trigger_type == TIMER_TRIGGER:
             schedule = parse_schedule(resolve_setting_expressions(str(trigger.get("schedule", ""))))
-            runner = TimerRunner(spec, schedule, self._invoker_or_fail(), bool(trigger.get("runOnStartup")))
-            self._timers[spec.name.lower()] = runner
+            lock, monitor = self._timer_singleton(spec.name)
+            self._timers[spec.name.lower()] = TimerRunner(
+                spec, schedule, self._invoker_or_fail(), lock, monitor,
+                self.config.singleton.listener_lock_recovery_polling_interval, bool(trigger.get("runOnStartup")),
+            )  # fmt: skip
         elif spec.trigger_type == QUEUE_TRIGGER:
             queue_name = resolve_setting_expressions(str(trigger.get("queueName", ""))).lower()
             if not _QUEUE_NAME.match(queue_name):
@@ -189,6 +205,20 @@ class LocalHost:
         self.functions.append(loaded)
         self._by_name[spec.name.lower()] = loaded
 
+    def _timer_singleton(self, name: str) -> tuple[TimerLock, ScheduleMonitor]:
+        """The listener lock and schedule status of one timer: in the storage account, shared by
+        every instance with this host id, or (no blob endpoint) in this process only."""
+        if self._blobs is None:
+            if not any("in this process only" in w for w in self.warnings):
+                self.warnings.append(
+                    "AzureWebJobsStorage has no blob endpoint: timers are singletons in this process only"
+                )
+            return ProcessLock(), MemoryScheduleMonitor()
+        function = f"Host.Functions.{name}"  # the host's full function name (a guess for Python apps)
+        lock = BlobLeaseLock(self._blobs, f"locks/{self.host_id}/{function}.Listener",
+                             self.config.singleton.listener_lock_period)  # fmt: skip
+        return lock, BlobScheduleMonitor(self._blobs, f"timers/{self.host_id}/{function}/status")
+
     def _invoker_or_fail(self) -> Invoker:
         assert self._invoker is not None
         return self._invoker
@@ -209,7 +239,7 @@ class LocalHost:
         deadline = time.monotonic() + timeout
         if self._server:
             self._server.stop()
-        workers = [*self._timers.values(), *self._listeners.values()]
+        workers: list[TimerRunner | QueueListener] = [*self._timers.values(), *self._listeners.values()]
         for worker in workers:
             worker.request_stop()
         for worker in workers:
@@ -218,6 +248,8 @@ class LocalHost:
             self._invoker.stop()
         if self._clients:
             self._clients.close()
+        if self._blobs:
+            self._blobs.close()
         self._restore_cwd()
 
     def _restore_cwd(self) -> None:

@@ -40,9 +40,20 @@ class QueueOptions:
 
 
 @dataclass(frozen=True)
+class SingletonOptions:
+    """host.json `singleton`, defaults from the WebJobs SDK's SingletonOptions: a timer's
+    listener lock is a blob lease of `listener_lock_period` (a blob lease lasts 15-60 s), and
+    an instance without it tries again every `listener_lock_recovery_polling_interval`."""
+
+    listener_lock_period: timedelta = timedelta(seconds=60)
+    listener_lock_recovery_polling_interval: timedelta = timedelta(minutes=1)
+
+
+@dataclass(frozen=True)
 class HostConfig:
     route_prefix: str = "api"
     queues: QueueOptions = field(default_factory=QueueOptions)
+    singleton: SingletonOptions = field(default_factory=SingletonOptions)
     functions: tuple[str, ...] | None = None  # host.json "functions": run only these
 
 
@@ -123,6 +134,23 @@ def _queue_options(node: Any) -> QueueOptions:
     return QueueOptions(batch_size, threshold, polling, visibility, dequeue, encoding)
 
 
+def _singleton_options(node: Any) -> SingletonOptions:
+    defaults = SingletonOptions()
+    period = defaults.listener_lock_period
+    if _child(node, "listenerLockPeriod") is not None:
+        period = _duration(_child(node, "listenerLockPeriod"), "singleton.listenerLockPeriod")
+        if not timedelta(seconds=15) <= period <= timedelta(seconds=60):
+            raise HostConfigError("host.json singleton.listenerLockPeriod must be between 00:00:15 and 00:01:00")
+    recovery = defaults.listener_lock_recovery_polling_interval
+    if _child(node, "listenerLockRecoveryPollingInterval") is not None:
+        recovery = _duration(
+            _child(node, "listenerLockRecoveryPollingInterval"), "singleton.listenerLockRecoveryPollingInterval"
+        )
+        if recovery < MIN_POLLING_INTERVAL:
+            raise HostConfigError("host.json singleton.listenerLockRecoveryPollingInterval must be at least 00:00:00.1")
+    return SingletonOptions(period, recovery)
+
+
 def parse_host_config(document: dict[str, Any]) -> HostConfig:
     extensions = _child(document, "extensions")
     http = _child(extensions, "http")
@@ -133,6 +161,7 @@ def parse_host_config(document: dict[str, Any]) -> HostConfig:
     return HostConfig(
         route_prefix="api" if prefix is None else str(prefix).strip("/"),
         queues=_queue_options(_child(extensions, "queues")),
+        singleton=_singleton_options(_child(document, "singleton")),
         functions=tuple(str(f) for f in functions) if isinstance(functions, list) else None,
     )
 

@@ -34,7 +34,7 @@ def development_storage_connection(conn: str) -> str:
     proxy = parts.get("DevelopmentStorageProxyUri", "http://127.0.0.1").rstrip("/")
     return (
         f"DefaultEndpointsProtocol=http;AccountName={_DEV_ACCOUNT};AccountKey={_DEV_KEY};"
-        f"QueueEndpoint={proxy}:10001/{_DEV_ACCOUNT};"
+        f"BlobEndpoint={proxy}:10000/{_DEV_ACCOUNT};QueueEndpoint={proxy}:10001/{_DEV_ACCOUNT};"
     )
 
 

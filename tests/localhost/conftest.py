@@ -37,7 +37,8 @@ def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Azurite]:
     )
     try:
         wait_for_port(ports[1], 20)
-        yield Azurite(ports[1])
+        wait_for_port(ports[0], 20)
+        yield Azurite(ports[1], ports[0])
     finally:
         process.terminate()
         try:

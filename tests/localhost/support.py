@@ -123,12 +123,14 @@ def write_settings(app_dir: Path, values: dict[str, str]) -> None:
 @dataclass(frozen=True)
 class Azurite:
     queue_port: int
+    blob_port: int
 
     @property
     def connection_string(self) -> str:
         return (
             "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;"
             f"AccountKey={DEV_KEY};QueueEndpoint=http://127.0.0.1:{self.queue_port}/devstoreaccount1;"
+            f"BlobEndpoint=http://127.0.0.1:{self.blob_port}/devstoreaccount1;"
         )
 
 

@@ -98,7 +98,7 @@ def enqueue(req: func.HttpRequest, out: func.Out[str]) -> func.HttpResponse:
 
 @app.timer_trigger(arg_name="timer", schedule="%TICK_SCHEDULE%")
 def tick(timer: func.TimerRequest) -> None:
-    record("tick", {"past_due": timer.past_due})
+    record("tick", {"past_due": timer.past_due, "next": timer.schedule_status.get("Next"), "pid": os.getpid()})
 
 
 @app.timer_trigger(arg_name="timer", schedule="%TICK_SCHEDULE%")
