@@ -1,7 +1,8 @@
 """The socket side: a ThreadingHTTPServer that hands each request to the HttpFrontEnd.
 
-HTTP/1.1 with keep-alive; request bodies by Content-Length or chunked; HEAD replies carry the
-headers but no body. A failure in here is a 500 with an empty body, like one in user code.
+HTTP/1.1 with keep-alive; request bodies by Content-Length or chunked (http_body), and a body
+that cannot be read whole is a 400 that never runs a function; HEAD replies carry the headers but
+no body. A failure in here is a 500 with an empty body, like one in user code.
 """
 from __future__ import annotations
 
@@ -9,11 +10,13 @@ import logging
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from devtools.local_host.http_body import UnreadableBody, read_body
 from devtools.local_host.http_front import HttpFrontEnd, HttpReply
 
 log = logging.getLogger("devtools.local_host")
 
 MAX_BODY = 100 * 1024 * 1024  # the host's default request size limit (~100 MB)
+IDLE_TIMEOUT_S = 120  # Kestrel's default keep-alive timeout is 130 s
 
 
 class PortUnavailableError(OSError):
@@ -24,6 +27,7 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "devtools.local_host"
     disable_nagle_algorithm = True  # headers and body are separate writes: no 40 ms delayed-ACK stall
+    timeout = IDLE_TIMEOUT_S  # a client that stops sending (mid-body or idle) frees its thread
 
     def __getattr__(self, name: str):
         # Any method reaches the router, which answers 404 when no function takes it (as the
@@ -32,32 +36,21 @@ class _Handler(BaseHTTPRequestHandler):
             return self._dispatch
         raise AttributeError(name)
 
-    def _read_body(self) -> bytes | None:
-        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            chunks = []
-            while True:
-                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
-                if size == 0:
-                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
-                        pass  # trailers
-                    return b"".join(chunks)
-                chunks.append(self.rfile.read(size))
-                self.rfile.readline()
-        length = int(self.headers.get("Content-Length") or 0)
-        if length > MAX_BODY:
-            return None
-        return self.rfile.read(length) if length else b""
-
     def _dispatch(self) -> None:
         try:
-            body = self._read_body()
-            if body is None:
-                reply = HttpReply(413)
-                self.close_connection = True
-            else:
-                host = self.headers.get("Host") or "%s:%s" % self.server.server_address[:2]
-                front = self.server.front  # type: ignore[attr-defined]
-                reply = front.handle(self.command, self.path, list(self.headers.items()), body, f"http://{host}")
+            body = read_body(self.headers, self.rfile, MAX_BODY)
+        except UnreadableBody as err:
+            log.info("refused %s %s: %s", self.command, self.path, err)
+            self.close_connection = True  # where the next request would start is unknown
+            self._send(HttpReply(err.status))
+            return
+        except TimeoutError:
+            self.close_connection = True  # the client stopped sending mid-body: nothing to answer
+            return
+        try:
+            host = self.headers.get("Host") or "%s:%s" % self.server.server_address[:2]
+            front = self.server.front  # type: ignore[attr-defined]
+            reply = front.handle(self.command, self.path, list(self.headers.items()), body, f"http://{host}")
         except Exception:  # noqa: BLE001 - never a stack trace to the client
             log.exception("handling %s %s failed", self.command, self.path)
             reply = HttpReply(500)

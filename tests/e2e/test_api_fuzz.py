@@ -11,8 +11,10 @@ from __future__ import annotations
 import base64
 import json
 import os
+import socket
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -391,3 +393,33 @@ def test_caller_names_come_back_as_valid_unicode(api, reachable):
     assert started.status_code == 202, started.text
     op = api.call("GET", started.headers["Location"].removeprefix("/api/"), headers={"Connection": "close"}).json()
     json.dumps(op, ensure_ascii=False).encode("utf-8")  # raises on a lone surrogate
+
+
+# Framing the host cannot read whole: (id, headers, what is sent before our side closes).
+BROKEN_FRAMING: list[tuple[str, str, bytes | None]] = [
+    ("chunk-size-not-hex", "Transfer-Encoding: chunked", b"zz\r\n{}\r\n0\r\n\r\n"),
+    ("chunk-cut-short", "Transfer-Encoding: chunked", b"ff\r\n{}"),
+    ("body-shorter-than-length", "Content-Length: 500", None),
+    ("length-and-chunked", "Content-Length: 10\r\nTransfer-Encoding: chunked", None),
+]
+
+
+@pytest.mark.parametrize(
+    "headers,body", [(h, b) for _, h, b in BROKEN_FRAMING], ids=[i for i, _, _ in BROKEN_FRAMING]
+)
+def test_broken_framing_never_creates_anything(api, reachable, headers: str, body: bytes | None):
+    """Raw sockets: a request the host cannot read whole is 400 (or no answer, the client being
+    gone) and never reaches the function: the certificate it names is not created."""
+    name = f"{MISSING}-{os.urandom(2).hex()}"
+    payload = json.dumps({"name": name, "hostnames": [HOST]}).encode()
+    url = urlsplit(api.base)
+    head = (f"POST /api/certificates HTTP/1.1\r\nHost: {url.netloc}\r\nContent-Type: application/json\r\n"
+            f"Connection: close\r\n{headers}\r\n\r\n").encode()
+    with socket.create_connection((url.hostname, url.port), timeout=30) as sock:
+        sock.sendall(head + (body if body is not None else payload))
+        sock.shutdown(socket.SHUT_WR)
+        reply = b""
+        while chunk := sock.recv(65536):
+            reply += chunk
+    assert reply == b"" or reply.startswith(b"HTTP/1.1 400 "), reply[:200]
+    assert api.call("GET", f"certificates/{name}").status_code == 404

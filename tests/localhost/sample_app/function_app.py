@@ -66,6 +66,13 @@ def echo(req: func.HttpRequest) -> func.HttpResponse:
     )
 
 
+@app.route(route="record/{tag}", methods=["POST"])
+def record_request(req: func.HttpRequest) -> func.HttpResponse:
+    """Leaves a trace of every run, so tests can tell a request that never reached user code."""
+    record("record_request", {"tag": req.route_params["tag"], "body": req.get_body().decode("latin-1")})
+    return func.HttpResponse(status_code=201)
+
+
 @app.route(route="boom", methods=["GET"])
 def boom(req: func.HttpRequest) -> func.HttpResponse:
     logging.info("about to fail")

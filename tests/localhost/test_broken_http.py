@@ -1,0 +1,108 @@
+"""Broken HTTP over raw sockets: the host answers 400 (or 413) and never runs the function for a
+request it could not read whole, as Kestrel does."""
+from __future__ import annotations
+
+import os
+import socket
+
+import pytest
+
+from .support import HostProcess, SampleApp
+
+pytestmark = pytest.mark.timeout(60)
+
+
+def exchange(host: HostProcess, head: str, body: bytes = b"", close_write: bool = False) -> bytes:
+    """Send raw bytes, optionally close our sending side, and read until the host closes."""
+    with socket.create_connection(("127.0.0.1", host.port), timeout=10) as sock:
+        sock.sendall(head.replace("\n", "\r\n").encode("latin-1") + body)
+        if close_write:
+            sock.shutdown(socket.SHUT_WR)
+        received = b""
+        while chunk := sock.recv(65536):
+            received += chunk
+    return received
+
+
+def status_of(reply: bytes) -> int:
+    return int(reply.split(b" ", 2)[1]) if reply.startswith(b"HTTP/1.1 ") else 0
+
+
+def ran(app: SampleApp, tag: str) -> bool:
+    return any(r["tag"] == tag for r in app.records("record_request"))
+
+
+def request_head(tag: str, *headers: str) -> str:
+    lines = [f"POST /api/record/{tag} HTTP/1.1", "Host: 127.0.0.1", "Connection: close", *headers]
+    return "\n".join(lines) + "\n\n"
+
+
+CHUNKED = "Transfer-Encoding: chunked"
+MALFORMED_CHUNKS = [
+    ("size-not-hex", b"zz\r\nhello\r\n0\r\n\r\n"),
+    ("size-empty", b"\r\nhello\r\n0\r\n\r\n"),
+    ("size-negative", b"-5\r\nhello\r\n0\r\n\r\n"),
+    ("size-with-sign", b"+5\r\nhello\r\n0\r\n\r\n"),
+    ("size-huge", b"f" * 40 + b"\r\nhello\r\n0\r\n\r\n"),
+    ("data-longer-than-size", b"3\r\nhello\r\n0\r\n\r\n"),
+]
+
+
+@pytest.mark.parametrize("body", [b for _, b in MALFORMED_CHUNKS], ids=[i for i, _ in MALFORMED_CHUNKS])
+def test_malformed_chunk_is_400_and_never_runs(sample_host: HostProcess, sample_app: SampleApp, body: bytes) -> None:
+    tag = os.urandom(4).hex()
+    reply = exchange(sample_host, request_head(tag, CHUNKED), body)
+    assert status_of(reply) == 400, reply[:200]
+    assert not ran(sample_app, tag)
+
+
+@pytest.mark.parametrize(
+    "head_extra,body",
+    [
+        (["Content-Length: 100"], b"only ten b"),
+        ([CHUNKED], b"a\r\nonly five"),  # a chunk cut short
+        ([CHUNKED], b"5\r\nhello\r\n"),  # no last chunk
+    ],
+    ids=["content-length", "chunk-data", "last-chunk"],
+)
+def test_body_cut_short_never_runs(
+    sample_host: HostProcess, sample_app: SampleApp, head_extra: list[str], body: bytes
+) -> None:
+    tag = os.urandom(4).hex()
+    reply = exchange(sample_host, request_head(tag, *head_extra), body, close_write=True)
+    assert status_of(reply) in (0, 400), reply[:200]  # the client is gone: an answer is optional
+    assert not ran(sample_app, tag)
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        ["Content-Length: abc"],
+        ["Content-Length: -1"],
+        ["Content-Length: 5", "Content-Length: 6"],
+        ["Content-Length: 5", CHUNKED],
+        ["Transfer-Encoding: gzip"],
+    ],
+    ids=["length-not-a-number", "length-negative", "two-lengths", "length-and-chunked", "unknown-coding"],
+)
+def test_unreadable_framing_is_400_and_never_runs(
+    sample_host: HostProcess, sample_app: SampleApp, headers: list[str]
+) -> None:
+    tag = os.urandom(4).hex()
+    reply = exchange(sample_host, request_head(tag, *headers), b"hello")
+    assert status_of(reply) == 400, reply[:200]
+    assert not ran(sample_app, tag)
+
+
+@pytest.mark.parametrize(
+    "headers,body",
+    [(["Content-Length: 5"], b"hello"), ([CHUNKED], b"2\r\nhe\r\n3;ext=1\r\nllo\r\n0\r\nX-Trailer: 1\r\n\r\n")],
+    ids=["content-length", "chunked-with-extension-and-trailer"],
+)
+def test_well_formed_bodies_still_run(
+    sample_host: HostProcess, sample_app: SampleApp, headers: list[str], body: bytes
+) -> None:
+    tag = os.urandom(4).hex()
+    reply = exchange(sample_host, request_head(tag, *headers), body)
+    assert status_of(reply) == 201, reply[:200]
+    assert [r["body"] for r in sample_app.records("record_request") if r["tag"] == tag] == ["hello"]
