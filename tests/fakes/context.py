@@ -2,11 +2,14 @@
 the way the Functions host does (redelivery after a failure, poison after five attempts)."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 
 import shared.lifecycle
 import shared.sync  # noqa: F401 - registers the sync handlers
 from shared.app_context import AppContext
+from shared.clock import utcnow
 from shared.model import Operation
 from shared.operations import MAX_ATTEMPTS, run_operation
 from shared.queueing import parse_message
@@ -43,15 +46,16 @@ class Fakes:
         """Another vault, as links to secrets outside certsync's own vault reach it."""
         key = url.rstrip("/")
         if key not in self.other_vaults:
-            self.other_vaults[key] = FakeVault(key, hooks=self.hooks)
+            self.other_vaults[key] = FakeVault(key, clock=self.vault.clock, hooks=self.hooks)
         return self.other_vaults[key]
 
 
-def fake_context(**app_settings: str) -> Fakes:
+def fake_context(*, vault_clock: Callable[[], datetime] = utcnow, **app_settings: str) -> Fakes:
+    """The app as composed at start, on fakes; `vault_clock` stamps Key Vault's "updated"."""
     env = {"AzureWebJobsStorage": "UseDevelopmentStorage=true", "KEY_VAULT_URL": VAULT_URL, **app_settings}
     settings = Settings.from_env(env)
     hooks = Hooks()
-    vault = FakeVault(settings.key_vault_url, hooks=hooks)
+    vault = FakeVault(settings.key_vault_url, clock=vault_clock, hooks=hooks)
     stores = FakeCertificateStore(hooks), FakeLinkStore(hooks), FakeBindingStore(hooks), FakeOperationStore(hooks)
     queue = FakeQueue()
     holder: list[Fakes] = []

@@ -1,0 +1,66 @@
+"""Renew vs renew: two requests race to claim one certificate; exactly one runs, the other is
+told 409, and the certificate gets exactly one new version."""
+from __future__ import annotations
+
+import pytest
+
+from shared.errors import Conflict
+from shared.lifecycle import start_renewal
+from shared.model import Certificate, CertificateStatus, Operation, OperationKind, OperationStatus
+from tests.fakes.context import Fakes, drain
+from tests.service.conftest import answer, issued
+
+
+def _pause_first_claim_for(fakes: Fakes, second_kind: OperationKind, answers: list) -> None:
+    """Pause the first claim between its read and its ETag write; run the second claim then."""
+
+    def second(cert: Certificate) -> None:
+        answers.append(answer(lambda: start_renewal(fakes.ctx, cert.name, second_kind, {})))
+
+    claiming = (CertificateStatus.RENEWING, CertificateStatus.REKEYING)
+    fakes.hooks.on("before:certificates.save", second, when=lambda c: c.status in claiming)
+
+
+@pytest.mark.parametrize(
+    "first_kind, second_kind", [(OperationKind.RENEW, OperationKind.RENEW), (OperationKind.RENEW, OperationKind.REKEY)]
+)
+def test_two_renewals_one_claims_the_other_gets_409(
+    fakes: Fakes, first_kind: OperationKind, second_kind: OperationKind
+) -> None:
+    before = issued(fakes, "shop")
+    answers: list = []
+    _pause_first_claim_for(fakes, second_kind, answers)
+    first = answer(lambda: start_renewal(fakes.ctx, "shop", first_kind, {}))
+    second = answers[0]
+
+    assert isinstance(second, Operation), second  # the paused one lost its ETag race...
+    assert isinstance(first, Conflict) and first.code == "OperationInProgress"  # ...and says so truthfully
+    assert second.id in first.message
+    claimed = fakes.ctx.certificates.get("shop")
+    assert claimed.active_operation == second.id
+    assert len(fakes.queue.messages) == 1
+
+    drain(fakes)
+    after = fakes.ctx.certificates.get("shop")
+    assert fakes.ctx.operations.get(second.id).status is OperationStatus.SUCCEEDED
+    assert after.status is CertificateStatus.ISSUED and after.active_operation == ""
+    assert after.secret_version != before.secret_version
+    assert len(list(fakes.vault.list_versions(before.secret_name))) == 2  # the first issue and one renewal
+    assert {o.id for o in fakes.ctx.operations.list(target="shop")} == {before_op(fakes), second.id}  # none refused
+
+
+def before_op(fakes: Fakes) -> str:
+    [issue] = fakes.ctx.operations.list(target="shop", kind=OperationKind.ISSUE.value)
+    return issue.id
+
+
+def test_a_renewal_after_the_winner_finished_is_accepted(fakes: Fakes) -> None:
+    issued(fakes, "shop")
+    start_renewal(fakes.ctx, "shop", OperationKind.RENEW, {})
+    with pytest.raises(Conflict):
+        start_renewal(fakes.ctx, "shop", OperationKind.RENEW, {})
+    drain(fakes)
+    again = start_renewal(fakes.ctx, "shop", OperationKind.RENEW, {})
+    drain(fakes)
+    assert fakes.ctx.operations.get(again.id).status is OperationStatus.SUCCEEDED
+    assert len(list(fakes.vault.list_versions("cert-shop"))) == 3
