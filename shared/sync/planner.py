@@ -93,13 +93,15 @@ def _moved_link(
 
 
 def holds_newer(link: LinkedCertificate, current: CurrentCertificate) -> bool:
-    """Does the link already hold a version newer than the one read?"""
+    """May the link already hold a version newer than the one read? Key Vault's "updated" has
+    whole seconds, so two versions of the same second cannot be ordered: a tie counts as newer
+    (the caller reads the secret once more rather than risk moving the link backwards)."""
     seen = current.version.updated_on
     return (
         link.version != current.version.version
         and link.secret_updated_on is not None
         and seen is not None
-        and int(link.secret_updated_on.timestamp()) > int(seen.timestamp())
+        and int(link.secret_updated_on.timestamp()) >= int(seen.timestamp())
     )
 
 

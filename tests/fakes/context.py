@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import shared.lifecycle
-import shared.sync  # noqa: F401 - registers the sync handlers
+import shared.sync.handlers  # noqa: F401 - registers the sync handlers
 from shared.app_context import AppContext
 from shared.clock import utcnow
 from shared.model import Operation

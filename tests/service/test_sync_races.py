@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from shared.model import LinkedCertificate
-from shared.sync import LinkSyncResult, sync_link, sync_links_of_secret
+from shared.sync.executor import LinkSyncResult, sync_link, sync_links_of_secret
 from tests.fakes.clock import TickingClock
 from tests.fakes.context import Fakes, fake_context
 from tests.service.conftest import HOST, issued, linked_and_bound, upload_version
@@ -61,7 +61,7 @@ def test_batched_sync_that_loses_its_transaction_does_not_move_the_link_back(fak
 
     [(newest_version, newest, _)] = second
     _assert_at_newest(fakes, newest, newest_version.version)
-    assert outcome["failures"] == {} and outcome["linksSynced"] == 1
+    assert outcome.failures == {} and outcome.links_synced == 1
 
 
 def test_versions_written_in_the_same_second_do_not_move_the_link_back() -> None:

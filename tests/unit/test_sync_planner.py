@@ -65,6 +65,8 @@ def in_sync_link(current: CurrentCertificate, **kw) -> LinkedCertificate:
         ("binding of another link", Reason.NEW_VERSION, True, 0),
         ("hostname not covered", Reason.UNUSABLE, False, 0),
         ("link holds newer than read", Reason.STALE_READ, False, 0),
+        ("link holds another version of the same second", Reason.STALE_READ, False, 0),
+        ("same second, read after the link", Reason.NEW_VERSION, True, 1),
     ],
 )
 def test_plan_sync(current, case, expected, link_writes, binding_writes):
@@ -83,6 +85,10 @@ def test_plan_sync(current, case, expected, link_writes, binding_writes):
         bindings = [binding("OLD", host="api.fabrikam.test")]
     elif case == "link holds newer than read":
         held, after = link(version="v3", secret_updated_on=SEEN + timedelta(minutes=5)), False
+    elif case == "link holds another version of the same second":
+        held, after = link(version="v3", secret_updated_on=SEEN + timedelta(milliseconds=300)), False
+    elif case == "same second, read after the link":
+        held = link(version="v3", secret_updated_on=SEEN)
     plan = plan_sync(held, bindings, current, NOW, record_check=record, read_after_link=after)
     assert plan.reason is expected
     assert (plan.link is not None) is link_writes
