@@ -146,12 +146,18 @@ def set_auto_renew(ctx: AppContext, name: str, auto_renew: bool) -> Certificate:
 
 def delete_certificate(ctx: AppContext, name: str) -> None:
     """Removes the record only: the Key Vault secret and its versions are kept (nothing lost)."""
-    cert = ctx.certificates.get(name)
-    links = links_of_certificate(ctx, cert)
-    if links:
-        names = ", ".join(l.name for l in links[:5])
-        raise Conflict(f"certificate {name} is referenced by {len(links)} linked certificate(s): {names}", code="CertificateInUse")
-    ctx.certificates.delete(cert)
+    def attempt() -> None:
+        cert = ctx.certificates.get(name)
+        links = links_of_certificate(ctx, cert)
+        if links:
+            names = ", ".join(link.name for link in links[:5])
+            raise Conflict(
+                f"certificate {name} is referenced by {len(links)} linked certificate(s): {names}",
+                code="CertificateInUse",
+            )
+        ctx.certificates.delete(cert)  # a link added since our read touched the certificate: look again
+
+    retry_on_conflict(attempt)
 
 
 @handles(OperationKind.ISSUE)

@@ -6,6 +6,7 @@ cover the hostname.
 """
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from shared import pki
@@ -24,7 +25,9 @@ from shared.model import (
 )
 from shared.secret_refs import certificate_at, certificate_secret, check_vault_host, parse_secret_id
 from shared.sync.executor import fetch_current, sync_link
+from shared.tables import retry_on_conflict
 
+log = logging.getLogger("certsync.links")
 DEFAULT_SCOPE = "default"
 MAX_SETTLE_TRIES = 5
 
@@ -65,9 +68,35 @@ def create_link(ctx: AppContext, spec: NewLink) -> LinkedCertificate:
     link.not_after, link.hostnames = current.bundle.not_after, pki.dns_names(current.bundle.certificate)
     link.last_synced_at = link.last_checked_at = now
     try:
-        return ctx.links.add(link)
+        added = ctx.links.add(link)
     except Conflict:
         raise Conflict(f"linked certificate {spec.name} already exists", code="LinkExists") from None
+    if certificate:
+        _hold_certificate(ctx, added)
+    return added
+
+
+def _hold_certificate(ctx: AppContext, link: LinkedCertificate) -> None:
+    """Touch the certificate (an ETag write) once its link exists, so a delete that looked for
+    links before this one was added loses its race and looks again. If the certificate was
+    deleted meanwhile, take the link back: a link never outlives its certificate."""
+    try:
+        retry_on_conflict(lambda: ctx.certificates.save(ctx.certificates.get(link.certificate)))
+    except CertsyncError as err:
+        _take_back(ctx, link)
+        if isinstance(err, NotFound):
+            what = f"certificate {link.certificate} was deleted while the link was created"
+            raise NotFound(what, code="CertificateNotFound") from None
+        raise
+
+
+def _take_back(ctx: AppContext, link: LinkedCertificate) -> None:
+    try:
+        retry_on_conflict(lambda: ctx.links.delete(ctx.links.reread(link)))
+    except NotFound:
+        pass
+    except CertsyncError as err:
+        log.warning("could not take back link %s after its certificate check failed: %s", link.name, err.code)
 
 
 def links_of_certificate(ctx: AppContext, cert: Certificate) -> list[LinkedCertificate]:
@@ -75,9 +104,13 @@ def links_of_certificate(ctx: AppContext, cert: Certificate) -> list[LinkedCerti
 
 
 def delete_link(ctx: AppContext, name: str) -> None:
-    link = ctx.links.get(name)
-    _refuse_if_bound(ctx, name)
-    ctx.links.delete(link)
+    def attempt() -> LinkedCertificate:
+        link = ctx.links.get(name)
+        _refuse_if_bound(ctx, name)
+        ctx.links.delete(link)  # a binding added since our read touched the link: look again
+        return link
+
+    link = retry_on_conflict(attempt)
     try:
         _refuse_if_bound(ctx, name)  # a binding created while we deleted: put the link back
     except Conflict:

@@ -35,6 +35,13 @@ def _crash_at(fakes: Fakes, point: str, secret: str) -> None:
     fakes.hooks.on(point, crash, when=lambda name, *_: name == secret)
 
 
+def _crash_when_recorded(fakes: Fakes) -> None:
+    def crash(*_: object) -> None:
+        raise WorkerCrashed("after the certificate row")
+
+    fakes.hooks.on("after:certificates.save", crash, when=lambda cert: cert.status is CertificateStatus.ISSUED)
+
+
 def _versions_by(fakes: Fakes, secret: str, op: Operation) -> list[str]:
     return [v.version for v in fakes.vault.list_versions(secret) if v.tags.get("operation") == op.id]
 
@@ -42,7 +49,8 @@ def _versions_by(fakes: Fakes, secret: str, op: Operation) -> list[str]:
 def _start(fakes: Fakes, kind: OperationKind) -> Operation:
     if kind is OperationKind.ISSUE:
         fakes.ctx.issuer("local")  # the CA exists before the crash is armed
-        return create_certificate(fakes.ctx, NewCertificate(name="shop", hostnames=("www.example.com",), key_type=KeyType.EC256))
+        spec = NewCertificate(name="shop", hostnames=("www.example.com",), key_type=KeyType.EC256)
+        return create_certificate(fakes.ctx, spec)
     issued(fakes, "shop")
     return start_renewal(fakes.ctx, "shop", kind, {})
 
@@ -72,8 +80,7 @@ def test_a_redelivery_after_the_row_was_recorded_issues_nothing(fakes: Fakes) ->
     """The crash comes after the certificate row was written but before the operation record."""
     op = _start(fakes, OperationKind.RENEW)
     calls = _count_issuance(fakes)
-    fakes.hooks.on("after:certificates.save", lambda *_: (_ for _ in ()).throw(WorkerCrashed("after the row")),
-                   when=lambda cert: cert.status is CertificateStatus.ISSUED)
+    _crash_when_recorded(fakes)
 
     with pytest.raises(WorkerCrashed):
         deliver_one(fakes)
