@@ -2,8 +2,13 @@
 told 409, and the certificate gets exactly one new version."""
 from __future__ import annotations
 
+import random
+from datetime import timedelta
+
 import pytest
 
+from shared.auto_renew import AutoRenewReport, run_auto_renew
+from shared.clock import utcnow
 from shared.errors import Conflict
 from shared.lifecycle import start_renewal
 from shared.model import Certificate, CertificateStatus, Operation, OperationKind, OperationStatus
@@ -64,3 +69,46 @@ def test_a_renewal_after_the_winner_finished_is_accepted(fakes: Fakes) -> None:
     drain(fakes)
     assert fakes.ctx.operations.get(again.id).status is OperationStatus.SUCCEEDED
     assert len(list(fakes.vault.list_versions("cert-shop"))) == 3
+
+
+def _due(fakes: Fakes, name: str) -> None:
+    cert = fakes.ctx.certificates.get(name)
+    cert.renewal_due_at = utcnow() - timedelta(minutes=1)
+    fakes.ctx.certificates.save(cert)
+
+
+def test_auto_renew_and_a_manual_renewal_claim_once(fakes: Fakes) -> None:
+    issued(fakes, "shop")
+    _due(fakes, "shop")
+    runs: list[AutoRenewReport] = []
+    claiming = (CertificateStatus.RENEWING,)
+    fakes.hooks.on(
+        "before:certificates.save",
+        lambda *_: runs.append(run_auto_renew(fakes.ctx, rng=random.Random(1))),
+        when=lambda c: c.status in claiming,
+    )
+
+    manual = answer(lambda: start_renewal(fakes.ctx, "shop", OperationKind.RENEW, {}))
+
+    assert runs[0].started == ["shop"]
+    assert isinstance(manual, Conflict) and manual.code == "OperationInProgress"
+    assert len(fakes.queue.messages) == 1
+
+
+def test_two_auto_renew_runs_start_one_renewal(fakes: Fakes) -> None:
+    issued(fakes, "shop")
+    _due(fakes, "shop")
+    runs: list[AutoRenewReport] = []
+    fakes.hooks.on(
+        "before:certificates.save",
+        lambda *_: runs.append(run_auto_renew(fakes.ctx, rng=random.Random(2))),
+        when=lambda c: c.status is CertificateStatus.RENEWING,
+    )
+
+    first = run_auto_renew(fakes.ctx, rng=random.Random(3))
+
+    assert runs[0].started == ["shop"]
+    assert first.started == [] and first.errors == {"shop": "OperationInProgress"}
+    assert len(fakes.queue.messages) == 1
+    drain(fakes)
+    assert len(list(fakes.vault.list_versions("cert-shop"))) == 2
