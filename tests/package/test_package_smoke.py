@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 import venv
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from functions.dashboard import ASSETS
 from tests.conftest import Api
 
 PASSWORD = "package-smoke-password-5d1c"
+HOST_ONLY_PACKAGES = ("azure-storage-blob",)
 
 
 @dataclass(frozen=True)
@@ -53,9 +55,16 @@ def fresh_python(package: Package, tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def host_imports(tmp_path_factory) -> Path:
-    """A folder whose only importable name is `devtools`: the host, from the repository."""
+    """The host, which Azure brings itself: `devtools` from the repository, and the packages only
+    the host uses (its timer leases need the blob SDK) at their requirements-dev.txt pins, without
+    their dependencies, so every package the app imports still comes from requirements.txt."""
     folder = tmp_path_factory.mktemp("imports")
     (folder / "devtools").symlink_to(ROOT / "devtools", target_is_directory=True)
+    pins = [line.strip() for line in (ROOT / "requirements-dev.txt").read_text().splitlines()
+            if line.split("==")[0].strip() in HOST_ONLY_PACKAGES]
+    assert len(pins) == len(HOST_ONLY_PACKAGES), pins
+    install = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-deps"]
+    subprocess.run([*install, "--target", str(folder), *pins], check=True, timeout=600)
     return folder
 
 
@@ -92,13 +101,21 @@ def test_package_holds_the_app_and_leaves_out_the_tooling(package: Package):
     assert on_disk == sorted(files)
 
 
-def test_only_devtools_comes_from_the_repository(fresh_python: Path, host_imports: Path, tmp_path: Path):
-    probe = "import importlib.util as u; print([n for n in ('shared', 'functions', 'pytest') if u.find_spec(n)])"
+def test_the_app_imports_only_the_package_and_requirements(fresh_python: Path, host_imports: Path, tmp_path: Path):
+    probe = (
+        "import importlib.util as u, json\n"
+        "names = ('shared', 'functions', 'pytest', 'azure.core', 'azure.storage.queue', 'cryptography', 'devtools')\n"
+        "print(json.dumps({n: str(s.origin) if (s := u.find_spec(n)) else None for n in names}))"
+    )
     found = subprocess.run(
         [str(fresh_python), "-c", probe], cwd=tmp_path, env={"PYTHONPATH": str(host_imports)},
         capture_output=True, text=True, check=True, timeout=60,
     )  # fmt: skip
-    assert found.stdout.strip() == "[]", found.stdout + found.stderr
+    origins = json.loads(found.stdout)
+    assert origins["shared"] is None and origins["functions"] is None and origins["pytest"] is None
+    venv = str(fresh_python.parent.parent)
+    assert all(origins[n].startswith(venv) for n in ("azure.core", "azure.storage.queue", "cryptography")), origins
+    assert origins["devtools"].startswith(str(host_imports))
 
 
 def test_health(package_api: Api):
