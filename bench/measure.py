@@ -11,11 +11,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from azure.data.tables import TableServiceClient
-
 from bench.stack import EmulatorAdmin
 from shared.app_context import AppContext
 from shared.settings import Settings
+from shared.storage_clients import StorageClients
 
 # Emulator counters that are not Key Vault operations (or are counted twice).
 _NOT_OPERATIONS = {"total", "fault", "unknown", "challenge"}
@@ -48,9 +47,7 @@ def counting_context(settings: Settings) -> tuple[AppContext, TableRequestCounte
     ctx = AppContext.from_settings(settings)
     counter = TableRequestCounter()
     ctx.store.service.close()
-    ctx.store.service = TableServiceClient.from_connection_string(
-        settings.storage_connection, raw_request_hook=counter.observe
-    )
+    ctx.store.service = StorageClients(settings.storage).table_service(raw_request_hook=counter.observe)
     return ctx, counter
 
 

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from devtools.kv_emulator.tls import TlsFiles
+
 ROOT = Path(__file__).resolve().parent.parent
 AZURITE = ROOT / "node_modules" / ".bin" / "azurite"
 DEV_ACCOUNT_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
@@ -29,6 +31,16 @@ def port_open(port: int, host: str = "127.0.0.1") -> bool:
     with socket.socket() as sock:
         sock.settimeout(0.2)
         return sock.connect_ex((host, port)) == 0
+
+
+def storage_service_uris(blob: int, queue: int, table: int) -> dict[str, str]:
+    """Identity-based AzureWebJobsStorage settings for an HTTPS Azurite (path-style URIs)."""
+    base = "https://127.0.0.1"
+    return {
+        "AzureWebJobsStorage__blobServiceUri": f"{base}:{blob}/devstoreaccount1",
+        "AzureWebJobsStorage__queueServiceUri": f"{base}:{queue}/devstoreaccount1",
+        "AzureWebJobsStorage__tableServiceUri": f"{base}:{table}/devstoreaccount1",
+    }
 
 
 def storage_connection_string(blob: int, queue: int, table: int) -> str:
@@ -93,13 +105,20 @@ class Service:
         return "\n" + self.log_path.read_text(errors="replace")[-3000:]
 
 
-def azurite(blob: int, queue: int, table: int, location: Path, in_memory: bool, log_path: Path | None = None) -> Service:
+def azurite(
+    blob: int, queue: int, table: int, location: Path, in_memory: bool, log_path: Path | None = None,
+    tls: TlsFiles | None = None,
+) -> Service:
+    """Azurite on loopback; with `tls` it serves HTTPS and accepts OAuth bearer tokens
+    (`--oauth basic`, which Azurite allows only over HTTPS) as well as shared keys."""
     argv = [
         str(AZURITE), "--silent", "--skipApiVersionCheck", "--disableProductStyleUrl", "--disableTelemetry",
         "--blobHost", "127.0.0.1", "--queueHost", "127.0.0.1", "--tableHost", "127.0.0.1",
         "--blobPort", str(blob), "--queuePort", str(queue), "--tablePort", str(table),
     ]  # fmt: skip
     argv += ["--inMemoryPersistence"] if in_memory else ["--location", str(location)]
+    if tls:
+        argv += ["--oauth", "basic", "--cert", str(tls.cert_path), "--key", str(tls.key_path)]
     return Service("azurite", argv, lambda: all(port_open(p) for p in (blob, queue, table)), log_path=log_path)
 
 

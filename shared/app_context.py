@@ -24,6 +24,7 @@ from shared.ports import (
 )
 from shared.queueing import StorageOperationQueue
 from shared.settings import Settings, get_settings
+from shared.storage_clients import StorageClients
 from shared.tables import BindingRepository, CertificateRepository, LinkRepository, OperationRepository, TableStore
 from shared.vault import Vault, make_secret_client
 
@@ -50,13 +51,14 @@ class AppContext:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> AppContext:
-        store = TableStore(settings.storage_connection, settings.table_prefix)
+        storage = StorageClients(settings.storage)
+        store = TableStore(storage.table_service(), settings.table_prefix)
         vault = Vault(make_secret_client(settings))
         ctx = cls(
             settings=settings,
             store=store,
             vault=vault,
-            queue=StorageOperationQueue(settings.storage_connection, settings.operations_queue),
+            queue=StorageOperationQueue(storage, settings.operations_queue),
             certificates=CertificateRepository(store),
             links=LinkRepository(store),
             bindings=BindingRepository(store),

@@ -7,17 +7,17 @@ from __future__ import annotations
 import json
 
 from azure.core.exceptions import AzureError, ResourceExistsError
-from azure.storage.queue import QueueClient, TextBase64DecodePolicy, TextBase64EncodePolicy
+from azure.storage.queue import TextBase64DecodePolicy, TextBase64EncodePolicy
 
 from shared.errors import DependencyError
+from shared.storage_clients import StorageClients
 
 
 class StorageOperationQueue:
     """The Azure Storage queue behind shared.ports.OperationQueue."""
 
-    def __init__(self, connection_string: str, queue_name: str) -> None:
-        self.client = QueueClient.from_connection_string(
-            connection_string,
+    def __init__(self, storage: StorageClients, queue_name: str) -> None:
+        self.client = storage.queue(
             queue_name,
             message_encode_policy=TextBase64EncodePolicy(),
             message_decode_policy=TextBase64DecodePolicy(),

@@ -12,6 +12,9 @@ from pathlib import Path
 from typing import Mapping
 from urllib.parse import urlparse
 
+from shared.loopback import is_loopback_url
+from shared.storage_account import StorageAccount, StorageSettingError
+
 
 class SettingsError(ValueError):
     """An app setting is missing or malformed; raised at start, never per request."""
@@ -19,12 +22,11 @@ class SettingsError(ValueError):
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
-LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
 
 
 @dataclass(frozen=True)
 class Settings:
-    storage_connection: str = field(repr=False)  # holds the account key
+    storage: StorageAccount  # its repr hides the connection string (it holds the account key)
     key_vault_url: str
     key_vault_emulator_cert: Path | None
     table_prefix: str
@@ -49,14 +51,18 @@ class Settings:
     @property
     def vault_is_local_emulator(self) -> bool:
         """The emulator's self-signed certificate is trusted only for a loopback vault URL."""
-        return (urlparse(self.key_vault_url).hostname or "") in LOOPBACK_HOSTS
+        return is_loopback_url(self.key_vault_url)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
         env = os.environ if env is None else env
         reader = _Reader(env)
+        try:
+            storage = StorageAccount.from_env(env)
+        except StorageSettingError as err:
+            raise SettingsError(str(err)) from None
         settings = cls(
-            storage_connection=reader.required("AzureWebJobsStorage"),
+            storage=storage,
             key_vault_url=reader.url("KEY_VAULT_URL"),
             key_vault_emulator_cert=reader.path("KEY_VAULT_EMULATOR_CERT", ".data/keyvault/emulator-cert.pem"),
             table_prefix=reader.text("CERTSYNC_TABLE_PREFIX", "certsync"),

@@ -36,10 +36,10 @@ FULL_SCAN_ABOVE = 150  # above this many links one pass over the table is cheape
 
 
 class TableStore:
-    """Opens the service client once and hands out one TableClient per table."""
+    """Holds the service client and hands out one TableClient per table."""
 
-    def __init__(self, connection_string: str, prefix: str) -> None:
-        self.service = TableServiceClient.from_connection_string(connection_string)
+    def __init__(self, service: TableServiceClient, prefix: str) -> None:
+        self.service = service
         self.prefix = prefix
         self._clients: dict[str, TableClient] = {}
 

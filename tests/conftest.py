@@ -11,8 +11,8 @@ from typing import Any, Iterator
 import pytest
 import requests
 
-from shared.app_context import AppContext
-from shared.settings import Settings
+from devtools.identity_endpoint import IdentityEndpoint
+from devtools.kv_emulator.tls import ensure_certificate
 from devtools.processes import (
     app_settings,
     azurite,
@@ -20,7 +20,12 @@ from devtools.processes import (
     free_port,
     key_vault_emulator,
     storage_connection_string,
+    storage_service_uris,
 )
+from shared.app_context import AppContext
+from shared.settings import Settings
+
+USER_ASSIGNED_CLIENT_ID = "5d1b4c3a-0000-4000-8000-00000000a551"
 
 
 @dataclass
@@ -65,6 +70,52 @@ def storage_and_vault(tmp_path_factory) -> Iterator[tuple[str, str, Path, Path]]
 
 
 app_env = app_settings  # the name the tests use
+
+
+@dataclass
+class OAuthStorage:
+    """Azurite over HTTPS with OAuth on: identity-based settings and the certificate to trust."""
+
+    service_uris: dict[str, str]
+    cert: Path
+
+
+@pytest.fixture(scope="session")
+def oauth_storage(tmp_path_factory) -> Iterator[OAuthStorage]:
+    """A second Azurite (in memory) serving HTTPS with `--oauth basic`, on free ports."""
+    base = tmp_path_factory.mktemp("oauth-azurite")
+    tls = ensure_certificate(base / "tls")
+    blob, queue, table = free_port(), free_port(), free_port()
+    service = azurite(blob, queue, table, base / "data", in_memory=True, log_path=base / "azurite.log", tls=tls)
+    service.start()
+    try:
+        service.wait_ready()
+        yield OAuthStorage(storage_service_uris(blob, queue, table), tls.cert_path)
+    finally:
+        service.stop()
+
+
+@pytest.fixture(scope="session")
+def identity_endpoint() -> Iterator[IdentityEndpoint]:
+    """The App Service managed identity endpoint, with one user-assigned identity."""
+    endpoint = IdentityEndpoint(user_assigned=frozenset({USER_ASSIGNED_CLIENT_ID})).start()
+    yield endpoint
+    endpoint.stop()
+
+
+def identity_app_env(oauth: OAuthStorage, endpoint: IdentityEndpoint, vault_url: str, vault_cert: Path,
+                     **overrides: str) -> dict[str, str]:
+    """App settings with identity-based storage (a user-assigned managed identity) and no
+    connection string anywhere."""
+    env = app_env("", vault_url, vault_cert, **oauth.service_uris, **endpoint.environment())
+    del env["AzureWebJobsStorage"]
+    env.update({
+        "AzureWebJobsStorage__credential": "managedidentity",
+        "AzureWebJobsStorage__clientId": USER_ASSIGNED_CLIENT_ID,
+        "STORAGE_EMULATOR_CERT": str(oauth.cert),
+    })
+    env.update(overrides)
+    return env
 
 
 @pytest.fixture(scope="session")

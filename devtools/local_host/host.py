@@ -62,6 +62,13 @@ def _is_disabled(name: str) -> bool:
     return os.environ.get(f"AzureWebJobs.{name}.Disabled", "").strip().lower() in ("true", "1")
 
 
+def _storage_configured(environ: Mapping[str, str]) -> bool:
+    """AzureWebJobsStorage as a connection string or as an identity-based `__` section."""
+    return bool(environ.get("AzureWebJobsStorage")) or any(
+        k.startswith("AzureWebJobsStorage__") and v for k, v in environ.items()
+    )
+
+
 @dataclass
 class LoadedFunction:
     spec: FunctionSpec
@@ -155,7 +162,7 @@ class LocalHost:
                 self._register(spec)
             except _FUNCTION_ERRORS as err:
                 self.errors.append(f"The '{spec.name}' function is in error: {err}")
-        if self._needs_storage() and not os.environ.get("AzureWebJobsStorage"):
+        if self._needs_storage() and not _storage_configured(os.environ):
             self.warnings.append(
                 "AzureWebJobsStorage is not set; Core Tools would refuse to start an app with non-HTTP triggers"
             )

@@ -2,20 +2,31 @@
 
 `connection="X"` reads app setting `AzureWebJobsX`, then `X` (so "AzureWebJobsStorage" and
 "Storage" both work); a connection string, `UseDevelopmentStorage=true`, or an identity-based
-`X__queueServiceUri` / `X__serviceUri` / `X__accountName` (DefaultAzureCredential).
+`X__queueServiceUri` / `X__serviceUri` / `X__accountName` with the host's credential choice:
+`X__credential=managedidentity` (with `X__clientId` or `X__managedIdentityResourceId` for a
+user-assigned identity) is ManagedIdentityCredential, anything else DefaultAzureCredential.
+Local addition: the `STORAGE_EMULATOR_CERT` app setting (a PEM file) is trusted for loopback
+queue URIs, so an HTTPS Azurite with a self-signed certificate works; the real host trusts the
+OS store instead.
 """
 from __future__ import annotations
 
 import os
 import threading
-from typing import Mapping
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlparse
 
+from azure.core.credentials import TokenCredential
+from azure.identity import DefaultAzureCredential, ManagedIdentityCredential
 from azure.storage.queue import LinearRetry, QueueClient, QueueServiceClient
 
 DEFAULT_CONNECTION = "Storage"
 # Azurite's well-known development account (public, documented by Microsoft).
 _DEV_ACCOUNT = "devstoreaccount1"
 _DEV_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+EMULATOR_CERT_SETTING = "STORAGE_EMULATOR_CERT"
+_LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 
 def _client_options() -> dict[str, object]:
@@ -46,6 +57,24 @@ def _identity_endpoint(name: str, environ: Mapping[str, str]) -> str | None:
     return f"https://{account}.queue.core.windows.net" if account else None
 
 
+def identity_credential(name: str, environ: Mapping[str, str]) -> TokenCredential:
+    """The credential the host builds for the `name__*` section (Microsoft.Extensions.Azure's rules)."""
+    client_id = environ.get(name + "__clientId") or None
+    resource_id = environ.get(name + "__managedIdentityResourceId") or None
+    if (environ.get(name + "__credential") or "").lower() == "managedidentity":
+        if resource_id:
+            return ManagedIdentityCredential(identity_config={"resource_id": resource_id})
+        return ManagedIdentityCredential(client_id=client_id)
+    return DefaultAzureCredential(managed_identity_client_id=client_id)
+
+
+def _identity_options(endpoint: str, environ: Mapping[str, str]) -> dict[str, Any]:
+    cert = environ.get(EMULATOR_CERT_SETTING)
+    if cert and (urlparse(endpoint).hostname or "") in _LOOPBACK:
+        return {**_client_options(), "connection_verify": cert}
+    return _client_options()
+
+
 def create_service_client(connection: str | None, environ: Mapping[str, str] | None = None) -> QueueServiceClient:
     environ = os.environ if environ is None else environ
     name = connection or DEFAULT_CONNECTION
@@ -57,9 +86,8 @@ def create_service_client(connection: str | None, environ: Mapping[str, str] | N
             return QueueServiceClient.from_connection_string(value, **_client_options())
         endpoint = _identity_endpoint(candidate, environ)
         if endpoint:
-            from azure.identity import DefaultAzureCredential  # only identity-based apps need it
-
-            return QueueServiceClient(endpoint, credential=DefaultAzureCredential(), **_client_options())
+            credential = identity_credential(candidate, environ)
+            return QueueServiceClient(endpoint, credential=credential, **_identity_options(endpoint, environ))
     raise ConnectionSettingError(
         f"Storage account connection string 'AzureWebJobs{name}' does not exist. "
         f"Make sure that it is a defined App Setting (local.settings.json Values)."

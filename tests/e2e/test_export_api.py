@@ -11,6 +11,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from azure.data.tables import TableServiceClient
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.serialization import pkcs12
@@ -228,7 +229,7 @@ def test_unknown_and_never_issued_certificates(api, stack, unique):
     from shared.model import Certificate
     from shared.tables import CertificateRepository, TableStore
 
-    store = TableStore(stack.storage_connection, stack.env["CERTSYNC_TABLE_PREFIX"])
+    store = TableStore(TableServiceClient.from_connection_string(stack.storage_connection), stack.env["CERTSYNC_TABLE_PREFIX"])
     try:
         name = f"pending-{unique}"
         CertificateRepository(store).add(
