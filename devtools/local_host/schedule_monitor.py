@@ -20,12 +20,11 @@ from pathlib import Path
 from typing import Protocol
 
 from azure.core.exceptions import AzureError, ResourceNotFoundError
-from azure.identity import DefaultAzureCredential
 from azure.storage.blob import BlobServiceClient
 
 from devtools.local_host.schedules import TimerSchedule
 from devtools.local_host.singleton import HOSTS_CONTAINER, ensure_container
-from devtools.local_host.storage import development_storage_connection
+from devtools.local_host.storage import development_storage_connection, emulator_trust, identity_credential
 
 log = logging.getLogger("devtools.local_host")
 
@@ -161,4 +160,7 @@ def blob_service(environ: Mapping[str, str] | None = None) -> BlobServiceClient 
     account = environ.get(f"{STORAGE_SETTING}__accountName")
     if not endpoint and account:
         endpoint = f"https://{account}.blob.core.windows.net"
-    return BlobServiceClient(endpoint, credential=DefaultAzureCredential()) if endpoint else None
+    if not endpoint:
+        return None
+    credential = identity_credential(STORAGE_SETTING, environ)
+    return BlobServiceClient(endpoint, credential=credential, **emulator_trust(endpoint, environ))

@@ -29,7 +29,7 @@ EMULATOR_CERT_SETTING = "STORAGE_EMULATOR_CERT"
 _LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 
-def _client_options() -> dict[str, object]:
+def _client_options() -> dict[str, Any]:
     """One quick retry: the SDK default (15 s, then 15+3^n s) would stall polling and shutdown
     whenever Azurite is down; the listener's own backoff already retries forever."""
     return {"retry_policy": LinearRetry(backoff=1, retry_total=1, random_jitter_range=0), "connection_timeout": 5}
@@ -68,11 +68,12 @@ def identity_credential(name: str, environ: Mapping[str, str]) -> TokenCredentia
     return DefaultAzureCredential(managed_identity_client_id=client_id)
 
 
-def _identity_options(endpoint: str, environ: Mapping[str, str]) -> dict[str, Any]:
+def emulator_trust(endpoint: str, environ: Mapping[str, str]) -> dict[str, Any]:
+    """`connection_verify` for a loopback endpoint when STORAGE_EMULATOR_CERT is set, else nothing."""
     cert = environ.get(EMULATOR_CERT_SETTING)
     if cert and (urlparse(endpoint).hostname or "") in _LOOPBACK:
-        return {**_client_options(), "connection_verify": cert}
-    return _client_options()
+        return {"connection_verify": cert}
+    return {}
 
 
 def create_service_client(connection: str | None, environ: Mapping[str, str] | None = None) -> QueueServiceClient:
@@ -87,7 +88,8 @@ def create_service_client(connection: str | None, environ: Mapping[str, str] | N
         endpoint = _identity_endpoint(candidate, environ)
         if endpoint:
             credential = identity_credential(candidate, environ)
-            return QueueServiceClient(endpoint, credential=credential, **_identity_options(endpoint, environ))
+            options = {**_client_options(), **emulator_trust(endpoint, environ)}
+            return QueueServiceClient(endpoint, credential=credential, **options)
     raise ConnectionSettingError(
         f"Storage account connection string 'AzureWebJobs{name}' does not exist. "
         f"Make sure that it is a defined App Setting (local.settings.json Values)."

@@ -4,9 +4,18 @@ anywhere in the app's environment."""
 from __future__ import annotations
 
 import os
+import time
+from pathlib import Path
 
 from devtools.processes import env_only_host, free_port
 from tests.conftest import USER_ASSIGNED_CLIENT_ID, Api, identity_app_env
+
+
+def wait_for_line(log: Path, text: str, timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while text not in log.read_text():
+        assert time.monotonic() < deadline, f"{text!r} not logged:\n{log.read_text()[-3000:]}"
+        time.sleep(0.1)
 
 
 def test_create_certificate_runs_through_the_queue_trigger(oauth_storage, identity_endpoint, storage_and_vault,
@@ -28,6 +37,7 @@ def test_create_certificate_runs_through_the_queue_trigger(oauth_storage, identi
         op = api.wait_operation(api.call("POST", "certificates", {"name": name, "hostnames": [f"{name}.example.com"]}))
         assert op["status"] == "Succeeded", op
         assert api.call("GET", f"certificates/{name}").json()["status"] == "Issued"
+        wait_for_line(tmp_path / "host.log", "timer auto_renew: this instance holds the listener lock")  # blob lease
     finally:
         host.stop()
     log = (tmp_path / "host.log").read_text()
