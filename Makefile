@@ -39,7 +39,7 @@ test: deps
 
 # The fast ring: domain and service-layer tests on the in-memory fakes, and the fake half of the
 # adapter contract tests. Nothing is started (the session fixtures refuse to).
-FAST_RING := tests/unit tests/service tests/contract
+FAST_RING := tests/unit tests/service tests/contract tests/acme/test_issuer_contract.py
 
 test-unit: $(INSTALLED)
 	CERTSYNC_FAST_RING=1 $(BIN)/python -m pytest $(FAST_RING) -m "not emulators"
