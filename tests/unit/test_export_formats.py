@@ -8,7 +8,6 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
-import uuid
 from datetime import datetime, timezone
 from pathlib import Path
 from types import SimpleNamespace
@@ -33,57 +32,18 @@ from shared.issuers.base import IssueRequest
 from shared.issuers.local_ca import LocalCA
 from shared.model import Certificate, CertificateStatus, OperationKind, OperationStatus
 from shared.pki import CertificateBundle, KeyType, generate_private_key, key_matches, thumbprint, to_pfx_base64
-from shared.vault import PFX_CONTENT_TYPE, SecretVersion
+from shared.vault import PFX_CONTENT_TYPE
+from tests.fakes.context import fake_context
+from tests.fakes.vault import FakeVault
 
 NOW = datetime(2030, 6, 1, 12, 0, tzinfo=timezone.utc)
 PASSWORD = "correct-horse-battery-staple"
 VAULT_URL = "https://contoso-kv.vault.azure.net"
 
 
-class FakeVault:
-    """The two Vault methods LocalCA and export use: versions kept in order, latest last."""
-
-    url = VAULT_URL
-
-    def __init__(self) -> None:
-        self.versions: dict[str, list[SecretVersion]] = {}
-
-    def get_secret(self, name: str, version: str | None = None) -> SecretVersion:
-        for stored in reversed(self.versions.get(name, [])):
-            if version is None or stored.version == version:
-                return stored
-        raise NotFound(f"secret {name} was not found in Key Vault", code="SecretNotFound")
-
-    def set_secret(self, name: str, value: str, *, content_type=None, tags=None, not_before=None, expires_on=None):
-        version = uuid.uuid4().hex
-        stored = SecretVersion(
-            name=name, version=version, id=f"{self.url}/secrets/{name}/{version}", content_type=content_type,
-            enabled=True, updated_on=NOW, tags=dict(tags or {}), value=value,
-        )
-        self.versions.setdefault(name, []).append(stored)
-        return stored
-
-
-class FakeCertificates:
-    def __init__(self) -> None:
-        self.rows: dict[str, Certificate] = {}
-
-    def find(self, name: str) -> Certificate | None:
-        return self.rows.get(name)
-
-
-class FakeOperations:
-    def __init__(self) -> None:
-        self.added = []
-
-    def add(self, op):
-        self.added.append(op)
-        return op
-
-
 @pytest.fixture(scope="module")
 def ca() -> LocalCA:
-    return LocalCA(FakeVault(), clock=lambda: NOW)
+    return LocalCA(FakeVault(VAULT_URL), clock=lambda: NOW)
 
 
 def issue(ca: LocalCA, key_type: KeyType = KeyType.RSA2048, host: str = "shop.example.com") -> CertificateBundle:
@@ -260,22 +220,21 @@ def test_portal_url_only_for_public_cloud_vaults(version_id, expected):
 @pytest.fixture
 def world(ca):
     """A context holding one issued certificate with two versions, one never issued."""
-    vault = FakeVault()
+    fakes = fake_context(KEY_VAULT_URL=VAULT_URL)
     old, new = issue(ca, KeyType.EC256), issue(ca, KeyType.EC256)
     versions = [
-        vault.set_secret("cert-shop", to_pfx_base64(b, "shop"), content_type=PFX_CONTENT_TYPE) for b in (old, new)
+        fakes.vault.set_secret("cert-shop", to_pfx_base64(b, "shop"), content_type=PFX_CONTENT_TYPE)
+        for b in (old, new)
     ]
-    certificates = FakeCertificates()
-    certificates.rows["shop"] = Certificate(
+    fakes.certificates.add(Certificate(
         name="shop", hostnames=("shop.example.com",), key_type="EC256", issuer="local",
         status=CertificateStatus.ISSUED, secret_name="cert-shop", secret_version=versions[1].version,
         thumbprint=new.thumbprint,
-    )
-    certificates.rows["fresh"] = Certificate(
+    ))
+    fakes.certificates.add(Certificate(
         name="fresh", hostnames=("fresh.example.com",), key_type="EC256", issuer="local", secret_name="cert-fresh"
-    )
-    ctx = SimpleNamespace(vault=vault, certificates=certificates, operations=FakeOperations())
-    return SimpleNamespace(ctx=ctx, old=old, new=new, versions=versions)
+    ))
+    return SimpleNamespace(ctx=fakes.ctx, old=old, new=new, versions=versions)
 
 
 def test_export_defaults_to_the_recorded_version_and_records_the_export(world):
@@ -286,7 +245,7 @@ def test_export_defaults_to_the_recorded_version_and_records_the_export(world):
     assert exported.filename == f"shop-{world.new.thumbprint[:8]}.pfx"
     assert thumbprint(pkcs12.load_pkcs12(exported.content, PASSWORD.encode()).cert.certificate) == world.new.thumbprint
     assert PASSWORD not in repr(exported) and "content=" not in repr(exported)
-    [op] = world.ctx.operations.added
+    [op] = world.ctx.operations.list()
     assert (op.kind, op.target, op.status) == (OperationKind.EXPORT, "shop", OperationStatus.SUCCEEDED)
     assert op.requested_by == "ada"
     assert op.parameters == {
@@ -302,13 +261,13 @@ def test_export_of_an_older_version(world):
     assert exported.content_type == "application/x-pem-file"
     assert exported.filename == f"shop-{world.old.thumbprint[:8]}.pem"
     assert thumbprint(x509.load_pem_x509_certificates(exported.content)[0]) == world.old.thumbprint
-    assert world.ctx.operations.added[0].parameters["version"] == version
+    assert world.ctx.operations.list()[0].parameters["version"] == version
 
 
 def test_export_chain_only_records_no_encryption(world):
     exported = export_certificate(world.ctx, "shop", ExportRequest("pem", include_key=False))
     assert b"PRIVATE KEY" not in exported.content
-    params = world.ctx.operations.added[0].parameters
+    params = world.ctx.operations.list()[0].parameters
     assert params["includeKey"] is False and params["encryption"] is None
 
 
@@ -333,7 +292,7 @@ def test_export_refusals_record_nothing(world, name, request_, error, code):
         export_certificate(world.ctx, name, request_)
     assert caught.value.code == code
     assert PASSWORD not in caught.value.message
-    assert world.ctx.operations.added == []
+    assert world.ctx.operations.list() == []
 
 
 def test_secret_location(world):
