@@ -40,6 +40,9 @@ _HOST_HEADER = re.compile(r"^(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$
 _WILDCARD_HOSTS = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}
 # Idle keep-alive connections are dropped after this; the SDK reconnects transparently.
 _IDLE_TIMEOUT_S = 120
+# Connections the kernel queues before accept(): load tests open hundreds at once, and socketserver's
+# default of 5 dropped or reset the rest. Linux caps it at net.core.somaxconn (4096 by default).
+_LISTEN_BACKLOG = 1024
 
 
 class KeyVaultRequestHandler(BaseHTTPRequestHandler):
@@ -170,6 +173,7 @@ class KeyVaultHttpsServer(ThreadingHTTPServer):
     """Threaded server whose TLS handshake runs in the connection's thread, not the accept loop."""
 
     daemon_threads = True
+    request_queue_size = _LISTEN_BACKLOG
 
     def __init__(self, host: str, port: int, state: EmulatorState, tls_context: ssl.SSLContext) -> None:
         self.address_family = socket.AF_INET6 if ":" in host else socket.AF_INET

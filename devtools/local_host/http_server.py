@@ -17,6 +17,9 @@ log = logging.getLogger("devtools.local_host")
 
 MAX_BODY = 100 * 1024 * 1024  # the host's default request size limit (~100 MB)
 IDLE_TIMEOUT_S = 120  # Kestrel's default keep-alive timeout is 130 s
+# Connections the kernel queues before accept(): load tests open hundreds at once, and socketserver's
+# default of 5 dropped or reset the rest. Linux caps it at net.core.somaxconn (4096 by default).
+LISTEN_BACKLOG = 1024
 
 
 class PortUnavailableError(OSError):
@@ -74,6 +77,7 @@ class _Handler(BaseHTTPRequestHandler):
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = LISTEN_BACKLOG
     front: HttpFrontEnd
 
 
