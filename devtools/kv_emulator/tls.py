@@ -37,12 +37,12 @@ class TlsFiles:
     key_path: Path
 
 
-def ensure_certificate(tls_dir: Path) -> TlsFiles:
+def ensure_certificate(tls_dir: Path, common_name: str = "certsync Key Vault emulator") -> TlsFiles:
     """Reuse the certificate in tls_dir when it is still good; otherwise write a new one."""
     tls_dir.mkdir(parents=True, exist_ok=True)
     files = TlsFiles(tls_dir / CERT_FILE_NAME, tls_dir / KEY_FILE_NAME)
     if not _reusable(files):
-        _write_new(files)
+        _write_new(files, common_name)
     return files
 
 
@@ -72,12 +72,12 @@ def _reusable(files: TlsFiles) -> bool:
     return same_key and covers_names and fresh
 
 
-def _write_new(files: TlsFiles) -> None:
+def _write_new(files: TlsFiles, common_name: str) -> None:
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name(
         [
             x509.NameAttribute(NameOID.ORGANIZATION_NAME, "certsync development"),
-            x509.NameAttribute(NameOID.COMMON_NAME, "certsync Key Vault emulator"),
+            x509.NameAttribute(NameOID.COMMON_NAME, common_name),
         ]
     )
     now = dt.datetime.now(dt.UTC)

@@ -1,0 +1,266 @@
+"""HTTPS server for the ARM API: turns requests into ARM operations or /_emulator/ calls.
+
+Order of checks: management prefix; bearer token (any is accepted); routing; injected faults;
+api-version; then the operation, under the store's lock.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import shutil
+import tempfile
+import time
+import uuid
+from http.server import BaseHTTPRequestHandler
+from pathlib import Path
+from typing import Any, Self
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from devtools.arm_emulator import api, management
+from devtools.arm_emulator.context import ArmRequest, ArmState
+from devtools.arm_emulator.errors import (
+    ArmError,
+    bad_request,
+    injected,
+    missing_api_version,
+    unsupported_api_version,
+)
+from devtools.arm_emulator.https import IDLE_TIMEOUT_S, TlsThreadingServer, serve_in_thread, stop_server
+from devtools.arm_emulator.keyvault import KeyVaultReader
+from devtools.arm_emulator.protocol import DEFAULT_PAGE_SIZE, MAX_REQUEST_BODY_BYTES
+from devtools.arm_emulator.ratelimits import RateLimits
+from devtools.arm_emulator.resources import seed_local_vault
+from devtools.arm_emulator.routes import operation_names, resolve
+from devtools.arm_emulator.store import ResourceStore
+from devtools.arm_emulator.tls_front import TlsFront, TlsFrontHandler
+from devtools.kv_emulator.faults import FAULT, UNKNOWN, FaultInjector, RequestCounters
+from devtools.kv_emulator.tls import TlsFiles, ensure_certificate, server_context
+from devtools.kv_emulator.wire import Reply
+
+log = logging.getLogger("devtools.arm_emulator")
+
+_HOST_HEADER = re.compile(r"^(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$")
+UNAUTHENTICATED = "unauthenticated"
+_AUTH_CHALLENGE = (
+    'Bearer authorization_uri="https://login.microsoftonline.com/common", error="invalid_token", '
+    "error_description=\"The authentication failed because of missing 'Authorization' header.\""
+)
+
+
+class ArmApp:
+    """What the request handler needs besides the request: state, limits, how to re-seed."""
+
+    def __init__(self, state: ArmState, vault_url: str | None) -> None:
+        self.state = state
+        self.rate_limits = RateLimits()
+        self.vault_url = vault_url
+
+    def reseed(self) -> None:
+        seed_local_vault(self.state.store, self.vault_url)
+
+
+class ArmRequestHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    timeout = IDLE_TIMEOUT_S
+    disable_nagle_algorithm = True
+    server: TlsThreadingServer
+
+    def do_GET(self) -> None:
+        self._dispatch()
+
+    do_PUT = do_PATCH = do_POST = do_DELETE = do_HEAD = do_GET
+
+    def version_string(self) -> str:
+        return "certsync-arm-emulator"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        log.debug("%s - %s", self.address_string(), format % args)
+
+    def _dispatch(self) -> None:
+        app: ArmApp = self.server.app
+        target = urlsplit(self.path)
+        query = {k: v[0] for k, v in parse_qs(target.query, keep_blank_values=True).items()}
+        headers: dict[str, str] = {}
+        try:
+            body = self._read_body()
+            if target.path.startswith(management.PREFIX):
+                reply = management.handle(self.command, target.path, query, body, app.state, app.reseed)
+            else:
+                reply = self._arm(app, target.path, query, body, headers)
+        except ArmError as err:
+            reply = Reply(err.status, err.body(), err.headers)
+        except Exception:  # a bug here must not kill the connection thread silently
+            log.exception("unexpected error handling %s %s", self.command, target.path)
+            reply = Reply(500, {"error": {"code": "InternalServerError", "message": "The emulator failed; see its log."}})
+        self._send(Reply(reply.status, reply.body, {**headers, **reply.headers}))
+
+    def _arm(self, app: ArmApp, path: str, query: dict[str, str], body: bytes, headers: dict[str, str]) -> Reply:
+        state = app.state
+        if not self._has_bearer_token():
+            state.counters.add(UNAUTHENTICATED)
+            raise ArmError(
+                401,
+                "AuthenticationFailed",
+                "Authentication failed. The 'Authorization' header is missing.",
+                {"WWW-Authenticate": _AUTH_CHALLENGE},
+            )
+        try:
+            routed = resolve(self.command, path, [unquote(s) for s in path.strip("/").split("/")])
+        except ArmError:
+            state.counters.add(UNKNOWN)
+            raise
+        state.counters.add(routed.operation)
+        headers.update(app.rate_limits.spend(routed.subscription, self.command))
+        self._inject_faults(state, routed.subscription, routed.operation)
+        api_version = query.get("api-version")
+        if not api_version:
+            raise missing_api_version()
+        if api_version not in routed.api_versions:
+            raise unsupported_api_version(api_version, routed.resource_type, routed.api_versions)
+        request = ArmRequest(routed, self.command, path, query, body, self._base_url(), api_version)
+        with state.store.transaction():
+            return api.handle(state, request)
+
+    def _inject_faults(self, state: ArmState, subscription: str, operation: str) -> None:
+        if state.fault_subscriptions is not None and subscription.lower() not in state.fault_subscriptions:
+            return
+        decision = state.faults.decide(operation)
+        if decision.latency_s:
+            time.sleep(decision.latency_s)
+        if decision.error is not None:
+            state.counters.add(FAULT)
+            retry_after = decision.error.headers.get("Retry-After")
+            raise injected(
+                decision.error.status, int(retry_after) if retry_after else None, subscription, operation
+            )
+
+    def _read_body(self) -> bytes:
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            self.close_connection = True
+            raise bad_request("Chunked request bodies are not supported; send Content-Length.")
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            self.close_connection = True
+            raise bad_request("Invalid Content-Length header.") from None
+        if length > MAX_REQUEST_BODY_BYTES:
+            self.close_connection = True
+            raise ArmError(413, "RequestEntityTooLarge", f"The request body is larger than {MAX_REQUEST_BODY_BYTES} bytes.")
+        return self.rfile.read(length) if length > 0 else b""
+
+    def _has_bearer_token(self) -> bool:
+        scheme, _, token = self.headers.get("Authorization", "").strip().partition(" ")
+        return scheme.lower() == "bearer" and bool(token.strip())
+
+    def _base_url(self) -> str:
+        """nextLinks point back at whatever host the client used."""
+        host = self.headers.get("Host", "")
+        if not _HOST_HEADER.match(host):
+            host = self.server.authority
+        return f"https://{host}"
+
+    def _send(self, reply: Reply) -> None:
+        payload = b"" if reply.body is None else json.dumps(reply.body, separators=(",", ":")).encode("utf-8")
+        request_id = str(uuid.uuid4())
+        self.send_response(reply.status)
+        self.send_header("Cache-Control", "no-cache")
+        self.send_header("Pragma", "no-cache")
+        self.send_header("Expires", "-1")
+        self.send_header("x-ms-request-id", request_id)
+        self.send_header("x-ms-correlation-request-id", request_id)
+        self.send_header("x-ms-routing-request-id", f"LOCAL:{request_id}")
+        client_request_id = self.headers.get("x-ms-client-request-id")
+        if client_request_id and len(client_request_id) <= 128:
+            self.send_header("x-ms-client-request-id", client_request_id)
+        self.send_header("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+        self.send_header("X-Content-Type-Options", "nosniff")
+        for name, value in reply.headers.items():
+            self.send_header(name, value)
+        if payload:
+            self.send_header("Content-Type", "application/json; charset=utf-8")
+        if reply.status != 204:
+            self.send_header("Content-Length", str(len(payload)))
+        if self.close_connection:
+            self.send_header("Connection", "close")
+        self.end_headers()
+        if payload and reply.status != 204 and self.command != "HEAD":
+            self.wfile.write(payload)
+
+
+class EmulatorHandle:
+    """A running emulator: ARM API URL, TLS front port, which certificate to trust, how to stop it."""
+
+    def __init__(
+        self,
+        api: TlsThreadingServer,
+        front: TlsThreadingServer,
+        threads: list[Any],
+        tls: TlsFiles,
+        temp_dir: Path | None,
+        state: ArmState,
+    ) -> None:
+        self._servers = [api, front]
+        self._threads = threads
+        self._temp_dir = temp_dir
+        self.state = state
+        self.port: int = api.server_port
+        self.url: str = f"https://{api.authority}"
+        self.tls_port: int = front.server_port
+        self.cert_path: Path = tls.cert_path
+
+    def stop(self) -> None:
+        """Stop serving, close open connections; safe to call twice."""
+        for server, thread in zip(self._servers, self._threads, strict=True):
+            stop_server(server, thread)
+        self.state.key_vault.close()
+        if self._temp_dir is not None:
+            shutil.rmtree(self._temp_dir, ignore_errors=True)
+            self._temp_dir = None
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        return f"EmulatorHandle(url={self.url!r}, tls_port={self.tls_port}, cert_path={str(self.cert_path)!r})"
+
+
+def start_emulator(
+    host: str = "127.0.0.1",
+    port: int = 0,
+    tls_port: int = 0,
+    data_dir: str | Path | None = None,
+    tls_dir: str | Path | None = None,
+    key_vault_url: str | None = None,
+    key_vault_cert: str | Path | None = None,
+    page_size: int = DEFAULT_PAGE_SIZE,
+) -> EmulatorHandle:
+    """Start the ARM API and the TLS front in background threads; port 0 picks a free port.
+
+    key_vault_url/key_vault_cert: the Key Vault emulator that certificate imports read from
+    (known to ARM as the `local` vault). Without data_dir, state is in memory.
+    """
+    data_path = Path(data_dir) if data_dir is not None else None
+    temp_dir: Path | None = None
+    if tls_dir is not None:
+        tls_path = Path(tls_dir)
+    elif data_path is not None:
+        tls_path = data_path
+    else:
+        temp_dir = tls_path = Path(tempfile.mkdtemp(prefix="arm-emulator-tls-"))
+    tls = ensure_certificate(tls_path, common_name="certsync ARM emulator")
+    store = ResourceStore(data_path)
+    reader = KeyVaultReader(key_vault_url, Path(key_vault_cert) if key_vault_cert else None)
+    counters = RequestCounters([*operation_names(), UNAUTHENTICATED])
+    state = ArmState(store=store, key_vault=reader, counters=counters, faults=FaultInjector(), page_size=page_size)
+    app = ArmApp(state, key_vault_url)
+    app.reseed()
+    api_server = TlsThreadingServer(host, port, ArmRequestHandler, server_context(tls), app)
+    front = TlsFront(store, tls)
+    front_server = TlsThreadingServer(host, tls_port, TlsFrontHandler, front.context(), front)
+    threads = [serve_in_thread(api_server, "arm-emulator"), serve_in_thread(front_server, "arm-emulator-tls-front")]
+    return EmulatorHandle(api_server, front_server, threads, tls, temp_dir, state)
