@@ -1,4 +1,4 @@
-"""Start and stop the local stack's processes (Azurite, the Key Vault emulator, the app).
+"""Start and stop the local stack's processes (Azurite, the Key Vault and ARM emulators, the app).
 
 Used by `make run` (fixed ports, data under .data/) and by the tests (free ports, in memory).
 """
@@ -127,6 +127,25 @@ def key_vault_emulator(port: int, data_dir: Path | None, tls_dir: Path, log_path
     if data_dir is not None:
         argv += ["--data-dir", str(data_dir)]
     return Service("key vault emulator", argv, lambda: port_open(port), log_path=log_path)
+
+
+def arm_emulator(
+    port: int,
+    tls_port: int,
+    data_dir: Path | None,
+    tls_dir: Path,
+    vault_url: str | None,
+    vault_cert: Path | None,
+    log_path: Path | None = None,
+) -> Service:
+    """The ARM emulator (API on `port`, TLS front on `tls_port`), importing certificates from the vault."""
+    argv = [sys.executable, "-m", "devtools.arm_emulator", "--port", str(port), "--tls-port", str(tls_port)]
+    argv += ["--tls-dir", str(tls_dir)]
+    if data_dir is not None:
+        argv += ["--data-dir", str(data_dir)]
+    if vault_url is not None and vault_cert is not None:
+        argv += ["--key-vault-url", vault_url, "--key-vault-cert", str(vault_cert)]
+    return Service("ARM emulator", argv, lambda: port_open(port) and port_open(tls_port), log_path=log_path)
 
 
 def app_settings(connection: str, vault_url: str, cert: Path, **overrides: str) -> dict[str, str]:

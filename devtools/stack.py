@@ -1,4 +1,4 @@
-"""`make run`: Azurite + the Key Vault emulator + the function app, stopped together by Ctrl-C.
+"""`make run`: Azurite + the Key Vault and ARM emulators + the function app, stopped together by Ctrl-C.
 
 Runs the app with Azure Functions Core Tools (`func start`) when it is on PATH, else with our
 local host. State lives under .data/ and survives restarts.
@@ -9,9 +9,8 @@ import shutil
 import signal
 import sys
 import time
-from pathlib import Path
 
-from devtools.processes import ROOT, Service, azurite, function_host, key_vault_emulator, port_open
+from devtools.processes import ROOT, Service, arm_emulator, azurite, function_host, key_vault_emulator, port_open
 
 DATA = ROOT / ".data"
 APP_PORT = 7071
@@ -22,15 +21,25 @@ def main() -> int:
     if not settings.exists():
         shutil.copy(ROOT / "local.settings.sample.json", settings)
         print("created local.settings.json from local.settings.sample.json")
-    for sub in ("azurite", "keyvault", "logs"):
+    for sub in ("azurite", "keyvault", "arm", "logs"):
         (DATA / sub).mkdir(parents=True, exist_ok=True)
-    busy = [p for p in (7071, 8443, 10000, 10001, 10002) if port_open(p)]
+    busy = [p for p in (7071, 8443, 8444, 8445, 10000, 10001, 10002) if port_open(p)]
     if busy:
         print(f"ports already in use: {busy}; stop whatever holds them (an earlier `make run`?)", file=sys.stderr)
         return 1
     services = [
         azurite(10000, 10001, 10002, DATA / "azurite", in_memory=False, log_path=DATA / "logs" / "azurite.log"),
         key_vault_emulator(8443, DATA / "keyvault", DATA / "keyvault", log_path=DATA / "logs" / "keyvault.log"),
+        # ARM on 8444 (subscription 11111111-...), the TLS front on 8445; imports from the vault above.
+        arm_emulator(
+            8444,
+            8445,
+            DATA / "arm",
+            DATA / "arm",
+            "https://127.0.0.1:8443",
+            DATA / "keyvault" / "emulator-cert.pem",
+            log_path=DATA / "logs" / "arm.log",
+        ),
     ]
     if shutil.which("func"):
         services.append(Service("func", ["func", "start", "--port", str(APP_PORT)], lambda: port_open(APP_PORT)))

@@ -87,6 +87,6 @@ def _page(items: list[dict[str, Any]], size: int, request: ArmRequest) -> dict[s
 
 def _decode(token: str) -> str:
     try:
-        return base64.urlsafe_b64decode(token.encode("ascii")).decode("utf-8")
+        return base64.b64decode(token.encode("ascii"), altchars=b"-_", validate=True).decode("utf-8")
     except (binascii.Error, ValueError, UnicodeError):
         raise bad_request("The $skiptoken parameter is invalid.", "InvalidSkipToken") from None

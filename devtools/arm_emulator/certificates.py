@@ -36,7 +36,9 @@ def certificate_id(subscription: str, group: str, name: str) -> str:
     return provider_id(subscription, group, CERTIFICATE_TYPE, name)
 
 
-def find_by_thumbprint(store: ResourceStore, subscription: str, group: str, location: str, thumbprint: str) -> Resource | None:
+def find_by_thumbprint(
+    store: ResourceStore, subscription: str, group: str, location: str, thumbprint: str
+) -> Resource | None:
     """The certificate with this thumbprint in a webspace (resource group + region)."""
     for cert in store.children(group_id(subscription, group), CERTIFICATE_TYPE):
         same_print = str(cert.properties.get("thumbprint") or "").upper() == thumbprint.upper()
@@ -45,7 +47,9 @@ def find_by_thumbprint(store: ResourceStore, subscription: str, group: str, loca
     return None
 
 
-def bindings_using(store: ResourceStore, subscription: str, group: str, location: str, thumbprint: str) -> list[Resource]:
+def bindings_using(
+    store: ResourceStore, subscription: str, group: str, location: str, thumbprint: str
+) -> list[Resource]:
     """Hostname bindings of apps in the webspace that point at this thumbprint."""
     found = []
     for binding_type in BINDING_TYPES:
@@ -69,7 +73,9 @@ def put_certificate(state: ArmState, request: ArmRequest) -> Reply:
     cert_id = certificate_id(target.subscription, group, name)
     existing = state.store.get(cert_id)
     if existing is not None and not same_location(existing.body["location"], location):
-        raise bad_request(f"The certificate '{name}' exists in '{existing.body['location']}'; its location cannot change.")
+        raise bad_request(
+            f"The certificate '{name}' exists in '{existing.body['location']}'; its location cannot change."
+        )
     server_farm_id = props.get("serverFarmId")
     if server_farm_id is not None and (not isinstance(server_farm_id, str) or state.store.get(server_farm_id) is None):
         # Guess: the Web provider's wording for a serverFarmId that names no plan.
@@ -117,7 +123,9 @@ def put_certificate(state: ArmState, request: ArmRequest) -> Reply:
 def get_certificate(state: ArmState, request: ArmRequest) -> Reply:
     target = request.target
     group, name = target.resource_group or "", target.names[0]
-    return Reply(200, require(state, certificate_id(target.subscription, group, name), CERTIFICATE_TYPE, name, group).body)
+    return Reply(
+        200, require(state, certificate_id(target.subscription, group, name), CERTIFICATE_TYPE, name, group).body
+    )
 
 
 def delete_certificate(state: ArmState, request: ArmRequest) -> Reply:

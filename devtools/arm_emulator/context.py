@@ -43,7 +43,9 @@ class ArmRequest:
         try:
             body = json.loads(self.raw_body.decode("utf-8") or "null")
         except (UnicodeDecodeError, ValueError):
-            raise bad_request("The request content was invalid and could not be deserialized.", "InvalidRequestContent")
+            raise bad_request(
+                "The request content was invalid and could not be deserialized.", "InvalidRequestContent"
+            ) from None
         if not isinstance(body, dict):
             raise bad_request("The request content must be a JSON object.", "InvalidRequestContent")
         return body

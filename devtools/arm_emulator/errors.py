@@ -30,7 +30,9 @@ def bad_request(message: str, code: str = "BadRequest") -> ArmError:
 
 def missing_api_version() -> ArmError:
     return ArmError(
-        400, "MissingApiVersionParameter", "The api-version query parameter (?api-version=) is required for all requests."
+        400,
+        "MissingApiVersionParameter",
+        "The api-version query parameter (?api-version=) is required for all requests.",
     )
 
 

@@ -5,6 +5,7 @@ Shared by the ARM API and the TLS front; each passes its own request handler and
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import socket
 import ssl
@@ -44,14 +45,12 @@ class TlsThreadingServer(ThreadingHTTPServer):
         with self._connections_lock:
             self._connections.add(tls_socket)
         try:
-            self.RequestHandlerClass(tls_socket, client_address, self)
+            self.RequestHandlerClass(tls_socket, client_address, self)  # type: ignore[arg-type]
         finally:
             with self._connections_lock:
                 self._connections.discard(tls_socket)
-            try:
+            with contextlib.suppress(OSError):
                 tls_socket.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
             tls_socket.close()
 
     def handle_error(self, request: Any, client_address: Any) -> None:
@@ -61,10 +60,8 @@ class TlsThreadingServer(ThreadingHTTPServer):
         with self._connections_lock:
             connections = list(self._connections)
         for connection in connections:
-            try:
+            with contextlib.suppress(OSError):
                 connection.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
 
 
 def serve_in_thread(server: TlsThreadingServer, name: str) -> threading.Thread:

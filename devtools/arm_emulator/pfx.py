@@ -53,7 +53,7 @@ def facts_of(cert: x509.Certificate) -> CertificateFacts:
     digest = hashes.Hash(hashes.SHA256())
     digest.update(spki)
     return CertificateFacts(
-        thumbprint=cert.fingerprint(hashes.SHA1()).hex().upper(),  # noqa: S324 - App Service's thumbprint is SHA-1
+        thumbprint=cert.fingerprint(hashes.SHA1()).hex().upper(),
         subject_name=_common_name(cert.subject) or cert.subject.rfc4514_string(),
         issuer=_common_name(cert.issuer) or cert.issuer.rfc4514_string(),
         host_names=_host_names(cert),

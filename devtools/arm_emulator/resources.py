@@ -125,8 +125,12 @@ def list_groups(state: ArmState, request: ArmRequest) -> list[Resource]:
 
 def get_vault(state: ArmState, request: ArmRequest) -> Reply:
     target = request.target
-    vault_id = provider_id(target.subscription, target.resource_group or "", "Microsoft.KeyVault/vaults", target.names[0])
-    return Reply(200, require(state, vault_id, "Microsoft.KeyVault/vaults", target.names[0], target.resource_group or "").body)
+    vault_id = provider_id(
+        target.subscription, target.resource_group or "", "Microsoft.KeyVault/vaults", target.names[0]
+    )
+    return Reply(
+        200, require(state, vault_id, "Microsoft.KeyVault/vaults", target.names[0], target.resource_group or "").body
+    )
 
 
 def seed_local_vault(store: ResourceStore, vault_url: str | None) -> None:

@@ -93,7 +93,9 @@ class ArmRequestHandler(BaseHTTPRequestHandler):
             reply = Reply(err.status, err.body(), err.headers)
         except Exception:  # a bug here must not kill the connection thread silently
             log.exception("unexpected error handling %s %s", self.command, target.path)
-            reply = Reply(500, {"error": {"code": "InternalServerError", "message": "The emulator failed; see its log."}})
+            reply = Reply(
+                500, {"error": {"code": "InternalServerError", "message": "The emulator failed; see its log."}}
+            )
         self._send(Reply(reply.status, reply.body, {**headers, **reply.headers}))
 
     def _arm(self, app: ArmApp, path: str, query: dict[str, str], body: bytes, headers: dict[str, str]) -> Reply:
@@ -132,9 +134,7 @@ class ArmRequestHandler(BaseHTTPRequestHandler):
         if decision.error is not None:
             state.counters.add(FAULT)
             retry_after = decision.error.headers.get("Retry-After")
-            raise injected(
-                decision.error.status, int(retry_after) if retry_after else None, subscription, operation
-            )
+            raise injected(decision.error.status, int(retry_after) if retry_after else None, subscription, operation)
 
     def _read_body(self) -> bytes:
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
@@ -147,7 +147,9 @@ class ArmRequestHandler(BaseHTTPRequestHandler):
             raise bad_request("Invalid Content-Length header.") from None
         if length > MAX_REQUEST_BODY_BYTES:
             self.close_connection = True
-            raise ArmError(413, "RequestEntityTooLarge", f"The request body is larger than {MAX_REQUEST_BODY_BYTES} bytes.")
+            raise ArmError(
+                413, "RequestEntityTooLarge", f"The request body is larger than {MAX_REQUEST_BODY_BYTES} bytes."
+            )
         return self.rfile.read(length) if length > 0 else b""
 
     def _has_bearer_token(self) -> bool:

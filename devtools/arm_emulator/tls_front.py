@@ -109,7 +109,9 @@ class TlsFrontHandler(BaseHTTPRequestHandler):
         served = front.lookup(host) if host else None
         if served is None:
             status = 404
-            text = f"<h1>No app here</h1><p>No site or slot has an SSL binding for {html.escape(host or '(no host)')}.</p>"
+            text = (
+                f"<h1>No app here</h1><p>No site or slot has an SSL binding for {html.escape(host or '(no host)')}.</p>"
+            )
         else:
             status = 200
             name = html.escape(served.app.body["name"])

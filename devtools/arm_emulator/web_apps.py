@@ -49,7 +49,9 @@ def put_plan(state: ArmState, request: ArmRequest) -> Reply:
     plan_id = provider_id(target.subscription, group, PLAN_TYPE, name)
     existing = state.store.get(plan_id)
     if existing is not None and not same_location(existing.body["location"], location):
-        raise bad_request(f"The server farm '{name}' exists in '{existing.body['location']}'; its location cannot change.")
+        raise bad_request(
+            f"The server farm '{name}' exists in '{existing.body['location']}'; its location cannot change."
+        )
     sku = body.get("sku") if isinstance(body.get("sku"), dict) else _DEFAULT_SKU
     resource = Resource(
         {
@@ -137,7 +139,7 @@ def put_site(state: ArmState, request: ArmRequest) -> Reply:
 
 def put_slot(state: ArmState, request: ArmRequest) -> Reply:
     target = request.target
-    group, (site_name, slot_name) = target.resource_group or "", target.names
+    _group, (_site_name, slot_name) = target.resource_group or "", target.names
     check_name(slot_name, "slot")
     site = _require_site(state, request)
     body = request.json_object()
@@ -331,7 +333,9 @@ def get_binding(state: ArmState, request: ArmRequest) -> Reply:
         return Reply(200, _default_binding(app))
     binding = state.store.get(f"{app.id}/hostNameBindings/{host}")
     if binding is None:
-        raise resource_not_found(f"{app.type}/hostNameBindings", f"{app.body['name']}/{host}", app.properties["resourceGroup"])
+        raise resource_not_found(
+            f"{app.type}/hostNameBindings", f"{app.body['name']}/{host}", app.properties["resourceGroup"]
+        )
     return Reply(200, binding.body)
 
 

@@ -1,0 +1,145 @@
+"""ARM protocol details the SDK hides: api-version, auth, error envelopes, paging links, headers."""
+
+from __future__ import annotations
+
+import pytest
+from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
+from azure.mgmt.resource.resources import ResourceManagementClient
+
+from .support import LOCATION, SUBSCRIPTION, RawArm
+
+GROUPS = f"/subscriptions/{SUBSCRIPTION}/resourcegroups"
+
+
+def test_resource_group_create_update_get_exists_delete(groups: ResourceManagementClient) -> None:
+    created = groups.resource_groups.create_or_update("rg", {"location": LOCATION, "tags": {"team": "a"}})
+    updated = groups.resource_groups.create_or_update("rg", {"location": LOCATION, "tags": {"team": "b"}})
+
+    assert created.id == f"/subscriptions/{SUBSCRIPTION}/resourceGroups/rg"
+    assert updated.tags == {"team": "b"}
+    assert groups.resource_groups.check_existence("rg") is True
+    groups.resource_groups.begin_delete("rg").result()
+    assert groups.resource_groups.check_existence("rg") is False
+    with pytest.raises(ResourceNotFoundError) as caught:
+        groups.resource_groups.get("rg")
+    assert caught.value.error is not None and caught.value.error.code == "ResourceGroupNotFound"
+
+
+def test_create_answers_201_then_200(raw: RawArm) -> None:
+    first = raw.call("PUT", f"{GROUPS}/rg", json={"location": LOCATION}, api_version="2025-04-01")
+    second = raw.call("PUT", f"{GROUPS}/rg", json={"location": LOCATION}, api_version="2025-04-01")
+    moved = raw.call("PUT", f"{GROUPS}/rg", json={"location": "eastus"}, api_version="2025-04-01")
+
+    assert (first.status_code, second.status_code) == (201, 200)
+    assert moved.status_code == 409 and moved.json()["error"]["code"] == "InvalidResourceGroupLocation"
+
+
+def test_the_local_vault_is_known_to_arm(raw: RawArm, arm, vault) -> None:
+    path = f"{GROUPS}/certsync-local/providers/Microsoft.KeyVault/vaults/local"
+
+    response = raw.call("GET", path, api_version="2023-07-01")
+
+    assert response.status_code == 200
+    assert response.json()["properties"]["vaultUri"] == vault.url + "/"
+
+
+def test_resource_group_list_pages(groups: ResourceManagementClient, raw: RawArm) -> None:
+    for name in ("a", "b", "c", "d"):
+        groups.resource_groups.create_or_update(name, {"location": LOCATION})
+
+    names = [g.name for g in groups.resource_groups.list()]
+    first = raw.call("GET", GROUPS, api_version="2025-04-01").json()
+    second = raw.session.get(first["nextLink"], headers={"Authorization": "Bearer t"}, verify=raw.cert_path).json()
+
+    assert sorted(names) == ["a", "b", "c", "certsync-local", "d"]
+    assert [g["name"] for g in first["value"]] == ["a", "b"]
+    assert [g["name"] for g in second["value"]] == ["c", "certsync-local"]
+
+
+@pytest.mark.parametrize(
+    ("api_version", "code"),
+    [
+        (None, "MissingApiVersionParameter"),
+        ("", "MissingApiVersionParameter"),
+        ("2015-08-01", "NoRegisteredProviderFound"),
+    ],
+)
+def test_api_version_is_required_and_checked(raw: RawArm, api_version: str | None, code: str) -> None:
+    path = f"/subscriptions/{SUBSCRIPTION}/providers/Microsoft.Web/sites"
+    response = raw.call(
+        "GET", path, api_version=None, params={} if api_version is None else {"api-version": api_version}
+    )
+
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == code
+
+
+def test_missing_token_is_refused(raw: RawArm) -> None:
+    response = raw.call("GET", GROUPS, token=False, api_version="2025-04-01")
+
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "AuthenticationFailed"
+    assert response.headers["WWW-Authenticate"].startswith("Bearer ")
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "status", "code"),
+    [
+        ("GET", "/subscriptions/not-a-guid/resourcegroups", None, 400, "InvalidSubscriptionId"),
+        ("GET", f"/subscriptions/{SUBSCRIPTION}/providers/Microsoft.Sql/servers", None, 404, "InvalidResourceType"),
+        ("POST", f"{GROUPS}/rg", None, 405, "MethodNotAllowed"),
+        ("PUT", f"{GROUPS}/rg", b"{not json", 400, "InvalidRequestContent"),
+        ("PUT", f"{GROUPS}/rg", b"[]", 400, "InvalidRequestContent"),
+        ("PUT", f"{GROUPS}/rg", b"{}", 400, "LocationRequired"),
+        ("PUT", f"{GROUPS}/bad%20name!", b'{"location": "westeurope"}', 400, "InvalidResourceName"),
+        ("GET", f"{GROUPS}/nope/providers/Microsoft.Web/sites/x", None, 404, "ResourceGroupNotFound"),
+        ("GET", GROUPS, None, 400, "InvalidSkipToken"),
+    ],
+)
+def test_bad_requests_get_arm_errors(
+    raw: RawArm, method: str, path: str, body: bytes | None, status: int, code: str
+) -> None:
+    params = {"$skiptoken": "%%%"} if code == "InvalidSkipToken" else {}
+    api_version = "2025-04-01" if "/resourcegroups" in path and "/providers/" not in path else "2025-05-01"
+
+    response = raw.call(method, path, data=body, api_version=api_version, params=params)
+
+    assert response.status_code == status
+    assert response.json()["error"]["code"] == code
+    assert set(response.json()["error"]) == {"code", "message"}
+
+
+def test_rate_limit_headers_count_down_per_subscription(raw: RawArm) -> None:
+    first = raw.call("GET", GROUPS, api_version="2025-04-01")
+    second = raw.call("GET", GROUPS, api_version="2025-04-01")
+    write = raw.call("PUT", f"{GROUPS}/rg", json={"location": LOCATION}, api_version="2025-04-01")
+    other = raw.call(
+        "GET", GROUPS.replace(SUBSCRIPTION, "22222222-2222-2222-2222-222222222222"), api_version="2025-04-01"
+    )
+
+    reads = [int(r.headers["x-ms-ratelimit-remaining-subscription-reads"]) for r in (first, second, other)]
+    assert reads[1] == reads[0] - 1 and reads[2] > reads[1]
+    assert int(write.headers["x-ms-ratelimit-remaining-subscription-writes"]) > 0
+
+
+def test_not_found_site_has_arm_wording(raw: RawArm) -> None:
+    raw.call("PUT", f"{GROUPS}/rg", json={"location": LOCATION}, api_version="2025-04-01")
+
+    response = raw.call("GET", f"{GROUPS}/rg/providers/Microsoft.Web/sites/ghost")
+
+    assert response.status_code == 404
+    assert response.json()["error"] == {
+        "code": "ResourceNotFound",
+        "message": "The Resource 'Microsoft.Web/sites/ghost' under resource group 'rg' was not found. "
+        "For more details please go to https://aka.ms/ARMResourceNotFoundFix",
+    }
+
+
+def test_other_subscriptions_are_separate(groups: ResourceManagementClient, make_web) -> None:
+    groups.resource_groups.create_or_update("rg", {"location": LOCATION})
+    other = make_web("22222222-2222-2222-2222-222222222222")
+
+    with pytest.raises(HttpResponseError) as caught:
+        list(other.web_apps.list_by_resource_group("rg"))
+
+    assert caught.value.status_code == 404
