@@ -18,10 +18,14 @@ log = logging.getLogger("devtools.arm_emulator")
 
 _WILDCARD_HOSTS = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}
 IDLE_TIMEOUT_S = 120
+# Connections the kernel queues before accept(): socketserver's default of 5 drops bursts (as the
+# Key Vault emulator's did); Linux caps it at net.core.somaxconn.
+_LISTEN_BACKLOG = 1024
 
 
 class TlsThreadingServer(ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = _LISTEN_BACKLOG
 
     def __init__(
         self, host: str, port: int, handler: type[BaseHTTPRequestHandler], tls_context: ssl.SSLContext, app: Any
