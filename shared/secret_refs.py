@@ -14,11 +14,10 @@ from shared.errors import BadRequest, DependencyError, NotFound
 from shared.model import Certificate
 from shared.ports import SecretStore
 from shared.vault import PFX_CONTENT_TYPE, SecretVersion
+from shared.vault_hosts import InvalidHost, canonical_host, is_loopback
 
 _NAME = re.compile(r"^[0-9a-zA-Z-]{1,127}$")
 _VERSION = re.compile(r"^[0-9a-zA-Z]{1,64}$")
-# A DNS name of ASCII labels (at most 63 characters each), or an IPv4 loopback address.
-_VAULT_HOST = re.compile(r"(?=.{1,253}$)([a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)(\.[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*|127\.\d{1,3}\.\d{1,3}\.\d{1,3}")
 
 
 @dataclass(frozen=True)
@@ -52,7 +51,11 @@ def parse_secret_id(raw: object) -> SecretRef:
     except ValueError:
         raise BadRequest("keyVaultSecretId is not a valid URL", code="InvalidSecretId") from None
     parts = [p for p in parsed.path.split("/") if p]
-    if not _VAULT_HOST.fullmatch(host) or parsed.username or parsed.password or parsed.query or parsed.fragment:
+    try:
+        host = canonical_host(host)
+    except InvalidHost as err:
+        raise BadRequest(f"keyVaultSecretId does not name a vault host: {err}", code="InvalidSecretId") from None
+    if parsed.username or parsed.password or parsed.query or parsed.fragment:
         raise BadRequest("keyVaultSecretId must name a vault by its DNS name or a loopback address", code="InvalidSecretId")
     if parsed.scheme != "https" or len(parts) not in (2, 3) or parts[0] != "secrets":
         raise BadRequest(
@@ -61,8 +64,8 @@ def parse_secret_id(raw: object) -> SecretRef:
         )
     if not _NAME.fullmatch(parts[1]) or (len(parts) == 3 and not _VERSION.fullmatch(parts[2])):
         raise BadRequest("keyVaultSecretId has an invalid secret name or version", code="InvalidSecretId")
-    # Key Vault ignores case in host and name, and :443 is the default: one spelling per secret.
-    netloc = host.lower() if port in (None, 443) else f"{host.lower()}:{port}"
+    # One spelling per secret: the canonical host, no default port, and Key Vault ignores case in names.
+    netloc = host if port in (None, 443) else f"{host}:{port}"
     return SecretRef(f"https://{netloc}", parts[1].lower(), parts[2].lower() if len(parts) == 3 else None)
 
 
@@ -116,8 +119,8 @@ KEY_VAULT_SUFFIXES = (".vault.azure.net", ".vault.azure.cn", ".vault.usgovclouda
 def check_vault_host(ref: SecretRef, local_emulator: bool) -> None:
     """Only real Key Vault hosts (or, for local development, loopback emulators) are ever called
     with our credential: a link must not turn certsync into a client of arbitrary servers."""
-    host = ref.vault_url.removeprefix("https://").split(":")[0]
-    allowed = host.endswith(KEY_VAULT_SUFFIXES) or (local_emulator and host.startswith("127."))
+    host = urlparse(ref.vault_url).hostname or ""
+    allowed = host.endswith(KEY_VAULT_SUFFIXES) or (local_emulator and is_loopback(host))
     if not allowed:
         raise BadRequest(
             f"keyVaultSecretId must point at an Azure Key Vault ({', '.join('*' + s for s in KEY_VAULT_SUFFIXES)})",

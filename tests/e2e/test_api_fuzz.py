@@ -126,6 +126,13 @@ SECRET_IDS: list[tuple[str, str]] = [
     ("backslash-authority", "https://vault.example.com\\@127.0.0.1/secrets/x"),
     ("label-too-long", "https://" + "a" * 64 + ".vault.azure.net/secrets/x"),
     ("nfkc-netloc", "https://\u2100.vault.azure.net/secrets/x"),
+    ("ipv4-out-of-range", "https://127.0.0.256:8443/secrets/x"),
+    ("ipv4-bad-octal", "https://127.0.0.08:8443/secrets/x"),
+    ("ipv4-five-parts", "https://127.0.0.0.1:8443/secrets/x"),
+    ("ipv6-zone", "https://[fe80::1%25eth0]:8443/secrets/x"),
+    ("name-starting-127", "https://127.evil.example:8443/secrets/x"),
+    ("double-trailing-dot", "https://v.vault.azure.net../secrets/x"),
+    ("mapped-private", "https://[::ffff:10.0.0.1]:8443/secrets/x"),
 ]
 
 
