@@ -57,7 +57,7 @@ def parse_secret_id(raw: object) -> SecretRef:
         raise BadRequest(f"keyVaultSecretId does not name a vault host: {err}", code="InvalidSecretId") from None
     if parsed.username or parsed.password or parsed.query or parsed.fragment:
         raise BadRequest(
-            "keyVaultSecretId must name a vault by its DNS name or a loopback address", code="InvalidSecretId"
+            "keyVaultSecretId must not carry a user name, password, query or fragment", code="InvalidSecretId"
         )
     if parsed.scheme != "https" or len(parts) not in (2, 3) or parts[0] != "secrets":
         raise BadRequest(
