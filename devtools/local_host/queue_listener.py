@@ -9,6 +9,7 @@ reaches maxDequeueCount the message is copied to `<queue>-poison` and deleted.
 from __future__ import annotations
 
 import logging
+import os
 import random
 import threading
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -23,12 +24,16 @@ from devtools.local_host.discovery import FunctionSpec
 from devtools.local_host.host_config import MIN_POLLING_INTERVAL, QueueOptions
 from devtools.local_host.invoker import Invoker
 from devtools.local_host.queue_messages import MessageDecodingError, decode_body, trigger_argument, trigger_message
+from devtools.local_host.timespan import parse_timespan
 
 log = logging.getLogger("devtools.local_host")
 
 POISON_SUFFIX = "-poison"
 MAX_QUEUE_NAME = 63
-LEASE = timedelta(minutes=10)  # the extension's receive visibility while a message runs
+# The extension's receive visibility while a message runs: a killed instance's messages come back
+# after it. DEVTOOLS_QUEUE_MESSAGE_LEASE (a TimeSpan; local only, no such host setting exists)
+# shortens it so a test can watch that happen.
+LEASE = parse_timespan(os.environ.get("DEVTOOLS_QUEUE_MESSAGE_LEASE") or "00:10:00")
 
 
 def poison_queue_name(queue_name: str) -> str | None:
