@@ -71,7 +71,7 @@ def fleet_env(connection: str, vault_url: str, cert: Path) -> dict[str, str]:
         AzureFunctionsJobHost__singleton__listenerLockPeriod="00:00:15",
         AzureFunctionsJobHost__singleton__listenerLockRecoveryPollingInterval="00:00:01",
         AzureFunctionsJobHost__extensions__queues__maxPollingInterval="00:00:00.5",
-        DEVTOOLS_QUEUE_MESSAGE_LEASE="00:00:20",
+        DEVTOOLS_QUEUE_MESSAGE_LEASE="00:00:15",
     )  # fmt: skip
 
 
