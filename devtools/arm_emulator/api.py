@@ -10,9 +10,9 @@ import base64
 import binascii
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
-from devtools.arm_emulator import certificates, resources, web_apps
+from devtools.arm_emulator import certificates, dns, resources, web_apps
 from devtools.arm_emulator.context import ArmRequest, ArmState
 from devtools.arm_emulator.errors import bad_request
 from devtools.arm_emulator.store import Resource
@@ -45,6 +45,13 @@ HANDLERS: dict[str, Handler] = {
     "certificates.put": certificates.put_certificate,
     "certificates.get": certificates.get_certificate,
     "certificates.delete": certificates.delete_certificate,
+    "dnsZones.put": dns.put_zone,
+    "dnsZones.get": dns.get_zone,
+    "dnsZones.delete": dns.delete_zone,
+    "dnsZones.recordSets.put": dns.put_record_set,
+    "dnsZones.recordSets.patch": dns.patch_record_set,
+    "dnsZones.recordSets.get": dns.get_record_set,
+    "dnsZones.recordSets.delete": dns.delete_record_set,
 }
 
 LISTERS: dict[str, Lister] = {
@@ -58,6 +65,11 @@ LISTERS: dict[str, Lister] = {
     "sites.slots.hostNameBindings.list": web_apps.list_bindings,
     "certificates.list": certificates.list_certificates,
     "certificates.listByResourceGroup": certificates.list_certificates,
+    "dnsZones.list": dns.list_zones,
+    "dnsZones.listByResourceGroup": dns.list_zones,
+    "dnsZones.recordSets.listByType": dns.list_record_sets,
+    "dnsZones.recordSets.listByDnsZone": dns.list_record_sets,
+    "dnsZones.recordSets.listAllByDnsZone": dns.list_record_sets,
 }
 
 
@@ -67,7 +79,17 @@ def handle(state: ArmState, request: ArmRequest) -> Reply:
     if lister is None:
         return HANDLERS[operation](state, request)
     items = [item.body if isinstance(item, Resource) else item for item in lister(state, request)]
-    return Reply(200, _page(items, state.page_size, request))
+    return Reply(200, _page(items, _page_size(state, request), request))
+
+
+def _page_size(state: ArmState, request: ArmRequest) -> int:
+    """Azure DNS lists take $top; guess: it caps each page, and nextLink keeps it."""
+    raw = request.query.get("$top")
+    if raw is None or not request.target.kind.startswith("dnsZones"):
+        return state.page_size
+    if not raw.isdigit() or not 1 <= int(raw) <= 1000:
+        raise bad_request(f"The value '{raw[:20]}' is not valid for $top; use 1..1000.", "InvalidTopValue")
+    return int(raw)
 
 
 def _page(items: list[dict[str, Any]], size: int, request: ArmRequest) -> dict[str, Any]:
@@ -79,9 +101,9 @@ def _page(items: list[dict[str, Any]], size: int, request: ArmRequest) -> dict[s
     page: dict[str, Any] = {"value": chosen}
     if len(remaining) > size:
         marker = base64.urlsafe_b64encode(str(chosen[-1]["id"]).lower().encode("utf-8")).decode("ascii")
-        page["nextLink"] = (
-            f"{request.base_url}{quote(request.path)}?api-version={request.api_version}&$skiptoken={marker}"
-        )
+        query = {k: v for k, v in request.query.items() if k not in ("$skiptoken", "api-version")}
+        query = {"api-version": request.api_version, **query, "$skiptoken": marker}
+        page["nextLink"] = f"{request.base_url}{quote(request.path)}?{urlencode(query, safe='$')}"
     return page
 
 

@@ -37,6 +37,8 @@ class ArmRequest:
     raw_body: bytes
     base_url: str
     api_version: str
+    if_match: str | None = None
+    if_none_match: str | None = None
 
     def json_object(self) -> dict[str, Any]:
         """The body as a JSON object, or ARM's InvalidRequestContent."""

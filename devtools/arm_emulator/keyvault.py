@@ -54,7 +54,7 @@ class KeyVaultReader:
         self._client = (
             SecretClient(
                 self.vault_url,
-                AppServicePrincipalCredential(),  # type: ignore[arg-type]
+                AppServicePrincipalCredential(),
                 verify_challenge_resource=False,
                 connection_verify=str(cert_path) if cert_path else True,
                 retry_total=1,

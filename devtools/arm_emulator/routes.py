@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from devtools.arm_emulator.errors import invalid_subscription, method_not_allowed, no_route
 from devtools.arm_emulator.protocol import (
+    DNS_API_VERSIONS,
     KEY_VAULT_API_VERSIONS,
     RESOURCES_API_VERSIONS,
     SUBSCRIPTION_ID,
@@ -27,13 +28,25 @@ KINDS: dict[str, tuple[str, tuple[str, ...]]] = {
     "sites.slots.hostNameBindings": ("Microsoft.Web/sites/slots/hostNameBindings", WEB_API_VERSIONS),
     "certificates": ("Microsoft.Web/certificates", WEB_API_VERSIONS),
     "vaults": ("Microsoft.KeyVault/vaults", KEY_VAULT_API_VERSIONS),
+    "dnsZones": ("Microsoft.Network/dnsZones", DNS_API_VERSIONS),
+    "dnsZones.recordSets": ("Microsoft.Network/dnsZones/recordSets", DNS_API_VERSIONS),
 }
 
-_VERBS = {"GET": "get", "PUT": "put", "DELETE": "delete", "HEAD": "head"}
+_VERBS = {"GET": "get", "PUT": "put", "DELETE": "delete", "HEAD": "head", "PATCH": "patch"}
 _ITEM_METHODS: dict[str, tuple[str, ...]] = {
     "resourceGroups": ("GET", "PUT", "DELETE", "HEAD"),
     "vaults": ("GET",),
+    "dnsZones.recordSets": ("GET", "PUT", "PATCH", "DELETE"),
 }
+_LIST_OPERATIONS: dict[str, tuple[str, ...]] = {
+    "serverfarms": ("list", "listByResourceGroup"),
+    "sites": ("list", "listByResourceGroup"),
+    "certificates": ("list", "listByResourceGroup"),
+    "dnsZones": ("list", "listByResourceGroup"),
+    "dnsZones.recordSets": ("listByType", "listByDnsZone", "listAllByDnsZone"),
+    "vaults": (),
+}
+_RECORD_SET_LISTS = {"recordsets": "listByDnsZone", "all": "listAllByDnsZone"}
 _DEFAULT_ITEM_METHODS = ("GET", "PUT", "DELETE")
 _TOP_LEVEL_WEB = {"serverfarms": "serverfarms", "sites": "sites", "certificates": "certificates"}
 
@@ -43,10 +56,7 @@ def operation_names() -> list[str]:
     for kind in KINDS:
         methods = _ITEM_METHODS.get(kind, _DEFAULT_ITEM_METHODS)
         names += [f"{kind}.{_VERBS[m]}" for m in methods]
-        if kind != "vaults":
-            names.append(f"{kind}.list")
-        if kind in _TOP_LEVEL_WEB:
-            names.append(f"{kind}.listByResourceGroup")
+        names += [f"{kind}.{op}" for op in _LIST_OPERATIONS.get(kind, ("list",))]
     return names
 
 
@@ -78,6 +88,8 @@ def resolve(method: str, path: str, segments: list[str]) -> Target:
         raise invalid_subscription(subscription)
     if low[2] == "providers" and len(low) == 5 and low[3] == "microsoft.web" and low[4] in _TOP_LEVEL_WEB:
         return _target(method, path, _TOP_LEVEL_WEB[low[4]], subscription, None, (), collection=True)
+    if low[2:] == ["providers", "microsoft.network", "dnszones"]:
+        return _target(method, path, "dnsZones", subscription, None, (), collection=True)
     if low[2] != "resourcegroups":
         raise no_route(method, path)
     if len(low) == 3:
@@ -90,11 +102,13 @@ def resolve(method: str, path: str, segments: list[str]) -> Target:
     provider, rest, rest_low = low[5], segments[6:], low[6:]
     if provider == "microsoft.keyvault" and len(rest) == 2 and rest_low[0] == "vaults":
         return _target(method, path, "vaults", subscription, group, (rest[1],), collection=False)
+    if provider == "microsoft.network" and rest_low[0] == "dnszones":
+        return _dns(method, path, subscription, group, rest, rest_low)
     if provider != "microsoft.web" or rest_low[0] not in _TOP_LEVEL_WEB:
         raise no_route(method, path)
     kind = _TOP_LEVEL_WEB[rest_low[0]]
     if len(rest) == 1:
-        return _target(method, path, kind, subscription, group, (), collection=True, by_group=True)
+        return _target(method, path, kind, subscription, group, (), collection=True, listing="listByResourceGroup")
     if len(rest) == 2:
         return _target(method, path, kind, subscription, group, (rest[1],), collection=False)
     if kind != "sites":
@@ -118,6 +132,26 @@ def _site_child(method: str, path: str, subscription: str, group: str, rest: lis
     raise no_route(method, path)
 
 
+def _dns(method: str, path: str, subscription: str, group: str, rest: list[str], low: list[str]) -> Target:
+    if len(rest) == 1:
+        return _target(
+            method, path, "dnsZones", subscription, group, (), collection=True, listing="listByResourceGroup"
+        )
+    if len(rest) == 2:
+        return _target(method, path, "dnsZones", subscription, group, (rest[1],), collection=False)
+    kind = "dnsZones.recordSets"
+    if len(rest) == 3 and low[2] in _RECORD_SET_LISTS:
+        return _target(
+            method, path, kind, subscription, group, (rest[1],), collection=True, listing=_RECORD_SET_LISTS[low[2]]
+        )
+    if len(rest) == 3:
+        names = (rest[1], rest[2].upper())
+        return _target(method, path, kind, subscription, group, names, collection=True, listing="listByType")
+    if len(rest) == 4:
+        return _target(method, path, kind, subscription, group, (rest[1], rest[2].upper(), rest[3]), collection=False)
+    raise no_route(method, path)
+
+
 def _target(
     method: str,
     path: str,
@@ -127,12 +161,12 @@ def _target(
     names: tuple[str, ...],
     *,
     collection: bool,
-    by_group: bool = False,
+    listing: str = "list",
 ) -> Target:
     if collection:
         if method != "GET" or kind == "vaults":
             raise method_not_allowed(method, ("GET",))
-        operation = f"{kind}.listByResourceGroup" if by_group else f"{kind}.list"
+        operation = f"{kind}.{listing}"
     else:
         allowed = _ITEM_METHODS.get(kind, _DEFAULT_ITEM_METHODS)
         if method not in allowed:

@@ -121,7 +121,17 @@ class ArmRequestHandler(BaseHTTPRequestHandler):
             raise missing_api_version()
         if api_version not in routed.api_versions:
             raise unsupported_api_version(api_version, routed.resource_type, routed.api_versions)
-        request = ArmRequest(routed, self.command, path, query, body, self._base_url(), api_version)
+        request = ArmRequest(
+            routed,
+            self.command,
+            path,
+            query,
+            body,
+            self._base_url(),
+            api_version,
+            if_match=self.headers.get("If-Match"),
+            if_none_match=self.headers.get("If-None-Match"),
+        )
         with state.store.transaction():
             return api.handle(state, request)
 

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 import requests
 from azure.keyvault.secrets import SecretClient
+from azure.mgmt.dns import DnsManagementClient
 from azure.mgmt.resource.resources import ResourceManagementClient
 from azure.mgmt.web import WebSiteManagementClient
 from azure.mgmt.web.models import AppServicePlan, Certificate, Site, SkuDescription
@@ -135,3 +136,18 @@ def world(web: WebSiteManagementClient, groups: ResourceManagementClient, secret
 
 
 __all__ = ["AppWorld", "make_pfx"]
+
+
+@pytest.fixture
+def dns(arm: EmulatorHandle, groups: ResourceManagementClient) -> Iterator[DnsManagementClient]:
+    """azure-mgmt-dns against the emulator, with a resource group `dns` holding nothing yet."""
+    groups.resource_groups.create_or_update("dns", {"location": LOCATION})
+    client = DnsManagementClient(
+        AppServicePrincipalCredential(),  # type: ignore[arg-type]
+        SUBSCRIPTION,
+        base_url=arm.url,
+        connection_verify=str(arm.cert_path),
+        retry_total=0,
+    )
+    yield client
+    client.close()
