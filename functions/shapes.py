@@ -70,8 +70,9 @@ def link(l: LinkedCertificate) -> dict:
 def link_state(s: LinkState) -> dict:
     return {
         **link(s.link),
-        "currentThumbprint": s.current_thumbprint,
+        "currentThumbprint": s.newest_thumbprint or None,
         "inSync": s.in_sync,
+        "syncState": s.state.value,
         "bindings": [binding(b) for b in s.bindings],
     }
 
@@ -83,6 +84,8 @@ def overview(o: CertificateOverview) -> dict:
         "currentVersion": o.current_version,
         "currentThumbprint": o.current_thumbprint,
         "currentError": o.current_error,
+        "newVersionInKeyVault": o.new_version_in_key_vault,
+        "outOfSyncLinks": o.out_of_sync_links,
         "syncAvailable": o.sync_available,
         "linkedCertificates": [link_state(s) for s in o.links],
     }

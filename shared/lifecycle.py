@@ -145,7 +145,12 @@ def set_auto_renew(ctx: AppContext, name: str, auto_renew: bool) -> Certificate:
 
 
 def delete_certificate(ctx: AppContext, name: str) -> None:
-    """Removes the record only: the Key Vault secret and its versions are kept (nothing lost)."""
+    """Removes the record only: the Key Vault secret and its versions are kept (nothing lost).
+
+    The delete carries the ETag of the read the link check was made on; a link created meanwhile
+    touches the certificate row after its index row exists (links.create_link), so the delete
+    loses its race, reads again and refuses."""
+
     def attempt() -> None:
         cert = ctx.certificates.get(name)
         links = links_of_certificate(ctx, cert)

@@ -62,7 +62,8 @@ def create_link(ctx: AppContext, spec: NewLink) -> LinkedCertificate:
     current = fetch_current(ctx, link)
     now = utcnow()
     if current.bundle.not_after <= now:
-        raise BadRequest(f"the certificate in {ref.id} expired on {current.bundle.not_after:%Y-%m-%d}", code="CertificateExpired")
+        expired = f"the certificate in {ref.id} expired on {current.bundle.not_after:%Y-%m-%d}"
+        raise BadRequest(expired, code="CertificateExpired")
     link.thumbprint, link.version = current.thumbprint, current.version.version
     link.secret_updated_on = current.version.updated_on
     link.not_after, link.hostnames = current.bundle.not_after, pki.dns_names(current.bundle.certificate)
@@ -104,19 +105,17 @@ def links_of_certificate(ctx: AppContext, cert: Certificate) -> list[LinkedCerti
 
 
 def delete_link(ctx: AppContext, name: str) -> None:
-    def attempt() -> LinkedCertificate:
+    """Refuse while any binding uses the link; the delete carries the ETag of the read the check
+    was made on. put_binding touches the link after writing its binding, so a binding written
+    after our check makes the delete lose its race: we read again and refuse. A binding written
+    after the delete finds no link to touch and undoes itself. No step ever puts a link back."""
+
+    def attempt() -> None:
         link = ctx.links.get(name)
         _refuse_if_bound(ctx, name)
-        ctx.links.delete(link)  # a binding added since our read touched the link: look again
-        return link
+        ctx.links.delete(link)
 
-    link = retry_on_conflict(attempt)
-    try:
-        _refuse_if_bound(ctx, name)  # a binding created while we deleted: put the link back
-    except Conflict:
-        link.etag = ""
-        ctx.links.add(link)
-        raise
+    retry_on_conflict(attempt)
 
 
 def _refuse_if_bound(ctx: AppContext, name: str) -> None:

@@ -109,6 +109,18 @@ class SslBinding:
     etag: str = field(default="", compare=False, repr=False)
 
 
+@dataclass(frozen=True)
+class BindingIndexEntry:
+    """An index row, "link `link` has a binding at app/hostname", as last written; readers
+    verify it against the binding, since a binding may have moved or gone since."""
+
+    link: str
+    app: str
+    hostname: str
+    written_at: datetime | None
+    etag: str
+
+
 @dataclass
 class Operation:
     """A unit of background work a person can leave and come back to."""

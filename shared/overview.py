@@ -1,5 +1,11 @@
-"""Read models: the certificate list and the certificate overview (which links are out of
-sync and how their thumbprints differ)."""
+"""Read models: the certificate list and the certificate overview.
+
+Both measure "in sync" the same way (planner.link_sync_state, Table data only): a link is in
+sync when it holds the newest version certsync knows of for its secret and every binding of it
+serves that certificate too. The overview also reads Key Vault live and says when the vault
+holds a version nobody has seen yet (the next sweep or a sync picks it up); that fact is shown
+on its own and makes a sync available, but it does not change the count.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -9,31 +15,43 @@ from shared.errors import CertsyncError
 from shared.links import links_of_certificate
 from shared.model import Certificate, LinkedCertificate, SslBinding
 from shared.secret_refs import SecretRef, certificate_secret, current_certificate
+from shared.sync.planner import LinkSyncState, link_sync_state, newest_known_thumbprint
 
 
 @dataclass(frozen=True)
 class LinkState:
     link: LinkedCertificate
-    current_thumbprint: str | None
+    newest_thumbprint: str  # the newest version certsync knows of for the secret
     bindings: list[SslBinding]
+    state: LinkSyncState
 
     @property
     def in_sync(self) -> bool:
-        return self.current_thumbprint is not None and self.link.thumbprint == self.current_thumbprint
+        return self.state is LinkSyncState.IN_SYNC
 
 
 @dataclass(frozen=True)
 class CertificateOverview:
     certificate: Certificate
     secret: SecretRef
-    current_version: str | None
+    current_version: str | None  # live from Key Vault
     current_thumbprint: str | None
     current_error: str | None
+    newest_thumbprint: str
     links: list[LinkState] = field(default_factory=list)
 
     @property
+    def new_version_in_key_vault(self) -> bool:
+        """Key Vault holds a version certsync has not recorded anywhere yet."""
+        return bool(self.current_thumbprint) and self.current_thumbprint != self.newest_thumbprint
+
+    @property
+    def out_of_sync_links(self) -> int:
+        return sum(1 for state in self.links if not state.in_sync)
+
+    @property
     def sync_available(self) -> bool:
-        return any(not state.in_sync for state in self.links)
+        return self.out_of_sync_links > 0 or (bool(self.links) and self.new_version_in_key_vault)
 
 
 @dataclass(frozen=True)
@@ -41,6 +59,17 @@ class CertificateSummary:
     certificate: Certificate
     out_of_sync_links: int
     links: int
+
+
+def link_states(
+    cert: Certificate, links: list[LinkedCertificate], bindings: dict[str, list[SslBinding]]
+) -> list[LinkState]:
+    """Pure: the sync state of each link of the certificate's secret, by name."""
+    newest = newest_known_thumbprint(cert, links)
+    return [
+        LinkState(link, newest, bindings.get(link.name, []), link_sync_state(link, bindings.get(link.name, []), newest))
+        for link in sorted(links, key=lambda link: link.name)
+    ]
 
 
 def certificate_overview(ctx: AppContext, name: str) -> CertificateOverview:
@@ -54,33 +83,17 @@ def certificate_overview(ctx: AppContext, name: str) -> CertificateOverview:
             current_version, current_thumbprint = current.version.version, current.thumbprint
         except CertsyncError as err:
             current_error = f"{err.code}: {err.message}"
-    bindings = ctx.bindings.for_links(l.name for l in links)
-    states = [LinkState(l, current_thumbprint, bindings.get(l.name, [])) for l in sorted(links, key=lambda l: l.name)]
-    return CertificateOverview(cert, secret, current_version, current_thumbprint, current_error, states)
+    states = link_states(cert, links, ctx.bindings.for_links(link.name for link in links))
+    newest = newest_known_thumbprint(cert, links)
+    return CertificateOverview(cert, secret, current_version, current_thumbprint, current_error, newest, states)
 
 
-def latest_known_thumbprint(cert: Certificate, links: list[LinkedCertificate]) -> str:
-    """The newest version anyone recorded for the secret: what certsync wrote, or what a link
-    saw later (a version written outside certsync). Pure, Table data only."""
-    newest, thumbprint = cert.secret_updated_on, cert.thumbprint
-    for link in links:
-        if link.secret_updated_on and link.thumbprint and (newest is None or link.secret_updated_on > newest):
-            newest, thumbprint = link.secret_updated_on, link.thumbprint
-    return thumbprint
+def certificate_summary(ctx: AppContext, cert: Certificate) -> CertificateSummary:
+    """The list's row of one certificate: the same link states as its overview, Table data only."""
+    links = links_of_certificate(ctx, cert)
+    states = link_states(cert, links, ctx.bindings.for_links(link.name for link in links))
+    return CertificateSummary(cert, sum(1 for s in states if not s.in_sync), len(states))
 
 
 def certificate_summaries(ctx: AppContext) -> list[CertificateSummary]:
-    """Table data only (no Key Vault call per certificate): a link is counted out of sync when
-    it does not hold the newest thumbprint recorded for the secret, or has a sync error. A
-    version nobody has seen yet shows up after the next sweep (the overview checks live)."""
-    certs = ctx.certificates.list()
-    by_secret: dict[str, list[LinkedCertificate]] = {}
-    for link in ctx.links.list():
-        by_secret.setdefault(link.secret_id, []).append(link)
-    summaries = []
-    for cert in sorted(certs, key=lambda c: c.name):
-        links = by_secret.get(certificate_secret(ctx.vault.url, cert).id, [])
-        latest = latest_known_thumbprint(cert, links)
-        stale = sum(1 for l in links if l.thumbprint != latest or l.last_sync_error)
-        summaries.append(CertificateSummary(cert, stale, len(links)))
-    return summaries
+    return [certificate_summary(ctx, cert) for cert in sorted(ctx.certificates.list(), key=lambda c: c.name)]

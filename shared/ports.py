@@ -24,7 +24,7 @@ from typing import Protocol
 
 from shared.dns.base import DnsProvider
 from shared.issuers.base import Issuer
-from shared.model import Certificate, LinkedCertificate, Operation, SslBinding
+from shared.model import BindingIndexEntry, Certificate, LinkedCertificate, Operation, SslBinding
 from shared.vault import SecretVersion
 
 __all__ = [
@@ -110,6 +110,14 @@ class BindingStore(Protocol):
         ...
 
     def all(self) -> Iterator[SslBinding]: ...
+
+    def index_entries(self) -> builtins.list[BindingIndexEntry]:
+        """Every "link has a binding at app/hostname" entry as written; may be stale."""
+        ...
+
+    def unindex(self, entry: BindingIndexEntry) -> None:
+        """Drop an entry unless it was written again since it was read (ETag)."""
+        ...
 
 
 class OperationStore(Protocol):

@@ -21,6 +21,7 @@ from shared.errors import CertsyncError
 from shared.model import LinkedCertificate, SslBinding
 from shared.secret_refs import SecretRef, parse_secret_id
 from shared.sync.executor import record_sync_error, sync_link, sync_links_of_secret
+from shared.sync.orphans import repair_orphans
 from shared.sync.planner import same_instant
 from shared.vault import SecretVersion
 
@@ -36,6 +37,7 @@ class SweepReport:
     changed_secrets: int = 0
     links_changed: int = 0
     bindings_repaired: int = 0
+    orphans_removed: int = 0
     bindings_updated: int = 0
     failed_links: dict[str, str] = field(default_factory=dict)
     unfinished_secrets: int = 0
@@ -82,6 +84,7 @@ def run_sweep(ctx: AppContext, budget_seconds: float = DEFAULT_BUDGET_SECONDS, n
         report.bindings_updated += outcome.bindings_updated
         report.failed_links.update(outcome.failures)
     report.bindings_repaired = _repair_lagging_bindings(ctx, links, bindings, {g.ref.id for g in changed})
+    report.orphans_removed = repair_orphans(ctx, (link.name for link in links), now)
     report.seconds = time.monotonic() - started
     return report
 

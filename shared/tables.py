@@ -5,7 +5,9 @@ row's ETag, so concurrent writers cannot silently overwrite each other.
 """
 from __future__ import annotations
 
+import hashlib
 import json
+import threading
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Iterable, Iterator, TypeVar
 
@@ -16,6 +18,7 @@ from azure.data.tables import TableClient, TableServiceClient, TableTransactionE
 from shared.clock import from_iso
 from shared.errors import CertsyncError, Conflict, DependencyError, NotFound, PreconditionFailed
 from shared.model import (
+    BindingIndexEntry,
     Certificate,
     CertificateStatus,
     LinkedCertificate,
@@ -27,12 +30,20 @@ from shared.model import (
 )
 
 T = TypeVar("T")
+_index_lock = threading.Lock()
 CERT_PARTITION = "certificate"
 OPERATION_PARTITION = "operation"
-NAME_PARTITION = "~names"  # scopes are resource-group names, which cannot start with "~"
+# Index partitions start with "~": scopes (resource groups) and app names cannot, and "~" sorts
+# after every character they may hold, so `PartitionKey lt "~"` reads the entity rows only.
+INDEX_START = "~"
+NAME_PARTITION = "~names"  # link name -> scope: names unique across scopes
+SECRET_INDEX = "~secret~"  # + hash of a secret id: link name -> scope, the links of one secret
+LINK_INDEX = "~link~"  # + link name: "app~hostname" -> app, hostname, the bindings of one link
+META_PARTITION = "~meta"
+INDEXED_MARKER = "indexes-v1"  # written once every entity row of the table has its index row
 ABANDONED_NAME_AFTER = timedelta(minutes=1)  # a create takes well under a second
-LINKS_PER_QUERY = 15  # `Link eq` terms per query (Table Storage allows 15 comparisons per filter)
-FULL_SCAN_ABOVE = 150  # above this many links one pass over the table is cheaper
+KEYS_PER_QUERY = 14  # RowKey terms per query, with the PartitionKey term 15 comparisons (the limit)
+FULL_SCAN_ABOVE = 150  # above this many links one pass over the table is cheaper (the sweep)
 
 
 class TableStore:
@@ -144,6 +155,44 @@ class Repository:
         except AzureError as err:
             raise _dependency(err, f"querying {what}") from None
 
+    def _upsert(self, entity: dict, what: str) -> None:
+        """Index rows only: each write gives the row a new ETag and timestamp."""
+        try:
+            self.client.upsert_entity(entity, mode=UpdateMode.REPLACE)
+        except AzureError as err:
+            raise _dependency(err, f"indexing {what}") from None
+
+    def _drop(self, partition: str, row: str, what: str) -> None:
+        """Index rows only: readers verify every entry, so a delete needs no ETag."""
+        try:
+            self.client.delete_entity(partition, row)
+        except ResourceNotFoundError:
+            return
+        except AzureError as err:
+            raise _dependency(err, f"unindexing {what}") from None
+
+    def _rows_by_keys(self, partition: str, rows: list[str], what: str) -> Iterator[dict]:
+        """Rows of one partition by RowKey, in parameterised chunks (index lookups)."""
+        for start in range(0, len(rows), KEYS_PER_QUERY):
+            params = {"pk": partition, **{f"r{i}": row for i, row in enumerate(rows[start : start + KEYS_PER_QUERY])}}
+            terms = " or ".join(f"RowKey eq @{key}" for key in params if key != "pk")
+            yield from self._query(f"PartitionKey eq @pk and ( {terms} )", params, what)  # the SDK reads "@r0)" as one name
+
+    def _index_once(self, build: Callable[[], None]) -> None:
+        """Rows written before the indexes existed get their index rows once per table: the
+        first process to find no marker builds them (idempotent upserts), then writes it."""
+        if getattr(self, "_indexed", False):
+            return
+        with _index_lock:
+            if getattr(self, "_indexed", False):
+                return
+            try:
+                self._get(META_PARTITION, INDEXED_MARKER, "index marker")
+            except NotFound:
+                build()
+                self._upsert({"PartitionKey": META_PARTITION, "RowKey": INDEXED_MARKER}, "index marker")
+            self._indexed = True
+
 
 class CertificateRepository(Repository):
     table_name = "certificates"
@@ -180,7 +229,11 @@ class LinkRepository(Repository):
     table_name = "links"
 
     def add(self, link: LinkedCertificate) -> LinkedCertificate:
+        """Name row, then secret index row, then the link row: a crash leaves at most index rows
+        that readers skip (no link row behind them)."""
+        self._index_once(self._build_secret_index)
         self._reserve(link)
+        self._upsert(_secret_index_row(link), f"linked certificate {link.name}")
         link.etag = self._insert(_link_row(link), f"linked certificate {link.name}")
         owner = self._get(NAME_PARTITION, link.name, f"linked certificate {link.name}")
         if owner["Scope"] != link.scope:  # our name row was taken over while we inserted: we lost
@@ -245,26 +298,49 @@ class LinkRepository(Repository):
         return link
 
     def delete(self, link: LinkedCertificate) -> None:
+        """The link row (ETag-checked) is the commit point; its index rows follow, the name row
+        last, so the name stays taken until nothing of the old link is left."""
         self._delete(link.scope, link.name, link.etag, f"linked certificate {link.name}")
+        self._drop(_secret_partition(link.secret_id), link.name, f"linked certificate {link.name}")
         self._release(link)
 
     def list(self) -> list[LinkedCertificate]:
-        rows = self._query("PartitionKey ne @names", {"names": NAME_PARTITION}, "linked certificates")
+        rows = self._query("PartitionKey lt @index", {"index": INDEX_START}, "linked certificates")
         return [_link_from(row) for row in rows]
 
     def for_secret(self, secret_id: str) -> list[LinkedCertificate]:
-        rows = self._query("SecretId eq @sid", {"sid": secret_id}, "linked certificates")
-        return [_link_from(row) for row in rows]
+        """Through the secret's index partition, then the link rows by key, scope by scope."""
+        self._index_once(self._build_secret_index)
+        entries = self._query("PartitionKey eq @pk", {"pk": _secret_partition(secret_id)}, "linked certificates")
+        by_scope: dict[str, list[str]] = {}
+        for entry in entries:
+            by_scope.setdefault(entry["Scope"], []).append(entry["RowKey"])
+        found = [
+            _link_from(row)
+            for scope, names in sorted(by_scope.items())
+            for row in self._rows_by_keys(scope, names, "linked certificates")
+        ]
+        return sorted((link for link in found if link.secret_id == secret_id), key=lambda link: link.name)
+
+    def _build_secret_index(self) -> None:
+        for link in self.list():
+            self._upsert(_secret_index_row(link), f"linked certificate {link.name}")
 
 
 class BindingRepository(Repository):
     table_name = "bindings"
 
     def add(self, binding: SslBinding) -> SslBinding:
+        """The link's index row first (a fresh upsert, so no cleaner can take it meanwhile), then
+        the binding: a binding never exists without the index row that finds it."""
+        self._index_once(self._build_link_index)
+        self._upsert(_link_index_row(binding), f"binding {binding.hostname}")
         binding.etag = self._insert(_binding_row(binding), f"binding {binding.hostname} in app {binding.app}")
         return binding
 
     def save(self, binding: SslBinding) -> SslBinding:
+        self._index_once(self._build_link_index)
+        self._upsert(_link_index_row(binding), f"binding {binding.hostname}")
         binding.etag = self._update(_binding_row(binding), binding.etag, f"binding {binding.hostname}")
         return binding
 
@@ -278,35 +354,63 @@ class BindingRepository(Repository):
             return None
 
     def delete(self, binding: SslBinding) -> None:
+        """The index row stays: a concurrent create may have just refreshed it. Readers skip a
+        stale entry; the sweep drops it once it is old (ETag-checked)."""
         self._delete(binding.app, binding.hostname, binding.etag, f"binding {binding.hostname}")
 
     def for_app(self, app: str) -> list[SslBinding]:
         return [_binding_from(r) for r in self._query("PartitionKey eq @app", {"app": app}, "bindings")]
 
     def for_link(self, link: str) -> list[SslBinding]:
-        return [_binding_from(r) for r in self._query("Link eq @link", {"link": link}, "bindings")]
+        """Through the link's index partition, then the binding rows by key, app by app. An
+        entry whose binding now serves another link (or is gone) is skipped."""
+        self._index_once(self._build_link_index)
+        by_app: dict[str, list[str]] = {}
+        for entry in self._query("PartitionKey eq @pk", {"pk": LINK_INDEX + link}, "bindings"):
+            by_app.setdefault(entry["App"], []).append(entry["Hostname"])
+        found = [
+            _binding_from(row)
+            for app, hostnames in sorted(by_app.items())
+            for row in self._rows_by_keys(app, hostnames, "bindings")
+        ]
+        return [binding for binding in found if binding.link == link]
+
+    def index_entries(self) -> list[BindingIndexEntry]:
+        """Every entry of every link's index (the sweep's check for stale entries and orphans)."""
+        self._index_once(self._build_link_index)
+        params = {"lo": LINK_INDEX, "hi": LINK_INDEX + "~"}  # link names sort below "~"
+        return [
+            BindingIndexEntry(r["PartitionKey"][len(LINK_INDEX) :], r["App"], r["Hostname"], r.metadata.get("timestamp"), _etag(r))
+            for r in self._query("PartitionKey ge @lo and PartitionKey lt @hi", params, "bindings")
+        ]
+
+    def unindex(self, entry: BindingIndexEntry) -> None:
+        """Drop an entry only if nobody refreshed it since it was read."""
+        key = _link_index_key(entry.app, entry.hostname)
+        try:
+            self._delete(LINK_INDEX + entry.link, key, entry.etag, f"binding {entry.hostname}")
+        except PreconditionFailed:
+            pass  # refreshed by a create meanwhile: it stays
 
     def all(self) -> Iterator[SslBinding]:
-        for row in self._query("", {}, "bindings"):
+        for row in self._query("PartitionKey lt @index", {"index": INDEX_START}, "bindings"):
             yield _binding_from(row)
 
     def for_links(self, links: Iterable[str]) -> dict[str, list[SslBinding]]:
-        """Bindings of many links, grouped by link name: parameterised `Link eq` queries in
-        chunks for a few links, one pass over the table for many (the sweep)."""
+        """Bindings of many links, grouped by link name: through each link's index for a few,
+        one pass over the binding rows for many (the sweep)."""
         wanted = sorted(set(links))
+        if len(wanted) <= FULL_SCAN_ABOVE:
+            return {name: self.for_link(name) for name in wanted}
         grouped: dict[str, list[SslBinding]] = {name: [] for name in wanted}
-        if len(wanted) > FULL_SCAN_ABOVE:
-            rows: Iterable[dict] = self._query("", {}, "bindings")
-        else:
-            rows = (row for start in range(0, len(wanted), LINKS_PER_QUERY) for row in self._links_query(wanted[start : start + LINKS_PER_QUERY]))
-        for row in rows:
-            if row.get("Link") in grouped:
-                grouped[row["Link"]].append(_binding_from(row))
+        for binding in self.all():
+            if binding.link in grouped:
+                grouped[binding.link].append(binding)
         return grouped
 
-    def _links_query(self, names: list[str]) -> Iterator[dict]:
-        params = {f"l{i}": name for i, name in enumerate(names)}
-        return self._query(" or ".join(f"Link eq @{key}" for key in params), params, "bindings")
+    def _build_link_index(self) -> None:
+        for binding in self.all():
+            self._upsert(_link_index_row(binding), f"binding {binding.hostname}")
 
 
 class OperationRepository(Repository):
@@ -438,6 +542,23 @@ def _link_from(row: dict) -> LinkedCertificate:
         last_sync_error=row.get("LastSyncError", ""),
         etag=_etag(row),
     )
+
+
+def _secret_partition(secret_id: str) -> str:
+    """Secret ids hold "/", which keys may not: the partition is named by a hash of the id."""
+    return SECRET_INDEX + hashlib.sha256(secret_id.encode()).hexdigest()[:40]
+
+
+def _secret_index_row(link: LinkedCertificate) -> dict:
+    return {"PartitionKey": _secret_partition(link.secret_id), "RowKey": link.name, "Scope": link.scope}
+
+
+def _link_index_key(app: str, hostname: str) -> str:
+    return f"{app}~{hostname}"  # neither app names nor hostnames hold "~"
+
+
+def _link_index_row(b: SslBinding) -> dict:
+    return {"PartitionKey": LINK_INDEX + b.link, "RowKey": _link_index_key(b.app, b.hostname), "App": b.app, "Hostname": b.hostname}
 
 
 def _binding_row(b: SslBinding) -> dict:

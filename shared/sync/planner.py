@@ -124,11 +124,13 @@ class LinkSyncState(StrEnum):
 
 def newest_known_thumbprint(cert: Certificate, links: Iterable[LinkedCertificate]) -> str:
     """The newest version anyone recorded for the secret: what certsync issued, or what a link
-    saw later (a version written outside certsync)."""
+    saw later (a version written outside certsync). Key Vault times have whole seconds; on a tie
+    a link's observation wins, since it read the latest version after that second's writes."""
     newest, thumbprint = cert.secret_updated_on, cert.thumbprint
     for link in links:
-        if link.secret_updated_on and link.thumbprint and (newest is None or link.secret_updated_on > newest):
-            newest, thumbprint = link.secret_updated_on, link.thumbprint
+        seen = link.secret_updated_on
+        if seen and link.thumbprint and (newest is None or int(seen.timestamp()) >= int(newest.timestamp())):
+            newest, thumbprint = seen, link.thumbprint
     return thumbprint
 
 

@@ -8,7 +8,8 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Generic, TypeVar
 
 from shared.errors import Conflict, DependencyError, NotFound, PreconditionFailed
-from shared.model import Certificate, LinkedCertificate, Operation, SslBinding
+from shared.clock import utcnow
+from shared.model import BindingIndexEntry, Certificate, LinkedCertificate, Operation, SslBinding
 from tests.fakes.hooks import Hooks
 
 T = TypeVar("T", Certificate, LinkedCertificate, SslBinding, Operation)
@@ -200,13 +201,40 @@ class FakeBindingStore(_Store):
     def __init__(self, hooks: Hooks) -> None:
         super().__init__(hooks)
         self.table: FakeTable[SslBinding] = FakeTable("bindings", lambda b: (b.app, b.hostname), hooks)
+        self.index: dict[tuple[str, str, str], BindingIndexEntry] = {}  # (link, app, hostname)
+
+    def _index(self, binding: SslBinding) -> None:
+        """As the adapter: the link's index entry is written (fresh ETag) before the binding."""
+        self.table._check_up("indexing")
+        key = (binding.link, binding.app, binding.hostname)
+        self.index[key] = BindingIndexEntry(*key, written_at=utcnow(), etag=_new_etag())
 
     def add(self, binding: SslBinding) -> SslBinding:
         what = f"binding {binding.hostname} in app {binding.app}"
-        return self._around("add", lambda: self.table.insert(binding, what), binding)
+
+        def insert() -> SslBinding:
+            self._index(binding)
+            return self.table.insert(binding, what)
+
+        return self._around("add", insert, binding)
 
     def save(self, binding: SslBinding) -> SslBinding:
-        return self._around("save", lambda: self.table.replace(binding, f"binding {binding.hostname}"), binding)
+        def replace() -> SslBinding:
+            self._index(binding)
+            return self.table.replace(binding, f"binding {binding.hostname}")
+
+        return self._around("save", replace, binding)
+
+    def index_entries(self) -> list[BindingIndexEntry]:
+        return self._around("index_entries", lambda: [self.index[k] for k in sorted(self.index)])
+
+    def unindex(self, entry: BindingIndexEntry) -> None:
+        def drop() -> None:
+            key = (entry.link, entry.app, entry.hostname)
+            if key in self.index and self.index[key].etag == entry.etag:
+                del self.index[key]
+
+        self._around("unindex", drop, entry)
 
     def save_batch(self, bindings: list[SslBinding]) -> list[SslBinding]:
         return self._around("save_batch", lambda: self.table.replace_batch(bindings), bindings)

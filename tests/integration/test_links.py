@@ -5,8 +5,13 @@ import threading
 
 import pytest
 
+from datetime import timedelta
+
+from shared.clock import utcnow
 from shared.errors import Conflict
-from shared.links import NewLink, create_link, delete_link
+from shared.links import BindingRequest, NewLink, create_link, delete_link, put_binding
+from shared.model import SslBinding
+from shared.sweep import run_sweep
 from tests.integration.helpers import issued
 
 
@@ -84,3 +89,26 @@ def test_bindings_of_many_links_are_found_in_parameterised_chunks(ctx, unique):
     grouped = ctx.bindings.for_links(names + [f"{unique}' or Link ne '"])
     assert [len(grouped[name]) for name in names] == [1] * 20
     assert grouped[f"{unique}' or Link ne '"] == []  # a quote in a name is a value, never syntax
+
+
+def test_a_binding_left_by_a_crash_after_its_link_was_deleted_is_removed_by_the_sweep(ctx, unique):
+    """#11 defect 2, crash case: a binding request wrote its binding after a delete removed the
+    link, and died before it could notice and undo it. The sweep finds it through the index."""
+    cert = issued(ctx, f"o-{unique}", [f"o-{unique}.example.com", f"*.o-{unique}.example.com"])
+    kept = create_link(ctx, NewLink(name=f"kept-{unique}", scope="rg", certificate=cert.name))
+    gone = create_link(ctx, NewLink(name=f"gone-{unique}", scope="rg", certificate=cert.name))
+    live = put_binding(ctx, BindingRequest(app=f"app-{unique}", hostname=f"www.o-{unique}.example.com", link=kept.name))[0]
+    delete_link(ctx, gone.name)
+    orphan = ctx.bindings.add(SslBinding(f"app-{unique}", f"api.o-{unique}.example.com", gone.name, gone.thumbprint))
+    moved = ctx.bindings.add(SslBinding(f"app-{unique}", f"old.o-{unique}.example.com", gone.name, gone.thumbprint))
+    moved.link = kept.name  # rebound to another link: the old index entry is stale
+    ctx.bindings.save(moved)
+
+    run_sweep(ctx)  # the entries are young: a request could still be running, nothing is touched
+    assert ctx.bindings.find(orphan.app, orphan.hostname) is not None
+    report = run_sweep(ctx, now=utcnow() + timedelta(minutes=2))
+    assert report.orphans_removed == 1
+    assert ctx.bindings.find(orphan.app, orphan.hostname) is None
+    assert ctx.bindings.find(live.app, live.hostname) is not None  # live bindings stay
+    assert {b.hostname for b in ctx.bindings.for_link(kept.name)} == {live.hostname, moved.hostname}
+    assert {e.link for e in ctx.bindings.index_entries() if e.app == f"app-{unique}"} == {kept.name}

@@ -10,11 +10,12 @@ import pytest
 
 from shared import pki
 from shared.errors import BadRequest, CertsyncError, NotFound
-from shared.overview import certificate_overview
+from shared.links import NewLink, create_link
+from shared.overview import certificate_overview, certificate_summaries
 from shared.sweep import run_sweep
 from shared.clock import utcnow
 from shared.sync.executor import fetch_current, sync_link
-from shared.sync.planner import plan_sync
+from shared.sync.planner import LinkSyncState, plan_sync
 from shared.vault import PFX_CONTENT_TYPE
 from tests.integration.helpers import expired_bundle, issued, linked_and_bound, upload_new_version
 
@@ -36,8 +37,11 @@ def test_out_of_band_version_shows_difference_then_sync_moves_every_binding(ctx,
     new = upload_new_version(secret_client, fleet.secret_name, HOSTS, ctx)
     overview = certificate_overview(ctx, fleet.name)
     [state] = overview.links
-    assert overview.sync_available and not state.in_sync
-    assert state.link.thumbprint == fleet.thumbprint and state.current_thumbprint == new.thumbprint
+    # Nobody has seen the new version yet: the link holds the newest *known* one (the count the
+    # list shows too), and the overview says on its own that Key Vault is ahead.
+    assert overview.sync_available and overview.new_version_in_key_vault and state.in_sync
+    assert state.link.thumbprint == state.newest_thumbprint == fleet.thumbprint
+    assert overview.current_thumbprint == new.thumbprint
 
     result = sync_link(ctx, "contoso-link")
     assert result.changed and result.bindings_updated == 2
@@ -185,3 +189,43 @@ def test_a_sync_holding_a_stale_read_never_moves_the_link_backwards(ctx, fleet, 
     assert late.thumbprint == newest.thumbprint
     assert ctx.links.get("contoso-link").thumbprint == newest.thumbprint
     assert thumbprints_of_bindings(ctx) == {newest.thumbprint}
+
+
+def out_of_sync_in_list_and_overview(ctx, name: str) -> tuple[int, int]:
+    [summary] = [s for s in certificate_summaries(ctx) if s.certificate.name == name]
+    return summary.out_of_sync_links, sum(1 for state in certificate_overview(ctx, name).links if not state.in_sync)
+
+
+def test_list_and_overview_count_the_same_links_out_of_sync(ctx, fleet, secret_client):
+    """#10.9: one number, one meaning, whatever state the link is in."""
+    assert out_of_sync_in_list_and_overview(ctx, fleet.name) == (0, 0)
+    upload_new_version(secret_client, fleet.secret_name, HOSTS, ctx)  # nobody has seen it yet
+    assert out_of_sync_in_list_and_overview(ctx, fleet.name) == (0, 0)
+    assert certificate_overview(ctx, fleet.name).sync_available  # the vault being ahead is said on its own
+    time.sleep(1.1)
+    sync_link(ctx, "contoso-link")
+    assert out_of_sync_in_list_and_overview(ctx, fleet.name) == (0, 0)
+    create_link(ctx, NewLink(name="contoso-other", scope="rg", certificate=fleet.name))  # holds the same, newest version
+    assert out_of_sync_in_list_and_overview(ctx, fleet.name) == (0, 0)
+    later = upload_new_version(secret_client, fleet.secret_name, HOSTS, ctx)
+    time.sleep(1.1)
+    assert sync_link(ctx, "contoso-other").thumbprint == later.thumbprint  # one link saw it: the other is behind
+    assert out_of_sync_in_list_and_overview(ctx, fleet.name) == (1, 1)
+
+
+def test_a_link_whose_bindings_lag_is_out_of_sync_until_they_move(ctx, fleet, secret_client):
+    """#11 defect 5: a sync cut short (the link moved, its bindings not) is not "in sync"."""
+    new = upload_new_version(secret_client, fleet.secret_name, HOSTS, ctx)
+    link = ctx.links.get("contoso-link")
+    plan = plan_sync(link, ctx.bindings.for_link(link.name), fetch_current(ctx, link), utcnow())
+    assert plan.link is not None
+    ctx.links.save(plan.link)  # the link moved, then the worker died
+    overview = certificate_overview(ctx, fleet.name)
+    [state] = overview.links
+    assert state.link.thumbprint == new.thumbprint and not state.in_sync
+    assert state.state is LinkSyncState.BINDINGS_BEHIND and overview.sync_available
+    assert out_of_sync_in_list_and_overview(ctx, fleet.name) == (1, 1)
+    sync_link(ctx, "contoso-link")
+    assert thumbprints_of_bindings(ctx) == {new.thumbprint}
+    assert certificate_overview(ctx, fleet.name).links[0].in_sync
+    assert out_of_sync_in_list_and_overview(ctx, fleet.name) == (0, 0)

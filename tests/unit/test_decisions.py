@@ -76,18 +76,6 @@ def test_full_checks_spread_over_the_last_quarter_of_the_interval():
     assert 0 < sum(halfway) < len(names)  # spread, not a burst
 
 
-def test_latest_known_thumbprint_prefers_the_newest_recorded_version():
-    from shared.overview import latest_known_thumbprint
-
-    issued = cert(thumbprint="AAA", secret_updated_on=NOW - 2 * DAY)
-    behind = LinkedCertificate(name="a", scope="rg", secret_id="s", thumbprint="AAA", secret_updated_on=NOW - 2 * DAY)
-    ahead = LinkedCertificate(name="b", scope="rg", secret_id="s", thumbprint="BBB", secret_updated_on=NOW - DAY)
-    assert latest_known_thumbprint(issued, [behind]) == "AAA"
-    assert latest_known_thumbprint(issued, [behind, ahead]) == "BBB"  # uploaded outside certsync, seen by a sync
-    renewed = cert(thumbprint="CCC", secret_updated_on=NOW)
-    assert latest_known_thumbprint(renewed, [behind, ahead]) == "CCC"
-
-
 @pytest.mark.parametrize(
     "changes,resume",
     [

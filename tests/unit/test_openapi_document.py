@@ -367,6 +367,7 @@ def test_response_schemas_match_the_shapes(doc):
     from shared.model import Certificate, LinkedCertificate, Operation, OperationKind, SslBinding
     from shared.overview import CertificateOverview, CertificateSummary, LinkState
     from shared.secret_refs import SecretRef
+    from shared.sync.planner import LinkSyncState
 
     cert = Certificate(name="c", hostnames=("a.example.com",), key_type="RSA2048", issuer="local")
     link = LinkedCertificate(name="l", scope="default", secret_id="https://v.example/secrets/cert-c")
@@ -375,10 +376,10 @@ def test_response_schemas_match_the_shapes(doc):
         "Certificate": shapes.certificate(cert),
         "CertificateSummary": shapes.summary(CertificateSummary(cert, 0, 0)),
         "CertificateOverview": shapes.overview(
-            CertificateOverview(cert, SecretRef("https://v.example", "cert-c"), None, None, None, [])
+            CertificateOverview(cert, SecretRef("https://v.example", "cert-c"), None, None, None, "", [])
         ),
         "LinkedCertificate": shapes.link(link),
-        "LinkState": shapes.link_state(LinkState(link, None, [binding])),
+        "LinkState": shapes.link_state(LinkState(link, "", [binding], LinkSyncState.IN_SYNC)),
         "LinkedCertificateDetail": {**shapes.link(link), "bindings": []},
         "SslBinding": shapes.binding(binding),
         "Operation": shapes.operation(Operation(id="1", kind=OperationKind.ISSUE, target="c")),

@@ -128,3 +128,7 @@ def test_newest_known_thumbprint_prefers_what_a_link_saw_later():
     assert newest_known_thumbprint(cert, [link(thumbprint="ISSUED", secret_updated_on=SEEN)]) == "ISSUED"
     later = link(thumbprint="OUTSIDE", secret_updated_on=SEEN + timedelta(minutes=1))
     assert newest_known_thumbprint(cert, [link(), later]) == "OUTSIDE"
+    same_second = link(thumbprint="OUTSIDE", secret_updated_on=SEEN)  # Key Vault times have whole seconds
+    assert newest_known_thumbprint(cert, [same_second]) == "OUTSIDE"
+    renewed = replace(cert, thumbprint="RENEWED", secret_updated_on=SEEN + timedelta(hours=1))
+    assert newest_known_thumbprint(renewed, [link(), later]) == "RENEWED"
