@@ -379,9 +379,10 @@ class BindingRepository(Repository):
         """Every entry of every link's index (the sweep's check for stale entries and orphans)."""
         self._index_once(self._build_link_index)
         params = {"lo": LINK_INDEX, "hi": LINK_INDEX + "~"}  # link names sort below "~"
+        rows = self._query("PartitionKey ge @lo and PartitionKey lt @hi", params, "bindings")
         return [
-            BindingIndexEntry(r["PartitionKey"][len(LINK_INDEX) :], r["App"], r["Hostname"], r.metadata.get("timestamp"), _etag(r))
-            for r in self._query("PartitionKey ge @lo and PartitionKey lt @hi", params, "bindings")
+            BindingIndexEntry(r["PartitionKey"][len(LINK_INDEX) :], r["App"], r["Hostname"], _timestamp(r), _etag(r))
+            for r in rows
         ]
 
     def unindex(self, entry: BindingIndexEntry) -> None:
@@ -645,6 +646,10 @@ def retry_on_conflict(attempt: Callable[[], T], tries: int = 5) -> T:
             if not remaining:
                 raise
     raise AssertionError("unreachable")
+
+
+def _timestamp(row: dict) -> datetime | None:
+    return row.metadata.get("timestamp") if hasattr(row, "metadata") else None
 
 
 def _etag(row: dict) -> str:
