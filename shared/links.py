@@ -7,12 +7,13 @@ cover the hostname.
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 
 from shared import pki
 from shared.app_context import AppContext
 from shared.clock import utcnow
-from shared.errors import BadRequest, CertsyncError, Conflict, NotFound, PreconditionFailed
+from shared.errors import BadRequest, CertsyncError, Conflict, DependencyError, NotFound, PreconditionFailed
 from shared.hostnames import normalize_hostname
 from shared.model import (
     Certificate,
@@ -23,13 +24,24 @@ from shared.model import (
     validate_name,
     validate_scope,
 )
-from shared.secret_refs import certificate_at, certificate_secret, check_vault_host, parse_secret_id
+from shared.secret_refs import (
+    CurrentCertificate,
+    SecretRef,
+    certificate_at,
+    certificate_secret,
+    check_vault_host,
+    parse_secret_id,
+)
 from shared.sync.executor import fetch_current, sync_link
 from shared.tables import retry_on_conflict
+from shared.vault import VAULT_UNREACHABLE
 
 log = logging.getLogger("certsync.links")
 DEFAULT_SCOPE = "default"
 MAX_SETTLE_TRIES = 5
+# A VaultNotFound answer takes at least this long: a closed port answers in a millisecond, a name
+# that does not resolve in a DNS round trip; padded, the two look alike.
+VAULT_NOT_FOUND_MIN_S = 0.5
 
 
 @dataclass(frozen=True)
@@ -59,7 +71,7 @@ def create_link(ctx: AppContext, spec: NewLink) -> LinkedCertificate:
     if ctx.links.find(spec.name) is not None:
         raise Conflict(f"linked certificate {spec.name} already exists", code="LinkExists")
     link = LinkedCertificate(name=spec.name, scope=spec.scope, secret_id=ref.id, certificate=certificate)
-    current = fetch_current(ctx, link)
+    current = _fetch_first(ctx, link, ref)
     now = utcnow()
     if current.bundle.not_after <= now:
         expired = f"the certificate in {ref.id} expired on {current.bundle.not_after:%Y-%m-%d}"
@@ -75,6 +87,26 @@ def create_link(ctx: AppContext, spec: NewLink) -> LinkedCertificate:
     if certificate:
         _hold_certificate(ctx, added)
     return added
+
+
+def _fetch_first(ctx: AppContext, link: LinkedCertificate, ref: SecretRef) -> CurrentCertificate:
+    """A vault no one answers for (no such name, nothing on the port) is the caller's mistake:
+    404 VaultNotFound, one answer for both and given no sooner than VAULT_NOT_FOUND_MIN_S, so
+    the endpoint tells nothing about which ports are open. certsync's own vault, or one a link
+    already reads from, failing so is an outage: 503 as ever."""
+    started = time.monotonic()
+    try:
+        return fetch_current(ctx, link)
+    except DependencyError as err:
+        if err.code != VAULT_UNREACHABLE or _known_vault(ctx, ref):
+            raise
+    time.sleep(max(0.0, started + VAULT_NOT_FOUND_MIN_S - time.monotonic()))
+    raise NotFound(f"no Key Vault answers at {ref.vault_url}; check the vault name", code="VaultNotFound")
+
+
+def _known_vault(ctx: AppContext, ref: SecretRef) -> bool:
+    own = parse_secret_id(f"{ctx.vault.url.rstrip('/')}/secrets/x").vault_url
+    return ref.vault_url == own or bool(ctx.links.for_secret(ref.id))
 
 
 def _hold_certificate(ctx: AppContext, link: LinkedCertificate) -> None:

@@ -121,9 +121,14 @@ KEY_VAULT_SUFFIXES = (".vault.azure.net", ".vault.azure.cn", ".vault.usgovclouda
 def check_vault_host(ref: SecretRef, local_emulator: bool) -> None:
     """Only real Key Vault hosts (or, for local development, loopback emulators) are ever called
     with our credential: a link must not turn certsync into a client of arbitrary servers."""
-    host = urlparse(ref.vault_url).hostname or ""
-    allowed = host.endswith(KEY_VAULT_SUFFIXES) or (local_emulator and is_loopback(host))
-    if not allowed:
+    parsed = urlparse(ref.vault_url)
+    host = parsed.hostname or ""
+    if local_emulator and is_loopback(host):
+        return
+    if host.endswith(KEY_VAULT_SUFFIXES) and parsed.port not in (None, 443):
+        # Key Vault serves HTTPS on 443 only; any other port could only be probed, never used.
+        raise BadRequest("an Azure Key Vault is reached on port 443 only", code="InvalidSecretId")
+    if not host.endswith(KEY_VAULT_SUFFIXES):
         raise BadRequest(
             f"keyVaultSecretId must point at an Azure Key Vault ({', '.join('*' + s for s in KEY_VAULT_SUFFIXES)})",
             code="InvalidSecretId",

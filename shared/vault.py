@@ -5,11 +5,14 @@ content type application/x-pkcs12, base64 PKCS#12 without a password.
 """
 from __future__ import annotations
 
+import socket
+import ssl
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Iterator
+from typing import Any, Iterator
 
-from azure.core.exceptions import AzureError, HttpResponseError, ResourceNotFoundError
+from azure.core.exceptions import AzureError, HttpResponseError, ResourceNotFoundError, ServiceRequestError
+from azure.core.pipeline.policies import RetryPolicy
 from azure.keyvault.secrets import SecretClient, SecretProperties
 
 from shared.credentials import vault_credential
@@ -17,6 +20,11 @@ from shared.errors import DependencyError, NotFound
 from shared.settings import Settings
 
 PFX_CONTENT_TYPE = "application/x-pkcs12"
+# A DependencyError code: no Key Vault is at that address (the name does not resolve, nothing
+# listens on the port, or what does is not a TLS server). One code for all three, so callers
+# cannot tell a closed port from a name that does not exist.
+VAULT_UNREACHABLE = "VaultUnreachable"
+_NO_SUCH_NAME = {socket.EAI_NONAME, getattr(socket, "EAI_NODATA", socket.EAI_NONAME)}
 
 
 @dataclass(frozen=True)
@@ -42,7 +50,36 @@ def make_secret_client(settings: Settings, vault_url: str | None = None) -> Secr
         options["verify_challenge_resource"] = False
         if settings.key_vault_emulator_cert:
             options["connection_verify"] = str(settings.key_vault_emulator_cert)
-    return SecretClient(url, vault_credential(settings), **options)
+    return SecretClient(url, vault_credential(settings), retry_policy=NoRetryWhereNoVault(), **options)
+
+
+class NoRetryWhereNoVault(RetryPolicy):
+    """The SDK's retries, except where no Key Vault can be: retrying a name that does not resolve
+    or a port nobody listens on only turns the answer into a 5-second wait."""
+
+    def increment(self, settings: dict, response: Any = None, error: Exception | None = None) -> bool:
+        if isinstance(error, ServiceRequestError) and no_vault_there(error):
+            return False
+        return super().increment(settings, response=response, error=error)
+
+
+def no_vault_there(error: BaseException) -> bool:
+    """Does a failed connection say there is no Key Vault at the address? (NXDOMAIN, refused,
+    or not TLS; a temporary DNS failure or a timeout is an outage, not an absence.)"""
+    seen: set[int] = set()
+    todo = [error]
+    while todo:
+        err = todo.pop()
+        if id(err) in seen:
+            continue
+        seen.add(id(err))
+        if isinstance(err, socket.gaierror):
+            return err.errno in _NO_SUCH_NAME
+        if isinstance(err, (ConnectionRefusedError, ssl.SSLError)):
+            return True
+        linked = (err.__cause__, err.__context__, getattr(err, "inner_exception", None), getattr(err, "reason", None))
+        todo.extend(e for e in (*linked, *err.args) if isinstance(e, BaseException))
+    return False
 
 
 class Vault:
@@ -71,7 +108,7 @@ class Vault:
                 name, value, content_type=content_type, tags=tags, not_before=not_before, expires_on=expires_on
             )
         except AzureError as err:
-            raise _dependency(err, f"writing secret {name}") from None
+            raise _dependency(err, f"writing secret {name}", self.url) from None
         return _version(secret.properties, secret.value)
 
     def get_secret(self, name: str, version: str | None = None) -> SecretVersion:
@@ -85,9 +122,9 @@ class Vault:
                 raise DependencyError(
                     f"secret {name} cannot be read: {_server_message(err)}", code="SecretForbidden"
                 ) from None
-            raise _dependency(err, f"reading secret {name}") from None
+            raise _dependency(err, f"reading secret {name}", self.url) from None
         except AzureError as err:
-            raise _dependency(err, f"reading secret {name}") from None
+            raise _dependency(err, f"reading secret {name}", self.url) from None
         return _version(secret.properties, secret.value)
 
     def list_secrets(self) -> Iterator[SecretVersion]:
@@ -96,7 +133,7 @@ class Vault:
             for props in self.client.list_properties_of_secrets(max_page_size=25):
                 yield _version(props, None)
         except AzureError as err:
-            raise _dependency(err, "listing secrets") from None
+            raise _dependency(err, "listing secrets", self.url) from None
 
     def list_versions(self, name: str) -> Iterator[SecretVersion]:
         try:
@@ -105,7 +142,7 @@ class Vault:
         except ResourceNotFoundError:
             raise NotFound(f"secret {name} was not found in Key Vault", code="SecretNotFound") from None
         except AzureError as err:
-            raise _dependency(err, f"listing versions of secret {name}") from None
+            raise _dependency(err, f"listing versions of secret {name}", self.url) from None
 
     def close(self) -> None:
         self.client.close()
@@ -130,7 +167,9 @@ def _server_message(err: HttpResponseError) -> str:
     return getattr(error, "message", None) or err.reason or "request failed"
 
 
-def _dependency(err: AzureError, doing: str) -> DependencyError:
+def _dependency(err: AzureError, doing: str, vault_url: str) -> DependencyError:
+    if isinstance(err, ServiceRequestError) and no_vault_there(err):
+        return DependencyError(f"no Key Vault answers at {vault_url}", code=VAULT_UNREACHABLE)
     if isinstance(err, HttpResponseError):
         retry_after = None
         if err.response is not None:

@@ -19,6 +19,8 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
+from devtools.processes import free_port
+
 SUFFIX = os.urandom(3).hex()
 CERT = f"fz-{SUFFIX}"
 LINK = f"fz-{SUFFIX}-l"
@@ -252,6 +254,10 @@ def extra_body_cases() -> list[Any]:
         Case("create-link-both-sources", "POST", "links", {"name": MISSING, "certificate": CERT, "keyVaultSecretId": "https://v.vault.azure.net/secrets/x"}),
         Case("create-link-no-source", "POST", "links", {"name": MISSING}),
         Case("create-link-existing", "POST", "links", {"name": LINK, "certificate": CERT}),
+        Case("create-link-vault-closed-port", "POST", "links",
+             {"name": MISSING, "keyVaultSecretId": f"https://127.0.0.1:{free_port()}/secrets/x"}, status=404),
+        Case("create-link-vault-port-not-443", "POST", "links",
+             {"name": MISSING, "keyVaultSecretId": "https://v.vault.azure.net:8443/secrets/x"}, status=400),
         *(
             Case(f"create-link-secret-id-{sid}", "POST", "links", {"name": MISSING, "keyVaultSecretId": value})
             for sid, value in SECRET_IDS

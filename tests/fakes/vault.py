@@ -11,7 +11,7 @@ from datetime import datetime
 
 from shared.clock import utcnow
 from shared.errors import DependencyError, NotFound
-from shared.vault import SecretVersion
+from shared.vault import VAULT_UNREACHABLE, SecretVersion
 from tests.fakes.hooks import Hooks
 
 SECRET_NAME = re.compile(r"^[0-9a-zA-Z-]{1,127}$")
@@ -36,6 +36,7 @@ class FakeVault:
         self.hooks = hooks or Hooks()
         self.secrets: dict[str, _Secret] = {}
         self.down = False  # set by a test: every call raises DependencyError, like an outage
+        self.absent = False  # set by a test: no Key Vault at this URL (no such name, nothing listening)
 
     @property
     def url(self) -> str:
@@ -114,5 +115,7 @@ class FakeVault:
         pass
 
     def _check_up(self, doing: str) -> None:
+        if self.absent:
+            raise DependencyError(f"no Key Vault answers at {self.url}", code=VAULT_UNREACHABLE)
         if self.down:
             raise DependencyError(f"Key Vault unreachable while {doing}: ServiceRequestError")

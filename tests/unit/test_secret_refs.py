@@ -76,6 +76,9 @@ def test_malformed_addresses_are_refused(written):
         ("https://[::ffff:10.0.0.1]:8443/secrets/x", True, False),
         ("https://0x7f.1:8443/secrets/x", False, False),
         ("https://contoso.vault.azure.net./secrets/x", False, True),
+        ("https://contoso.vault.azure.net:443/secrets/x", False, True),
+        ("https://contoso.vault.azure.net:8443/secrets/x", False, False),  # Key Vault listens on 443 only
+        ("https://contoso.vault.azure.net:22/secrets/x", True, False),
     ],
 )
 def test_only_loopback_addresses_count_as_the_local_emulator(url, emulator, allowed):
