@@ -276,3 +276,25 @@ def test_operation_save_needs_the_current_etag(side: Side, unique: str) -> None:
     with pytest.raises(PreconditionFailed):
         ops.save(stale)
     assert ops.get(f"1-{unique}").result == {"thumbprint": "AB"}
+
+
+def test_binding_index_entries_follow_writes_and_unindex_is_etag_checked(side: Side, unique: str) -> None:
+    bindings = side.ctx.bindings
+    row = bindings.add(binding(f"app{unique}", "a.example.com", f"l{unique}"))
+    [entry] = [e for e in bindings.index_entries() if e.app == f"app{unique}"]
+    assert (entry.link, entry.hostname) == (f"l{unique}", "a.example.com") and entry.etag
+
+    row.link = f"m{unique}"  # the binding moves to another link: the old entry is stale, readers skip it
+    bindings.save(row)
+    assert bindings.for_link(f"l{unique}") == [] and len(bindings.for_link(f"m{unique}")) == 1
+    entries = {(e.link, e.hostname) for e in bindings.index_entries() if e.app == f"app{unique}"}
+    assert entries == {(f"l{unique}", "a.example.com"), (f"m{unique}", "a.example.com")}
+
+    [moved] = [e for e in bindings.index_entries() if e.link == f"m{unique}"]
+    bindings.save(row)  # a write refreshes the entry: the one read before is now stale
+    bindings.unindex(moved)
+    assert [e.link for e in bindings.index_entries() if e.app == f"app{unique}"].count(f"m{unique}") == 1
+    [old] = [e for e in bindings.index_entries() if e.link == f"l{unique}"]
+    bindings.unindex(old)
+    bindings.delete(bindings.find(f"app{unique}", "a.example.com"))  # type: ignore[arg-type]
+    assert {e.link for e in bindings.index_entries() if e.app == f"app{unique}"} == {f"m{unique}"}  # delete keeps it
