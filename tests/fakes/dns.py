@@ -32,7 +32,7 @@ class FakeDns:
 
     def _inside_a_zone(self, fqdn: str) -> str:
         if self.down:
-            raise DependencyError("Azure DNS unreachable while writing TXT: ServiceRequestError", code="DnsUpdateFailed")
+            raise DependencyError("Azure DNS unreachable while writing TXT", code="DnsUpdateFailed")
         name = absolute_name(fqdn)
         if not any(name == zone or name.endswith("." + zone) for zone in self.zones):
             raise BadRequest(f"no DNS zone covers {name}", code="DnsZoneNotFound")

@@ -7,8 +7,8 @@ import itertools
 from collections.abc import Callable, Iterable, Iterator
 from typing import Generic, TypeVar
 
-from shared.errors import Conflict, DependencyError, NotFound, PreconditionFailed
 from shared.clock import utcnow
+from shared.errors import Conflict, DependencyError, NotFound, PreconditionFailed
 from shared.model import BindingIndexEntry, Certificate, LinkedCertificate, Operation, SslBinding
 from tests.fakes.hooks import Hooks
 
