@@ -59,6 +59,27 @@ async function json(method, path, body) {
   return response.status === 204 ? null : response.json();
 }
 
+/**
+ * Every item of a paged list: {"value": [...], "nextLink": "..."} pages are followed until the
+ * last one (or `limit` items). A nextLink is only followed on this origin, so the key never
+ * travels anywhere else.
+ */
+export async function listAll(path, limit = Infinity) {
+  const items = [];
+  let next = path;
+  while (next && items.length < limit) {
+    const page = await json("GET", next);
+    items.push(...page.value);
+    next = page.nextLink ? sameOriginPath(page.nextLink) : null;
+  }
+  return items.slice(0, limit);
+}
+
+function sameOriginPath(link) {
+  const target = new URL(link, location.href);
+  return target.origin === location.origin ? target.pathname + target.search : null;
+}
+
 /** A 202 answer: the operation as accepted and the Location to poll. */
 async function start(path, body = {}) {
   const response = await send("POST", path, body);
@@ -67,7 +88,7 @@ async function start(path, body = {}) {
 }
 
 // --- certificates ---
-export const listCertificates = () => json("GET", "certificates").then((r) => r.value);
+export const listCertificates = () => listAll("certificates?$top=100");
 export const getCertificate = (name) => json("GET", `certificates/${seg(name)}`);
 export const createCertificate = (spec) => start("certificates", spec);
 export const setAutoRenew = (name, autoRenew) => json("PATCH", `certificates/${seg(name)}`, { autoRenew });
@@ -96,7 +117,9 @@ function filenameOf(disposition) {
 }
 
 // --- linked certificates and bindings ---
-export const listLinks = () => json("GET", "links").then((r) => r.value);
+const byName = (a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+/** Pages come by scope, then name; the dashboard lists by name. */
+export const listLinks = () => listAll("links?$top=1000").then((links) => links.sort(byName));
 export const getLink = (name) => json("GET", `links/${seg(name)}`);
 export const createLink = (spec) => json("POST", "links", spec);
 export const deleteLink = (name) => json("DELETE", `links/${seg(name)}`);
@@ -107,5 +130,4 @@ export const deleteBinding = (app, hostname) => json("DELETE", `apps/${seg(app)}
 
 // --- operations ---
 export const getOperation = (location) => json("GET", location);
-export const listOperations = (target) =>
-  json("GET", `operations?target=${seg(target)}&top=1000`).then((r) => r.value);
+export const listOperations = (target) => listAll(`operations?target=${seg(target)}&$top=1000`, 1000);

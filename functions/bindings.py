@@ -4,7 +4,7 @@ from __future__ import annotations
 import azure.functions as func
 
 from functions import shapes
-from functions.http import endpoint, field, json_response, read_json, route
+from functions.http import endpoint, field, json_response, page_request, page_response, read_json, route
 from shared import principal as roles
 from shared.app_context import get_context
 from shared.links import BindingRequest, delete_binding, put_binding
@@ -31,8 +31,9 @@ def put_binding_http(req: func.HttpRequest) -> func.HttpResponse:
 @endpoint(roles.READ)
 def list_bindings_http(req: func.HttpRequest) -> func.HttpResponse:
     app = validate_app(route(req, "app"))
-    bindings = sorted(get_context().bindings.for_app(app), key=lambda b: b.hostname)
-    return json_response({"value": [shapes.binding(b) for b in bindings]})
+    top, token = page_request(req, default=100, maximum=1000)
+    page = get_context().bindings.page_for_app(app, top, token)
+    return page_response(req, [shapes.binding(b) for b in page.items], page.next_token)
 
 
 @bp.route(route="apps/{app}/bindings/{hostname}", methods=["DELETE"])

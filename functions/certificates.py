@@ -5,7 +5,16 @@ import azure.functions as func
 
 from functions import shapes
 from functions.accepted import accepted
-from functions.http import endpoint, field, json_response, read_json, requested_by, route
+from functions.http import (
+    endpoint,
+    field,
+    json_response,
+    page_request,
+    page_response,
+    read_json,
+    requested_by,
+    route,
+)
 from shared import principal as roles
 from shared.app_context import get_context
 from shared.errors import BadRequest
@@ -51,7 +60,9 @@ def create_certificate_http(req: func.HttpRequest) -> func.HttpResponse:
 @bp.route(route="certificates", methods=["GET"])
 @endpoint(roles.READ)
 def list_certificates_http(req: func.HttpRequest) -> func.HttpResponse:
-    return json_response({"value": [shapes.summary(s) for s in certificate_summaries(get_context())]})
+    top, token = page_request(req, default=50, maximum=100)  # each row reads its links' index
+    page = certificate_summaries(get_context(), top, token)
+    return page_response(req, [shapes.summary(s) for s in page.items], page.next_token)
 
 
 @bp.route(route="certificates/{name}", methods=["GET"])

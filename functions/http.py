@@ -10,10 +10,12 @@ import functools
 import json
 import logging
 from typing import Any, Callable
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import azure.functions as func
 
 from shared.errors import BadRequest, CertsyncError, UnsupportedMediaType
+from shared.paging import page_size
 from shared.principal import authorize, principal_name
 from shared.settings import SettingsError, get_settings
 
@@ -122,6 +124,24 @@ def field(body: dict, name: str, kind: type | tuple[type, ...], default: Any = N
         expected = " or ".join(JSON_TYPES.get(k, k.__name__) for k in kinds)
         raise BadRequest(f"field {name} must be {expected}", code="InvalidField")
     return value
+
+
+def page_request(req: func.HttpRequest, default: int, maximum: int) -> tuple[int, str | None]:
+    """($top, $skipToken) of a list request."""
+    token = req.params.get("$skipToken", req.params.get("$skiptoken"))
+    return page_size(req.params.get("$top"), default, maximum), token
+
+
+def page_response(req: func.HttpRequest, items: list, next_token: str | None) -> func.HttpResponse:
+    """{"value": [...], "nextLink": "..."} as Azure lists answer; no nextLink on the last page.
+    The link repeats the request's query (a `code` key excepted: send it as x-functions-key)."""
+    body: dict[str, Any] = {"value": items}
+    if next_token:
+        parts = urlsplit(req.url)
+        query = [(k, v) for k, v in parse_qsl(parts.query) if k not in ("$skipToken", "$skiptoken", "code")]
+        query.append(("$skipToken", next_token))
+        body["nextLink"] = urlunsplit(parts._replace(query=urlencode(query, safe="$")))
+    return json_response(body)
 
 
 def route(req: func.HttpRequest, name: str) -> str:

@@ -5,7 +5,7 @@ import azure.functions as func
 
 from functions import shapes
 from functions.accepted import accepted
-from functions.http import endpoint, field, json_response, read_json, requested_by, route
+from functions.http import endpoint, field, json_response, page_request, page_response, read_json, requested_by, route
 from shared import principal as roles
 from shared.app_context import get_context
 from shared.links import DEFAULT_SCOPE, NewLink, create_link, delete_link
@@ -32,8 +32,9 @@ def create_link_http(req: func.HttpRequest) -> func.HttpResponse:
 @bp.route(route="links", methods=["GET"])
 @endpoint(roles.READ)
 def list_links_http(req: func.HttpRequest) -> func.HttpResponse:
-    links = sorted(get_context().links.list(), key=lambda l: l.name)
-    return json_response({"value": [shapes.link(l) for l in links]})
+    top, token = page_request(req, default=100, maximum=1000)
+    page = get_context().links.page(top, token)
+    return page_response(req, [shapes.link(link) for link in page.items], page.next_token)
 
 
 @bp.route(route="links/{name}", methods=["GET"])

@@ -6,11 +6,12 @@ import re
 import azure.functions as func
 
 from functions import shapes
-from functions.http import endpoint, json_response, route
+from functions.http import endpoint, json_response, page_request, page_response, route
 from shared import principal as roles
 from shared.app_context import get_context
 from shared.errors import BadRequest, NotFound
 from shared.model import OperationKind
+from shared.paging import page_size
 
 bp = func.Blueprint()
 OPERATION_ID = re.compile(r"^\d{13}-[0-9a-f]{12}$")
@@ -35,11 +36,8 @@ def list_operations_http(req: func.HttpRequest) -> func.HttpResponse:
     if kind is not None and kind not in {k.value for k in OperationKind}:
         allowed = ", ".join(k.value for k in OperationKind)
         raise BadRequest(f"kind must be one of {allowed}", code="InvalidKind")
-    try:
-        limit = int(req.params.get("top", "100"))
-    except ValueError:
-        raise BadRequest("top must be a whole number", code="InvalidField") from None
-    if not 1 <= limit <= 1000:
-        raise BadRequest("top must be between 1 and 1000", code="InvalidField")
-    ops = get_context().operations.list(target=target, kind=kind, limit=limit)
-    return json_response({"value": [shapes.operation(op) for op in ops]})
+    top, token = page_request(req, default=100, maximum=1000)
+    if "$top" not in req.params and "top" in req.params:  # the name before paging, still accepted
+        top = page_size(req.params["top"], 100, 1000)
+    page = get_context().operations.page(top, token, target=target, kind=kind)
+    return page_response(req, [shapes.operation(op) for op in page.items], page.next_token)

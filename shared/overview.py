@@ -14,6 +14,7 @@ from shared.app_context import AppContext
 from shared.errors import CertsyncError
 from shared.links import links_of_certificate
 from shared.model import Certificate, LinkedCertificate, SslBinding
+from shared.paging import Page
 from shared.secret_refs import SecretRef, certificate_secret, current_certificate
 from shared.sync.planner import LinkSyncState, link_sync_state, newest_known_thumbprint
 
@@ -95,5 +96,7 @@ def certificate_summary(ctx: AppContext, cert: Certificate) -> CertificateSummar
     return CertificateSummary(cert, sum(1 for s in states if not s.in_sync), len(states))
 
 
-def certificate_summaries(ctx: AppContext) -> list[CertificateSummary]:
-    return [certificate_summary(ctx, cert) for cert in sorted(ctx.certificates.list(), key=lambda c: c.name)]
+def certificate_summaries(ctx: AppContext, top: int, token: str | None = None) -> Page[CertificateSummary]:
+    """One page of the list, by name."""
+    page = ctx.certificates.page(top, token)
+    return Page([certificate_summary(ctx, cert) for cert in page.items], page.next_token)

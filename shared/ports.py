@@ -25,6 +25,7 @@ from typing import Protocol
 from shared.dns.base import DnsProvider
 from shared.issuers.base import Issuer
 from shared.model import BindingIndexEntry, Certificate, LinkedCertificate, Operation, SslBinding
+from shared.paging import Page
 from shared.vault import SecretVersion
 
 __all__ = [
@@ -52,6 +53,10 @@ class CertificateStore(Protocol):
     def save(self, cert: Certificate) -> Certificate: ...
 
     def delete(self, cert: Certificate) -> None: ...
+
+    def page(self, top: int, token: str | None = None) -> Page[Certificate]:
+        """By name; `token` is a page's next_token (InvalidSkipToken when it is not)."""
+        ...
 
     def list(self) -> builtins.list[Certificate]:
         """Ordered by name."""
@@ -87,6 +92,10 @@ class LinkStore(Protocol):
 
     def for_secret(self, secret_id: str) -> builtins.list[LinkedCertificate]: ...
 
+    def page(self, top: int, token: str | None = None) -> Page[LinkedCertificate]:
+        """By scope, then name."""
+        ...
+
 
 class BindingStore(Protocol):
     """Bindings live in their app's partition, keyed by hostname."""
@@ -102,6 +111,10 @@ class BindingStore(Protocol):
     def delete(self, binding: SslBinding) -> None: ...
 
     def for_app(self, app: str) -> builtins.list[SslBinding]: ...
+
+    def page_for_app(self, app: str, top: int, token: str | None = None) -> Page[SslBinding]:
+        """By hostname."""
+        ...
 
     def for_link(self, link: str) -> builtins.list[SslBinding]: ...
 
@@ -127,6 +140,12 @@ class OperationStore(Protocol):
 
     def get(self, op_id: str) -> Operation:
         """NotFound code "OperationNotFound"."""
+        ...
+
+    def page(
+        self, top: int, token: str | None = None, target: str | None = None, kind: str | None = None
+    ) -> Page[Operation]:
+        """Newest first; a filtered page may hold fewer than `top`."""
         ...
 
     def list(self, target: str | None = None, kind: str | None = None, limit: int = 100) -> builtins.list[Operation]:

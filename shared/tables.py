@@ -28,6 +28,7 @@ from shared.model import (
     SslBinding,
     SslState,
 )
+from shared.paging import Page, decode_token, encode_token
 
 T = TypeVar("T")
 _index_lock = threading.Lock()
@@ -155,6 +156,16 @@ class Repository:
         except AzureError as err:
             raise _dependency(err, f"querying {what}") from None
 
+    def _page(self, query: str, parameters: dict[str, Any], top: int, token: str | None, what: str) -> tuple[list, str | None]:
+        """One page of at most `top` rows from where `token` left off, and the next token."""
+        start = decode_token(token)
+        try:
+            pages = self.client.query_entities(query, parameters=parameters, results_per_page=top).by_page(continuation_token=start)
+            rows = list(next(pages, []))
+            return rows, encode_token(pages.continuation_token)  # type: ignore[attr-defined]
+        except AzureError as err:
+            raise _dependency(err, f"querying {what}") from None
+
     def _upsert(self, entity: dict, what: str) -> None:
         """Index rows only: each write gives the row a new ETag and timestamp."""
         try:
@@ -220,6 +231,11 @@ class CertificateRepository(Repository):
     def list(self) -> list[Certificate]:
         rows = self._query("PartitionKey eq @pk", {"pk": CERT_PARTITION}, "certificates")
         return [_cert_from(row) for row in rows]
+
+    def page(self, top: int, token: str | None = None) -> Page[Certificate]:
+        """By name."""
+        rows, following = self._page("PartitionKey eq @pk", {"pk": CERT_PARTITION}, top, token, "certificates")
+        return Page([_cert_from(row) for row in rows], following)
 
 
 class LinkRepository(Repository):
@@ -308,6 +324,11 @@ class LinkRepository(Repository):
         rows = self._query("PartitionKey lt @index", {"index": INDEX_START}, "linked certificates")
         return [_link_from(row) for row in rows]
 
+    def page(self, top: int, token: str | None = None) -> Page[LinkedCertificate]:
+        """By scope, then name."""
+        rows, following = self._page("PartitionKey lt @index", {"index": INDEX_START}, top, token, "linked certificates")
+        return Page([_link_from(row) for row in rows], following)
+
     def for_secret(self, secret_id: str) -> list[LinkedCertificate]:
         """Through the secret's index partition, then the link rows by key, scope by scope."""
         self._index_once(self._build_secret_index)
@@ -360,6 +381,11 @@ class BindingRepository(Repository):
 
     def for_app(self, app: str) -> list[SslBinding]:
         return [_binding_from(r) for r in self._query("PartitionKey eq @app", {"app": app}, "bindings")]
+
+    def page_for_app(self, app: str, top: int, token: str | None = None) -> Page[SslBinding]:
+        """By hostname."""
+        rows, following = self._page("PartitionKey eq @app", {"app": app}, top, token, "bindings")
+        return Page([_binding_from(row) for row in rows], following)
 
     def for_link(self, link: str) -> list[SslBinding]:
         """Through the link's index partition, then the binding rows by key, app by app. An
@@ -441,6 +467,16 @@ class OperationRepository(Repository):
             if len(ops) >= limit:
                 break
         return ops
+
+    def page(self, top: int, token: str | None = None, target: str | None = None, kind: str | None = None) -> Page[Operation]:
+        """Newest first; a filtered page may hold fewer than `top` (Table Storage stops early)."""
+        query, params = "PartitionKey eq @pk", {"pk": OPERATION_PARTITION}
+        if target:
+            query, params["target"] = query + " and Target eq @target", target
+        if kind:
+            query, params["kind"] = query + " and Kind eq @kind", kind
+        rows, following = self._page(query, params, top, token, "operations")
+        return Page([_operation_from(row) for row in rows], following)
 
 
 # --- row mapping -------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from typing import Generic, TypeVar
 from shared.clock import utcnow
 from shared.errors import Conflict, DependencyError, NotFound, PreconditionFailed
 from shared.model import BindingIndexEntry, Certificate, LinkedCertificate, Operation, SslBinding
+from shared.paging import Page, decode_token, encode_token
 from tests.fakes.hooks import Hooks
 
 T = TypeVar("T", Certificate, LinkedCertificate, SslBinding, Operation)
@@ -75,6 +76,15 @@ class FakeTable(Generic[T]):
         """Rows in (partition, row) order, as Table Storage returns them."""
         self._check_up(f"querying {self.name}")
         return [copy.deepcopy(self.rows[k]) for k in sorted(self.rows) if keep(self.rows[k])]
+
+    def page(self, top: int, token: str | None, keep: Callable[[T], bool] = lambda _: True) -> Page[T]:
+        """As Table Storage pages: from the token's key on, at most `top` rows, then the next key."""
+        self._check_up(f"querying {self.name}")
+        start = decode_token(token)
+        first = (start["PartitionKey"], start["RowKey"]) if start else ("", "")
+        keys = [k for k in sorted(self.rows) if k >= first and keep(self.rows[k])]
+        following = encode_token({"PartitionKey": keys[top][0], "RowKey": keys[top][1]}) if len(keys) > top else None
+        return Page([copy.deepcopy(self.rows[k]) for k in keys[:top]], following)
 
     def replace_batch(self, items: list[T]) -> list[T]:
         """Entity-group transactions per partition, at most 100 rows, all or nothing each."""
@@ -143,6 +153,9 @@ class FakeCertificateStore(_Store):
     def list(self) -> list[Certificate]:
         return self._around("list", self.table.scan)
 
+    def page(self, top: int, token: str | None = None) -> Page[Certificate]:
+        return self._around("page", lambda: self.table.page(top, token), top, token)
+
 
 class FakeLinkStore(_Store):
     """Names are unique across scopes (the real adapter keeps a name row for that)."""
@@ -190,6 +203,9 @@ class FakeLinkStore(_Store):
 
     def list(self) -> list[LinkedCertificate]:
         return self._around("list", self.table.scan)
+
+    def page(self, top: int, token: str | None = None) -> Page[LinkedCertificate]:
+        return self._around("page", lambda: self.table.page(top, token), top, token)
 
     def for_secret(self, secret_id: str) -> list[LinkedCertificate]:
         return self._around("for_secret", lambda: self.table.scan(lambda x: x.secret_id == secret_id), secret_id)
@@ -254,6 +270,9 @@ class FakeBindingStore(_Store):
     def for_app(self, app: str) -> list[SslBinding]:
         return self._around("for_app", lambda: self.table.scan(lambda b: b.app == app), app)
 
+    def page_for_app(self, app: str, top: int, token: str | None = None) -> Page[SslBinding]:
+        return self._around("page_for_app", lambda: self.table.page(top, token, lambda b: b.app == app), app, top, token)
+
     def for_link(self, link: str) -> list[SslBinding]:
         return self._around("for_link", lambda: self.table.scan(lambda b: b.link == link), link)
 
@@ -296,6 +315,14 @@ class FakeOperationStore(_Store):
             return (not target or op.target == target) and (not kind or op.kind.value == kind)
 
         return self._around("list", lambda: self.table.scan(keep)[:limit], target, kind)
+
+    def page(
+        self, top: int, token: str | None = None, target: str | None = None, kind: str | None = None
+    ) -> Page[Operation]:
+        def keep(op: Operation) -> bool:
+            return (not target or op.target == target) and (not kind or op.kind.value == kind)
+
+        return self._around("page", lambda: self.table.page(top, token, keep), top, token, target, kind)
 
 
 class FakeStorageHealth:
