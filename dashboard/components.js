@@ -26,8 +26,11 @@ export function statusBadge(status) {
   return badge(status, STATUS_KINDS[status] || "neutral");
 }
 
-export function syncBadge(inSync) {
-  return inSync ? badge("In sync", "ok") : badge("Out of sync", "bad");
+const SYNC_STATES = { BindingsBehind: "Bindings behind", SyncFailed: "Sync failed" };
+
+/** In sync, or why not: a link whose bindings lag (a sync cut short) is not in sync either. */
+export function syncBadge(inSync, state) {
+  return inSync ? badge("In sync", "ok") : badge(SYNC_STATES[state] || "Out of sync", "bad");
 }
 
 /** An API error as the API worded it: its code, then its message. */

@@ -64,15 +64,18 @@ export async function overviewView(main, name, { signal }) {
     const [o, ops] = await Promise.all([api.getCertificate(name), api.listOperations(name)]);
     if (signal.aborted) return;
     overview = o;
-    fill(badges, statusBadge(o.status), o.syncAvailable ? badge("Links out of sync", "bad") : null);
+    const attention = o.outOfSyncLinks > 0 ? "Links out of sync" : "New version in Key Vault";
+    fill(badges, statusBadge(o.status), o.syncAvailable ? badge(attention, "bad") : null);
     fill(facts, certificateFacts(o));
     const stale = o.linkedCertificates.filter((l) => !l.inSync).length;
     syncAll.disabled = !o.syncAvailable;
-    syncState.textContent = o.linkedCertificates.length === 0
+    const total = o.linkedCertificates.length;
+    const ahead = o.newVersionInKeyVault && total
+      ? " Key Vault holds a newer version none of them has seen yet: Sync brings them to it."
+      : "";
+    syncState.textContent = total === 0
       ? "No linked certificates."
-      : stale
-        ? `${stale} of ${o.linkedCertificates.length} linked certificate(s) out of sync.`
-        : `All ${o.linkedCertificates.length} linked certificate(s) in sync.`;
+      : (stale ? `${stale} of ${total} linked certificate(s) out of sync.` : `All ${total} linked certificate(s) in sync.`) + ahead;
     linksTitle.textContent = `Linked certificates (${o.linkedCertificates.length})`;
     links.update(outOfSyncFirst(o.linkedCertificates));
     const history = newestFirst(ops);
@@ -195,7 +198,7 @@ function linkRow(l, { messages, follow, reload }) {
     h(
       "td",
       {},
-      syncBadge(l.inSync),
+      syncBadge(l.inSync, l.syncState),
       l.lastSyncError ? h("div", { class: "error small" }, "Last sync error: ", l.lastSyncError) : null,
     ),
     h(
