@@ -9,7 +9,8 @@ from __future__ import annotations
 import functools
 import json
 import logging
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import azure.functions as func
@@ -24,6 +25,7 @@ MAX_BODY = 64 * 1024
 JSON_TYPES = {str: "a string", int: "a whole number", bool: "true or false", list: "a list", dict: "an object"}
 
 Endpoint = Callable[[func.HttpRequest], func.HttpResponse]
+FieldNames = frozenset[str] | set[str]
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> func.HttpResponse:
@@ -66,12 +68,12 @@ def _guarded(fn: Endpoint, req: func.HttpRequest, role: str | None) -> func.Http
     except SettingsError as err:
         log.error("configuration error: %s", err)
         return error_response(500, "ConfigurationError", str(err))
-    except Exception as err:  # noqa: BLE001 - the last line of defence: never a stack trace out
+    except Exception as err:  # the last line of defence: never a stack trace out
         log.error("unhandled %s in %s", type(err).__name__, fn.__name__)
         return error_response(500, "InternalError", "an unexpected error occurred; see the function logs")
 
 
-def read_json(req: func.HttpRequest, *, required: set[str] = frozenset(), optional: set[str] = frozenset()) -> dict:
+def read_json(req: func.HttpRequest, *, required: FieldNames = frozenset(), optional: FieldNames = frozenset()) -> dict:
     """Parse a JSON object body, refusing unknown and missing fields by name."""
     raw = req.get_body() or b""
     if raw.strip():

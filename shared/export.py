@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.serialization import pkcs12
@@ -35,12 +35,12 @@ PORTAL_SECRET_LINK = "https://portal.azure.com/#@/asset/Microsoft_Azure_KeyVault
 PUBLIC_CLOUD_VAULT_SUFFIX = ".vault.azure.net"
 
 
-class ExportFormat(str, Enum):
+class ExportFormat(StrEnum):
     PFX = "pfx"
     PEM = "pem"
 
 
-class Encryption(str, Enum):
+class Encryption(StrEnum):
     MODERN = "modern"  # PBES2: PBKDF2-SHA256 + AES-256-CBC, HMAC-SHA256 MAC
     LEGACY = "legacy"  # SHA-1 + 3DES, SHA-1 MAC: Windows Server 2016 and older, some App Service uploads
 
@@ -78,11 +78,12 @@ class SecretLocation:
 
 # --- pure: bytes out -----------------------------------------------------------------------------
 
-def export_pfx(bundle: CertificateBundle, password: str, legacy: bool, friendly_name: str) -> bytes:
+def export_pfx(bundle: CertificateBundle, password: str | None, legacy: bool, friendly_name: str) -> bytes:
     """PKCS#12 with the key, leaf and chain, encrypted with `password` (never without one)."""
-    check_password(password)
+    password = check_password(password)
+    mac: hashes.HashAlgorithm
     if legacy:
-        algorithm, mac = pkcs12.PBES.PBESv1SHA1And3KeyTripleDESCBC, hashes.SHA1()  # noqa: S303 - asked for
+        algorithm, mac = pkcs12.PBES.PBESv1SHA1And3KeyTripleDESCBC, hashes.SHA1()  # asked for
     else:
         algorithm, mac = pkcs12.PBES.PBESv2SHA256AndAES256CBC, hashes.SHA256()
     encryption = (
@@ -105,7 +106,7 @@ def export_pem(bundle: CertificateBundle, password: str | None, include_key: boo
     chain = certificates_to_pem((bundle.certificate, *bundle.chain)).encode("ascii")
     if not include_key:
         return chain
-    check_password(password)
+    password = check_password(password)
     key = bundle.private_key.private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,
@@ -199,6 +200,7 @@ def _validate(request: ExportRequest) -> tuple[ExportFormat, Encryption | None, 
         raise BadRequest(
             f"format {str(request.format)[:20]!r} is not supported; use pfx or pem", code="InvalidFormat"
         ) from None
+    encryption: Encryption | None
     try:
         encryption = Encryption(request.encryption or Encryption.MODERN)
     except ValueError:

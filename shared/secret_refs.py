@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from urllib.parse import urlparse
 
 from shared import pki
@@ -96,7 +96,9 @@ def _parse(version: SecretVersion) -> CurrentCertificate:
     try:
         bundle = pki.parse_pfx_base64(version.value or "")
     except BadRequest as err:
-        raise BadRequest(f"secret {name} version {version.version} is not a usable PFX: {err.message}", code="InvalidPfx") from None
+        raise BadRequest(
+            f"secret {name} version {version.version} is not a usable PFX: {err.message}", code="InvalidPfx"
+        ) from None
     return CurrentCertificate(version=version, bundle=bundle)
 
 
@@ -111,7 +113,7 @@ def _latest_enabled(vault: SecretStore, name: str) -> SecretVersion:
     if not enabled:
         raise NotFound(f"secret {name} has no enabled version", code="SecretDisabled")
     # Newest by creation: editing an old version's tags changes its "updated", not its age.
-    newest = max(enabled, key=lambda v: v.created_on or v.updated_on or datetime.min.replace(tzinfo=timezone.utc))
+    newest = max(enabled, key=lambda v: v.created_on or v.updated_on or datetime.min.replace(tzinfo=UTC))
     return vault.get_secret(name, newest.version)
 
 

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import socket
 import ssl
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Iterator
+from typing import Any
 
 from azure.core.exceptions import AzureError, HttpResponseError, ResourceNotFoundError, ServiceRequestError
 from azure.core.pipeline.policies import RetryPolicy
@@ -173,7 +174,7 @@ def _dependency(err: AzureError, doing: str, vault_url: str) -> DependencyError:
     if isinstance(err, HttpResponseError):
         retry_after = None
         if err.response is not None:
-            raw = err.response.headers.get("Retry-After")
+            raw = getattr(err.response, "headers", {}).get("Retry-After")
             retry_after = float(raw) if raw and raw.isdigit() else None
         return DependencyError(
             f"Key Vault failed {doing} (HTTP {err.status_code}): {_server_message(err)}", retry_after=retry_after

@@ -6,6 +6,7 @@ then routing, injected faults, api-version, name validation, the operation itsel
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import re
@@ -185,7 +186,7 @@ class KeyVaultHttpsServer(ThreadingHTTPServer):
         url_host = _WILDCARD_HOSTS.get(host, host)
         self.authority = f"[{url_host}]:{self.server_port}" if ":" in url_host else f"{url_host}:{self.server_port}"
 
-    def finish_request(self, request: Any, client_address: Any) -> None:
+    def finish_request(self: Self, request: Any, client_address: Any) -> None:
         request.settimeout(_IDLE_TIMEOUT_S)
         try:
             tls_socket = self.tls_context.wrap_socket(request, server_side=True)
@@ -200,10 +201,8 @@ class KeyVaultHttpsServer(ThreadingHTTPServer):
             with self._connections_lock:
                 self._connections.discard(tls_socket)
             # The wrapped socket owns the file descriptor now; shutdown_request() cannot close it.
-            try:
+            with contextlib.suppress(OSError):
                 tls_socket.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
             tls_socket.close()
 
     def handle_error(self, request: Any, client_address: Any) -> None:
@@ -214,10 +213,8 @@ class KeyVaultHttpsServer(ThreadingHTTPServer):
         with self._connections_lock:
             connections = list(self._connections)
         for connection in connections:
-            try:
+            with contextlib.suppress(OSError):
                 connection.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
 
 
 class EmulatorHandle:

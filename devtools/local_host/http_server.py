@@ -31,6 +31,7 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "devtools.local_host"
     disable_nagle_algorithm = True  # headers and body are separate writes: no 40 ms delayed-ACK stall
     timeout = IDLE_TIMEOUT_S  # a client that stops sending (mid-body or idle) frees its thread
+    server: _Server
 
     def __getattr__(self, name: str):
         # Any method reaches the router, which answers 404 when no function takes it (as the
@@ -51,10 +52,10 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True  # the client stopped sending mid-body: nothing to answer
             return
         try:
-            host = self.headers.get("Host") or "%s:%s" % self.server.server_address[:2]
-            front = self.server.front  # type: ignore[attr-defined]
+            host = self.headers.get("Host") or f"{self.connection.getsockname()[0]}:{self.server.server_port}"
+            front = self.server.front
             reply = front.handle(self.command, self.path, list(self.headers.items()), body, f"http://{host}")
-        except Exception:  # noqa: BLE001 - never a stack trace to the client
+        except Exception:  # never a stack trace to the client
             log.exception("handling %s %s failed", self.command, self.path)
             reply = HttpReply(500)
         self._send(reply)
