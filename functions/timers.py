@@ -7,7 +7,7 @@ import azure.functions as func
 
 from shared.app_context import get_context
 from shared.auto_renew import run_auto_renew
-from shared.sweep import run_sweep
+from shared.sweep import start_sweep
 
 bp = func.Blueprint()
 log = logging.getLogger("certsync.timers")
@@ -21,5 +21,7 @@ def auto_renew(timer: func.TimerRequest) -> None:
 
 @bp.timer_trigger(arg_name="timer", schedule="%SYNC_SWEEP_SCHEDULE%", run_on_startup=False)
 def sync_sweep(timer: func.TimerRequest) -> None:
-    report = run_sweep(get_context())
-    log.info("sync_sweep: %s", report)
+    """Plans only: one queued unit per vault plus the binding repair, run by whichever
+    instances take them from the operations queue."""
+    units = start_sweep(get_context())
+    log.info("sync_sweep: %d units queued", len(units))

@@ -6,6 +6,7 @@ import logging
 import azure.functions as func
 
 import shared.lifecycle  # noqa: F401 - registers the issue/renew/rekey handlers
+import shared.sweep  # registers the sweep unit handler
 import shared.sync.handlers  # noqa: F401 - registers the sync handlers
 from shared.app_context import get_context
 from shared.operations import run_operation

@@ -44,6 +44,7 @@ class OperationKind(str, Enum):
     SYNC_LINK = "syncLink"
     SYNC_CERTIFICATE = "syncCertificate"
     EXPORT = "export"
+    SWEEP = "sweep"  # one unit of the sync sweep: a vault's links, or the binding repair pass
 
 
 @dataclass

@@ -96,6 +96,10 @@ class LinkStore(Protocol):
         """By scope, then name."""
         ...
 
+    def in_vault(self, vault_url: str) -> builtins.list[LinkedCertificate]:
+        """Links whose secret is in this vault (`https://host[:port]`, as parse_secret_id spells it)."""
+        ...
+
 
 class BindingStore(Protocol):
     """Bindings live in their app's partition, keyed by hostname."""

@@ -5,6 +5,11 @@ value is fetched only when its latest version differs from what its links hold, 
 secret however many links share it. Unchanged links cause no Table writes. A run that is cut
 short (time budget, Functions timeout) leaves the remaining secrets still "changed", so the
 next run finishes them: the state itself is the checkpoint.
+
+On many instances the timer only plans: one `sweep` operation per vault (its links found by a
+SecretId range, its secrets listed once) and one for the binding repair pass, all on the
+operations queue, so every instance takes units. A vault unit that reaches its time budget
+queues a continuation of itself, so no invocation nears the Functions time limit.
 """
 from __future__ import annotations
 
@@ -18,7 +23,8 @@ from datetime import datetime, timedelta
 from shared.app_context import AppContext
 from shared.clock import utcnow
 from shared.errors import CertsyncError
-from shared.model import LinkedCertificate, SslBinding
+from shared.model import LinkedCertificate, Operation, OperationKind, SslBinding
+from shared.operations import handles, new_operation, submit
 from shared.secret_refs import SecretRef, parse_secret_id
 from shared.sync.executor import record_sync_error, sync_link, sync_links_of_secret
 from shared.sync.orphans import repair_orphans
@@ -42,6 +48,17 @@ class SweepReport:
     failed_links: dict[str, str] = field(default_factory=dict)
     unfinished_secrets: int = 0
     seconds: float = 0.0
+    changed_ids: set[str] = field(default_factory=set, repr=False)
+    synced_secrets: set[str] = field(default_factory=set, repr=False)
+
+    def as_result(self) -> dict:
+        """What a sweep unit's operation records (no secret material: names and counts)."""
+        return {
+            "links": self.links, "secrets": self.secrets, "changedSecrets": self.changed_secrets,
+            "linksChanged": self.links_changed, "bindingsUpdated": self.bindings_updated,
+            "failedLinks": len(self.failed_links), "unfinishedSecrets": self.unfinished_secrets,
+            "seconds": round(self.seconds, 3),
+        }  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -51,15 +68,82 @@ class SecretGroup:
 
 
 def run_sweep(ctx: AppContext, budget_seconds: float = DEFAULT_BUDGET_SECONDS, now: datetime | None = None) -> SweepReport:
+    """The whole sweep in one invocation (one instance, small fleets, tests)."""
     started = time.monotonic()
-    now = now or utcnow()
+    links = ctx.links.list()
+    bindings = ctx.bindings.for_links(l.name for l in links)
+    report = _sync_changed(ctx, links, bindings, started, budget_seconds, now or utcnow())
+    report.bindings_repaired = _repair_lagging_bindings(ctx, links, bindings, report.changed_ids)
+    report.orphans_removed = repair_orphans(ctx, (link.name for link in links), utcnow())
+    report.seconds = time.monotonic() - started
+    return report
+
+
+def plan_sweep(ctx: AppContext) -> list[str]:
+    """The vaults the links use, each one unit of work."""
+    vaults = set()
+    for link in ctx.links.list():
+        try:
+            vaults.add(parse_secret_id(link.secret_id).vault_url)
+        except CertsyncError:
+            continue
+    return sorted(vaults)
+
+
+def start_sweep(ctx: AppContext, budget_seconds: float = DEFAULT_BUDGET_SECONDS) -> list[Operation]:
+    """The timer's part on many instances: queue one unit per vault and the binding repair."""
+    units = [{"vault": vault, "budgetSeconds": budget_seconds} for vault in plan_sweep(ctx)]
+    units.append({"repairBindings": True})
+    return [_submit_unit(ctx, unit) for unit in units]
+
+
+def _submit_unit(ctx: AppContext, parameters: dict) -> Operation:
+    target = str(parameters.get("vault") or "bindings")
+    return submit(ctx, new_operation(OperationKind.SWEEP, target, parameters, "sync_sweep"))
+
+
+@handles(OperationKind.SWEEP)
+def run_sweep_unit(ctx: AppContext, op: Operation) -> dict:
+    vault = op.parameters.get("vault")
+    if not vault:
+        links = ctx.links.list()
+        bindings = ctx.bindings.for_links(link.name for link in links)
+        repaired = _repair_lagging_bindings(ctx, links, bindings, set())
+        orphans = repair_orphans(ctx, (link.name for link in links), utcnow())
+        return {"links": len(links), "bindingsRepaired": repaired, "orphansRemoved": orphans}
+    budget = float(op.parameters.get("budgetSeconds", DEFAULT_BUDGET_SECONDS))
+    report = run_vault_sweep(ctx, vault, budget)
+    result = report.as_result()
+    if report.unfinished_secrets and report.synced_secrets:  # progress made: go on at once, elsewhere
+        result["continuation"] = _submit_unit(ctx, {"vault": vault, "budgetSeconds": budget}).id
+    return result
+
+
+def run_vault_sweep(ctx: AppContext, vault_url: str, budget_seconds: float, now: datetime | None = None) -> SweepReport:
+    """One vault's links; bindings are read per changed secret, never the whole table."""
+    started = time.monotonic()
+    links = ctx.links.in_vault(vault_url)
+    report = _sync_changed(ctx, links, None, started, budget_seconds, now or utcnow(), at_least=1)
+    report.seconds = time.monotonic() - started
+    return report
+
+
+def _sync_changed(
+    ctx: AppContext,
+    links: list[LinkedCertificate],
+    bindings: dict[str, list[SslBinding]] | None,
+    started: float,
+    budget_seconds: float,
+    now: datetime,
+    at_least: int = 0,
+) -> SweepReport:
+    """Sync the secrets whose links need it, within the budget; a unit syncs `at_least` one, so
+    a chain of continuations always gets further."""
     interval = timedelta(hours=ctx.settings.sync_sweep_interval_hours)
     report = SweepReport()
-    links = ctx.links.list()
     report.links = len(links)
     groups = _group_by_secret(links)
     report.secrets = len(groups)
-    bindings = ctx.bindings.for_links(l.name for l in links)
     changed: list[SecretGroup] = []
     for vault_url, vault_groups in _by_vault(groups).items():
         report.vaults += 1
@@ -70,8 +154,9 @@ def run_sweep(ctx: AppContext, budget_seconds: float = DEFAULT_BUDGET_SECONDS, n
             continue
         changed += [g for g in vault_groups if _needs_sync(g, latest.get(g.ref.name), now, interval)]
     report.changed_secrets = len(changed)
+    report.changed_ids = {g.ref.id for g in changed}
     for index, group in enumerate(changed):
-        if time.monotonic() - started > budget_seconds:
+        if index >= at_least and time.monotonic() - started > budget_seconds:
             report.unfinished_secrets = len(changed) - index
             break
         try:
@@ -80,12 +165,10 @@ def run_sweep(ctx: AppContext, budget_seconds: float = DEFAULT_BUDGET_SECONDS, n
             log.error("sweep: secret %s failed unexpectedly: %s", group.ref.id, type(err).__name__)
             report.failed_links.update({link.name: "InternalError" for link in group.links})
             continue
+        report.synced_secrets.add(group.ref.id)
         report.links_changed += outcome.links_changed
         report.bindings_updated += outcome.bindings_updated
         report.failed_links.update(outcome.failures)
-    report.bindings_repaired = _repair_lagging_bindings(ctx, links, bindings, {g.ref.id for g in changed})
-    report.orphans_removed = repair_orphans(ctx, (link.name for link in links), now)
-    report.seconds = time.monotonic() - started
     return report
 
 

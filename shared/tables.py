@@ -347,6 +347,13 @@ class LinkRepository(Repository):
         for link in self.list():
             self._upsert(_secret_index_row(link), f"linked certificate {link.name}")
 
+    def in_vault(self, vault_url: str) -> list[LinkedCertificate]:
+        """A range over SecretId: every id in the vault starts with `<vault>/secrets/` ('0' follows '/')."""
+        bounds = {"index": INDEX_START, "low": f"{vault_url}/secrets/", "high": f"{vault_url}/secrets0"}
+        query = "PartitionKey lt @index and SecretId ge @low and SecretId lt @high"
+        rows = self._query(query, bounds, "linked certificates")
+        return [_link_from(row) for row in rows]
+
 
 class BindingRepository(Repository):
     table_name = "bindings"

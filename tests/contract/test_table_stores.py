@@ -172,6 +172,14 @@ def test_links_for_secret_and_list(side: Side, unique: str) -> None:
     assert listed == [(f"rg1{unique}", f"a{unique}"), (f"rg1{unique}", f"c{unique}"), (f"rg2{unique}", f"b{unique}")]
 
 
+def test_links_in_vault_are_those_of_its_secrets_only(side: Side, unique: str) -> None:
+    vault, neighbour = f"https://v{unique}.vault.azure.net", f"https://v{unique}0.vault.azure.net"
+    side.ctx.links.add(link(f"a{unique}", secret=f"{vault}/secrets/s1"))
+    side.ctx.links.add(link(f"b{unique}", secret=f"{vault}/secrets/s2"))
+    side.ctx.links.add(link(f"c{unique}", secret=f"{neighbour}/secrets/s1"))  # a longer host, same prefix
+    assert sorted(x.name for x in side.ctx.links.in_vault(vault)) == [f"a{unique}", f"b{unique}"]
+
+
 def test_link_batch_is_all_or_nothing_per_partition(side: Side, unique: str) -> None:
     links = side.ctx.links
     a, b = links.add(link(f"a{unique}", scope=f"p{unique}")), links.add(link(f"b{unique}", scope=f"p{unique}"))

@@ -210,6 +210,10 @@ class FakeLinkStore(_Store):
     def for_secret(self, secret_id: str) -> list[LinkedCertificate]:
         return self._around("for_secret", lambda: self.table.scan(lambda x: x.secret_id == secret_id), secret_id)
 
+    def in_vault(self, vault_url: str) -> list[LinkedCertificate]:
+        prefix = f"{vault_url}/secrets/"
+        return self._around("in_vault", lambda: self.table.scan(lambda x: x.secret_id.startswith(prefix)), vault_url)
+
 
 class FakeBindingStore(_Store):
     label = "bindings"
