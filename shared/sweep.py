@@ -69,12 +69,12 @@ class SecretGroup:
 
 def run_sweep(ctx: AppContext, budget_seconds: float = DEFAULT_BUDGET_SECONDS, now: datetime | None = None) -> SweepReport:
     """The whole sweep in one invocation (one instance, small fleets, tests)."""
-    started = time.monotonic()
+    started, now = time.monotonic(), now or utcnow()
     links = ctx.links.list()
     bindings = ctx.bindings.for_links(l.name for l in links)
-    report = _sync_changed(ctx, links, bindings, started, budget_seconds, now or utcnow())
+    report = _sync_changed(ctx, links, bindings, started, budget_seconds, now)
     report.bindings_repaired = _repair_lagging_bindings(ctx, links, bindings, report.changed_ids)
-    report.orphans_removed = repair_orphans(ctx, (link.name for link in links), utcnow())
+    report.orphans_removed = repair_orphans(ctx, (link.name for link in links), now)
     report.seconds = time.monotonic() - started
     return report
 
