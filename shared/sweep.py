@@ -112,17 +112,21 @@ def run_sweep_unit(ctx: AppContext, op: Operation) -> dict:
         orphans = repair_orphans(ctx, (link.name for link in links), utcnow())
         return {"links": len(links), "bindingsRepaired": repaired, "orphansRemoved": orphans}
     budget = float(op.parameters.get("budgetSeconds", DEFAULT_BUDGET_SECONDS))
-    report = run_vault_sweep(ctx, vault, budget)
+    report = run_vault_sweep(ctx, vault, budget, after=str(op.parameters.get("after", "")))
     result = report.as_result()
-    if report.unfinished_secrets and report.synced_secrets:  # progress made: go on at once, elsewhere
-        result["continuation"] = _submit_unit(ctx, {"vault": vault, "budgetSeconds": budget}).id
+    if report.unfinished_secrets:  # the checkpoint: go on at once, elsewhere, after the last secret done
+        checkpoint = {"vault": vault, "budgetSeconds": budget, "after": max(report.synced_secrets)}
+        result["continuation"] = _submit_unit(ctx, checkpoint).id
     return result
 
 
-def run_vault_sweep(ctx: AppContext, vault_url: str, budget_seconds: float, now: datetime | None = None) -> SweepReport:
-    """One vault's links; bindings are read per changed secret, never the whole table."""
+def run_vault_sweep(
+    ctx: AppContext, vault_url: str, budget_seconds: float, now: datetime | None = None, after: str = ""
+) -> SweepReport:
+    """One vault's links (secrets in id order, those after `after` only); bindings are read per
+    changed secret, never the whole table."""
     started = time.monotonic()
-    links = ctx.links.in_vault(vault_url)
+    links = [link for link in ctx.links.in_vault(vault_url) if link.secret_id > after]
     report = _sync_changed(ctx, links, None, started, budget_seconds, now or utcnow(), at_least=1)
     report.seconds = time.monotonic() - started
     return report
@@ -153,6 +157,7 @@ def _sync_changed(
             _fail_all(ctx, [l for g in vault_groups for l in g.links], err, report)
             continue
         changed += [g for g in vault_groups if _needs_sync(g, latest.get(g.ref.name), now, interval)]
+    changed.sort(key=lambda g: g.ref.id)
     report.changed_secrets = len(changed)
     report.changed_ids = {g.ref.id for g in changed}
     for index, group in enumerate(changed):
