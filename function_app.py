@@ -1,4 +1,5 @@
-"""certsync Azure Functions app (Python v2 programming model): registers the blueprints."""
+"""certsync Azure Functions app (Python v2 programming model): composes the application once,
+at start (shared.composition), then registers the blueprints."""
 import logging
 
 import azure.functions as func
@@ -14,9 +15,11 @@ from functions.openapi import bp as openapi_bp
 from functions.operations import bp as operations_bp
 from functions.timers import bp as timers_bp
 from functions.worker import bp as worker_bp
+from shared.composition import start
 
 # Azure SDK HTTP logging would print request headers; keep it at warnings.
 logging.getLogger("azure").setLevel(logging.WARNING)
+start()  # settings, context, operation handlers; a bad setting is logged here and answered by /api/health
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
 for blueprint in (

@@ -20,15 +20,16 @@ from bench.stack import BenchStack, app_env
 from shared.app_context import AppContext
 from shared.auto_renew import run_auto_renew
 from shared.clock import utcnow
+from shared.composition import build_engine
 from shared.lifecycle import NewCertificate, create_certificate, secret_name_for
 from shared.links import BindingRequest, NewLink, create_link, put_binding
 from shared.model import Certificate, CertificateStatus, OperationStatus
-from shared.operations import run_operation  # handlers register on import (shared.lifecycle, shared.sync)
 from shared.overview import certificate_overview
 from shared.queueing import parse_message
 from shared.settings import Settings
 
 SECTION = "smaller figures"
+ENGINE = build_engine()
 
 
 @dataclass
@@ -45,7 +46,7 @@ def drain(ctx: AppContext) -> None:
     """Run the queued operations here, as the queue trigger would, until the queue is empty."""
     while messages := list(ctx.queue.client.receive_messages(messages_per_page=32, visibility_timeout=60)):
         for message in messages:
-            run_operation(ctx, parse_message(message.content))
+            ENGINE.run(ctx, parse_message(message.content))
             ctx.queue.client.delete_message(message)
 
 
@@ -162,7 +163,7 @@ def rows(issue: Figure | None, view: Figure | None, renew: tuple[Figure, int] | 
 
 DESCRIPTION = """
 In the same run and against the same emulators (same added Key Vault latency). Issuance runs in the bench's process:
-`create_certificate` then the queued operation via `run_operation`, as the queue trigger would (a first, untimed
+`create_certificate` then the queued operation via `OperationEngine.run`, as the queue trigger would (a first, untimed
 issuance loads the local CA). The overview is `GET /api/certificates/{name}` on the local host for a certificate with
 100 links and one binding per link. The auto-renew figure is one `run_auto_renew(ctx)` over 1,000 certificate rows
 written directly through the repository (issued, with secret version, thumbprint and dates; 10 past their

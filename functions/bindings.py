@@ -6,7 +6,7 @@ import azure.functions as func
 from functions import shapes
 from functions.http import endpoint, field, json_response, page_request, page_response, read_json, route
 from shared import principal as roles
-from shared.app_context import get_context
+from shared.composition import get_context
 from shared.links import BindingRequest, delete_binding, put_binding
 from shared.model import validate_app
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import azure.functions as func
 
 from functions.http import endpoint
-from shared.app_context import get_context
+from shared.composition import get_context
 
 bp = func.Blueprint()
 
@@ -12,7 +12,7 @@ bp = func.Blueprint()
 @bp.route(route="ca/root.pem", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 @endpoint(None)
 def ca_root_http(req: func.HttpRequest) -> func.HttpResponse:
-    pem = get_context().issuer("local").root_certificate_pem()
+    pem = get_context().local_ca().root_certificate_pem()
     return func.HttpResponse(
         pem,
         mimetype="application/x-pem-file",

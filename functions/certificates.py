@@ -16,7 +16,7 @@ from functions.http import (
     route,
 )
 from shared import principal as roles
-from shared.app_context import get_context
+from shared.composition import get_context
 from shared.errors import BadRequest
 from shared.lifecycle import NewCertificate, create_certificate, delete_certificate, set_auto_renew, start_renewal
 from shared.model import OperationKind, validate_name

@@ -6,7 +6,7 @@ import azure.functions as func
 
 from functions.http import endpoint, field, json_response, read_json, requested_by, route
 from shared import principal as roles
-from shared.app_context import get_context
+from shared.composition import get_context
 from shared.export import ExportRequest, export_certificate, secret_location
 
 bp = func.Blueprint()

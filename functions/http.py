@@ -1,8 +1,9 @@
 """HTTP plumbing shared by every endpoint: JSON in, JSON out, ARM-style errors.
 
-Every failure becomes {"error": {"code", "message"}} with the status of its error type;
-an unexpected exception becomes a 500 with a generic message and is logged without detail
-that could carry secret material.
+Every failure becomes {"error": {"code", "message"}} with the status of its error type (a
+bad app setting found at start is a 503 ConfigurationError on every endpoint); an unexpected
+exception becomes a 500 with a generic message, and is logged with its traceback through
+shared.logs, which redacts secret material.
 """
 from __future__ import annotations
 
@@ -15,10 +16,10 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import azure.functions as func
 
+from shared.composition import application
 from shared.errors import BadRequest, CertsyncError, UnsupportedMediaType
 from shared.paging import page_size
 from shared.principal import authorize, principal_name
-from shared.settings import SettingsError, get_settings
 
 log = logging.getLogger("certsync.http")
 MAX_BODY = 64 * 1024
@@ -57,7 +58,7 @@ def endpoint(role: str | None) -> Callable[[Endpoint], Endpoint]:
 def _guarded(fn: Endpoint, req: func.HttpRequest, role: str | None) -> func.HttpResponse:
     try:
         if role is not None:
-            authorize(get_settings().require_roles, req.headers.get("x-ms-client-principal"), role)
+            authorize(application().settings.require_roles, req.headers.get("x-ms-client-principal"), role)
         return fn(req)
     except CertsyncError as err:
         headers = {}
@@ -65,11 +66,8 @@ def _guarded(fn: Endpoint, req: func.HttpRequest, role: str | None) -> func.Http
         if retry_after:
             headers["Retry-After"] = str(int(retry_after))
         return error_response(err.status, err.code, err.message, headers)
-    except SettingsError as err:
-        log.error("configuration error: %s", err)
-        return error_response(500, "ConfigurationError", str(err))
     except Exception as err:  # the last line of defence: never a stack trace out
-        log.error("unhandled %s in %s", type(err).__name__, fn.__name__)
+        log.error("unhandled %s in %s", type(err).__name__, fn.__name__, exc_info=err)
         return error_response(500, "InternalError", "an unexpected error occurred; see the function logs")
 
 

@@ -7,7 +7,7 @@ from functions import shapes
 from functions.accepted import accepted
 from functions.http import endpoint, field, json_response, page_request, page_response, read_json, requested_by, route
 from shared import principal as roles
-from shared.app_context import get_context
+from shared.composition import get_context
 from shared.links import DEFAULT_SCOPE, NewLink, create_link, delete_link
 from shared.model import validate_name
 from shared.sync.handlers import start_link_sync

@@ -8,7 +8,7 @@ import azure.functions as func
 from functions import shapes
 from functions.http import endpoint, json_response, page_request, page_response, route
 from shared import principal as roles
-from shared.app_context import get_context
+from shared.composition import get_context
 from shared.errors import BadRequest, NotFound
 from shared.model import OperationKind
 from shared.paging import page_size

@@ -5,8 +5,8 @@ import logging
 
 import azure.functions as func
 
-from shared.app_context import get_context
 from shared.auto_renew import run_auto_renew
+from shared.composition import get_context
 from shared.sweep import start_sweep
 
 bp = func.Blueprint()

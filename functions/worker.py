@@ -1,15 +1,11 @@
-"""Queue trigger: runs queued operations (issue, renew, rekey, sync) in the background."""
+"""Queue trigger: hands each delivery of an operation (issue, renew, rekey, sync) to the engine."""
 from __future__ import annotations
 
 import logging
 
 import azure.functions as func
 
-import shared.lifecycle  # noqa: F401 - registers the issue/renew/rekey handlers
-import shared.sweep  # registers the sweep unit handler
-import shared.sync.handlers  # noqa: F401 - registers the sync handlers
-from shared.app_context import get_context
-from shared.operations import run_operation
+from shared.composition import application
 from shared.queueing import parse_message
 
 bp = func.Blueprint()
@@ -23,5 +19,6 @@ def run_operation_queue(msg: func.QueueMessage) -> None:
     except (ValueError, UnicodeDecodeError):
         log.warning("dropping malformed queue message %s", msg.id)
         return
-    # Dependency outages raise out of here so the host retries the message (then poison queue).
-    run_operation(get_context(), op_id, attempt=msg.dequeue_count or 1)
+    app = application()  # not configured: raises; the host retries the delivery, then poison-queues it
+    # Dependency outages raise out of here so the host redelivers the message (then poison queue).
+    app.engine.run(app.context, op_id, delivery=msg.dequeue_count or 1)

@@ -1,6 +1,8 @@
-"""Composition root: builds the adapters once per process from Settings.
+"""The application context: the adapters every use case needs, built once from Settings.
 
-A Functions worker serves many invocations, so clients are created once and reused.
+shared.composition (the composition root) builds it at start; a Functions worker serves many
+invocations, so clients are created once and reused. Issuers are built on first use, because
+an unconfigured issuer must refuse its own requests without stopping the others.
 """
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import urlparse
 
+from shared.dns.base import DnsProvider
 from shared.errors import BadRequest
 from shared.issuers.acme import build_acme_issuer
 from shared.issuers.local_ca import LocalCA
@@ -23,7 +26,7 @@ from shared.ports import (
     StorageHealth,
 )
 from shared.queueing import StorageOperationQueue
-from shared.settings import Settings, get_settings
+from shared.settings import Settings
 from shared.storage_clients import StorageClients
 from shared.tables import BindingRepository, CertificateRepository, LinkRepository, OperationRepository, TableStore
 from shared.vault import Vault, make_secret_client
@@ -45,12 +48,13 @@ class AppContext:
     bindings: BindingStore
     operations: OperationStore
     open_vault: Callable[[str], SecretStore]  # a client for another vault, by its URL
+    dns: DnsProvider | None = None  # None: the provider the settings describe (Azure DNS)
     _vaults: dict[str, SecretStore] = field(default_factory=dict)
     _issuers: dict[str, Issuer] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> AppContext:
+    def from_settings(cls, settings: Settings, *, dns: DnsProvider | None = None) -> AppContext:
         storage = StorageClients(settings.storage)
         store = TableStore(storage.table_service(), settings.table_prefix)
         vault = Vault(make_secret_client(settings))
@@ -64,6 +68,7 @@ class AppContext:
             bindings=BindingRepository(store),
             operations=OperationRepository(store),
             open_vault=lambda url: Vault(make_secret_client(settings, vault_url=url)),
+            dns=dns,
         )
         ctx._vaults[_vault_key(settings.key_vault_url)] = vault
         return ctx
@@ -82,13 +87,20 @@ class AppContext:
                 self._issuers[name] = self._build_issuer(name)
             return self._issuers[name]
 
+    def local_ca(self) -> LocalCA:
+        """The local CA itself (its root is published), not just an Issuer."""
+        issuer = self.issuer("local")
+        if not isinstance(issuer, LocalCA):
+            raise TypeError("the local issuer is not the local CA")  # only a test could swap it
+        return issuer
+
     def _build_issuer(self, name: str) -> Issuer:
         if name == "local":
             return LocalCA(self.vault, default_validity_days=self.settings.local_ca_validity_days)
         if name == "acme":
             if not self.settings.acme_directory_url:
                 raise BadRequest("the acme issuer needs the ACME_DIRECTORY_URL app setting", code="IssuerNotConfigured")
-            return build_acme_issuer(self.settings, self.vault)
+            return build_acme_issuer(self.settings, self.vault, dns=self.dns)
         raise BadRequest(f"unknown issuer {name[:40]!r}; use one of {', '.join(ISSUER_NAMES)}", code="InvalidIssuer")
 
 
@@ -96,14 +108,3 @@ def _vault_key(url: str) -> str:
     parsed = urlparse(url)
     return f"{parsed.scheme}://{parsed.netloc}"
 
-
-_context: AppContext | None = None
-_context_lock = threading.Lock()
-
-
-def get_context() -> AppContext:
-    global _context
-    with _context_lock:
-        if _context is None:
-            _context = AppContext.from_settings(get_settings())
-        return _context

@@ -11,17 +11,17 @@ import random
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from shared import renewal
 from shared.app_context import AppContext
+from shared.certificate_states import Event, facts_of, first_issuance_to_resume, is_renewal_due, transition
 from shared.clock import utcnow
 from shared.errors import CertsyncError, Conflict
-from shared.lifecycle import operation_running, start_renewal
+from shared.lifecycle import claim_held, start_renewal
 from shared.model import Certificate, CertificateStatus, OperationKind
 from shared.operations import abandon, new_operation, submit
 from shared.tables import retry_on_conflict
 
 log = logging.getLogger("certsync.auto_renew")
-RENEWABLE = {CertificateStatus.ISSUED, CertificateStatus.EXPIRED, CertificateStatus.RENEWING, CertificateStatus.REKEYING}
+__all__ = ["AutoRenewReport", "first_issuance_to_resume", "is_renewal_due", "resume_issuance", "run_auto_renew"]
 
 
 @dataclass
@@ -32,16 +32,6 @@ class AutoRenewReport:
     skipped_busy: list[str] = field(default_factory=list)
     resumed: list[str] = field(default_factory=list)
     errors: dict[str, str] = field(default_factory=dict)
-
-
-def is_renewal_due(cert: Certificate, now: datetime) -> bool:
-    """Pure: auto-renew on, issued before, and its (possibly backed-off) due time has passed."""
-    return (
-        cert.auto_renew
-        and cert.has_been_issued
-        and cert.status in RENEWABLE
-        and renewal.is_due(cert.renewal_due_at, now)
-    )
 
 
 def run_auto_renew(ctx: AppContext, now: datetime | None = None, rng: random.Random | None = None) -> AutoRenewReport:
@@ -56,14 +46,15 @@ def run_auto_renew(ctx: AppContext, now: datetime | None = None, rng: random.Ran
                 report.resumed.append(cert.name)
                 continue
             if cert.status is CertificateStatus.ISSUED and cert.not_after and cert.not_after <= now:
-                _mark_expired(ctx, cert.name)
+                _mark_expired(ctx, cert.name, now)
                 report.expired.append(cert.name)
             if not is_renewal_due(cert, now):
                 continue
-            if _busy(ctx, cert):
+            if claim_held(ctx, cert):
                 report.skipped_busy.append(cert.name)
                 continue
-            delay = rng.randint(0, ctx.settings.auto_renew_jitter_seconds) if ctx.settings.auto_renew_jitter_seconds else 0
+            jitter = ctx.settings.auto_renew_jitter_seconds
+            delay = rng.randint(0, jitter) if jitter else 0
             start_renewal(ctx, cert.name, OperationKind.RENEW, {"trigger": "auto_renew"}, "auto_renew", delay)
             report.started.append(cert.name)
         except CertsyncError as err:
@@ -72,18 +63,8 @@ def run_auto_renew(ctx: AppContext, now: datetime | None = None, rng: random.Ran
     return report
 
 
-def first_issuance_to_resume(cert: Certificate, now: datetime) -> bool:
-    """Pure: a certificate never issued whose first issuance stalled (message lost, worker died)
-    or failed and whose backoff has passed."""
-    if cert.has_been_issued:
-        return False
-    if cert.status is CertificateStatus.PENDING_ISSUANCE:
-        return True
-    return cert.status is CertificateStatus.FAILED and cert.auto_renew and renewal.is_due(cert.renewal_due_at, now)
-
-
 def _issuance_stalled(ctx: AppContext, cert: Certificate, now: datetime) -> bool:
-    return first_issuance_to_resume(cert, now) and not _busy(ctx, cert)
+    return first_issuance_to_resume(cert, now) and not claim_held(ctx, cert)
 
 
 def resume_issuance(ctx: AppContext, name: str) -> None:
@@ -92,10 +73,13 @@ def resume_issuance(ctx: AppContext, name: str) -> None:
 
     def claim() -> None:
         cert = ctx.certificates.get(name)
-        if cert.has_been_issued or (cert.active_operation and operation_running(ctx, cert.active_operation)):
-            raise Conflict(f"certificate {name} is no longer waiting for its first issuance", code="OperationInProgress")
+        alive = not cert.has_been_issued and claim_held(ctx, cert)
+        try:
+            cert.status = transition(cert.status, Event.RESUME, facts_of(cert, utcnow(), alive))
+        except Conflict as err:
+            raise Conflict(f"certificate {name}: {err.message}", code=err.code) from None
         previous[:] = [cert.active_operation] if cert.active_operation else []
-        cert.status, cert.active_operation = CertificateStatus.PENDING_ISSUANCE, op.id
+        cert.active_operation = op.id
         ctx.certificates.save(cert)
 
     retry_on_conflict(claim)
@@ -104,15 +88,11 @@ def resume_issuance(ctx: AppContext, name: str) -> None:
     submit(ctx, op)
 
 
-def _busy(ctx: AppContext, cert: Certificate) -> bool:
-    return bool(cert.active_operation) and operation_running(ctx, cert.active_operation)
-
-
-def _mark_expired(ctx: AppContext, name: str) -> None:
+def _mark_expired(ctx: AppContext, name: str, now: datetime) -> None:
     def apply() -> None:
         cert = ctx.certificates.get(name)
         if cert.status is CertificateStatus.ISSUED:
-            cert.status = CertificateStatus.EXPIRED
+            cert.status = transition(cert.status, Event.EXPIRED, facts_of(cert, now))
             ctx.certificates.save(cert)
 
     retry_on_conflict(apply)

@@ -1,11 +1,11 @@
 """One place for "now" and for writing instants, so tests, decisions and the API agree on UTC."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def to_iso(value: datetime | None) -> str | None:
@@ -15,3 +15,8 @@ def to_iso(value: datetime | None) -> str | None:
 
 def from_iso(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def epoch_ms(value: datetime) -> int:
+    """Milliseconds since the Unix epoch (operation ids sort by it)."""
+    return int(value.timestamp() * 1000)

@@ -1,13 +1,13 @@
-"""Dependency health: can we reach Table Storage and Key Vault right now?"""
+"""Health: is the app configured, and can it reach Table Storage and Key Vault right now?"""
 from __future__ import annotations
 
 import logging
 import time
+from contextlib import suppress
 from dataclasses import dataclass
 
-from shared.app_context import get_context
+from shared.app_context import AppContext
 from shared.errors import CertsyncError, NotFound
-from shared.settings import SettingsError
 
 log = logging.getLogger("certsync.health")
 
@@ -23,36 +23,42 @@ class DependencyState:
 @dataclass(frozen=True)
 class HealthReport:
     dependencies: tuple[DependencyState, ...]
+    configuration_problem: str = ""  # the bad app setting found at start, in its own words
 
     @property
     def healthy(self) -> bool:
-        return all(d.healthy for d in self.dependencies)
+        return not self.configuration_problem and all(d.healthy for d in self.dependencies)
 
     def as_dict(self) -> dict:
+        configuration = {"configuration": {"status": "Unhealthy", "detail": self.configuration_problem}}
         return {
             "status": "Healthy" if self.healthy else "Unhealthy",
+            **(configuration if self.configuration_problem else {}),
             "dependencies": {
-                d.name: {"status": "Healthy" if d.healthy else "Unhealthy", "latencyMs": round(d.latency_ms, 1), **({"detail": d.detail} if d.detail else {})}
+                d.name: {
+                    "status": "Healthy" if d.healthy else "Unhealthy",
+                    "latencyMs": round(d.latency_ms, 1),
+                    **({"detail": d.detail} if d.detail else {}),
+                }
                 for d in self.dependencies
             },
         }
 
 
-def check_dependencies() -> HealthReport:
-    try:
-        ctx = get_context()
-    except (SettingsError, CertsyncError) as err:
-        log.error("health: configuration: %s", err)
-        detail = "ConfigurationError"
-        return HealthReport((DependencyState("tableStorage", False, 0, detail), DependencyState("keyVault", False, 0, detail)))
+def not_configured(problem: str) -> HealthReport:
+    """Nothing was probed: without valid settings there are no clients to probe with."""
+    detail = "ConfigurationError"
+    states = (DependencyState("tableStorage", False, 0, detail), DependencyState("keyVault", False, 0, detail))
+    return HealthReport(states, configuration_problem=problem)
+
+
+def check_dependencies(ctx: AppContext) -> HealthReport:
     return HealthReport((_probe("tableStorage", ctx.store.ping), _probe("keyVault", lambda: _vault_probe(ctx))))
 
 
-def _vault_probe(ctx) -> None:
-    try:
+def _vault_probe(ctx: AppContext) -> None:
+    with suppress(NotFound):  # reachable and authorised: the probe secret need not exist
         ctx.vault.get_secret("certsync-health-probe")
-    except NotFound:
-        pass  # reachable and authorised: the probe secret need not exist
 
 
 def _probe(name: str, check) -> DependencyState:
@@ -63,6 +69,6 @@ def _probe(name: str, check) -> DependencyState:
         # Anonymous callers see the code only; the server's words (ids, vault names) go to the log.
         log.warning("health: %s unhealthy: %s", name, err.message)
         return DependencyState(name, False, (time.perf_counter() - start) * 1000, err.code)
-    except Exception as err:  # noqa: BLE001 - health must answer, whatever broke
+    except Exception as err:
         return DependencyState(name, False, (time.perf_counter() - start) * 1000, type(err).__name__)
     return DependencyState(name, True, (time.perf_counter() - start) * 1000)

@@ -1,31 +1,36 @@
-"""Certificate lifecycle: create, issue, renew, rekey.
+"""Certificate lifecycle: create, issue, renew, rekey (the use cases; the status rules are
+in shared.certificate_states).
 
 Issuing writes the PFX as a new version of the certificate's Key Vault secret, then records it
 on the certificate row. A crash between the two is repaired by the next attempt, which adopts
-the version this operation already wrote (tagged with its id) instead of issuing again.
+the version this operation already wrote (tagged with its id) instead of issuing again. After a
+new version, lifecycle asks sync to move the links and bindings that use it (lifecycle builds
+on sync, not the reverse).
 """
 from __future__ import annotations
 
 import logging
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import timedelta
 
 from shared import pki, renewal
 from shared.app_context import AppContext
+from shared.certificate_states import BUSY, STALE_AFTER, Event, after_failure, claim_event, facts_of, transition
 from shared.clock import from_iso, to_iso, utcnow
-from shared.errors import BadRequest, CertsyncError, Conflict, DependencyError, IssuerError, NotFound
+from shared.errors import BadRequest, CertsyncError, Conflict, NotFound, Retry, classify
 from shared.hostnames import normalize_hostnames
 from shared.issuers.base import IssueRequest
 from shared.links import links_of_certificate
 from shared.model import Certificate, CertificateStatus, Operation, OperationKind, validate_name
-from shared.operations import STALE_AFTER, abandon, handles, is_active, new_operation, operation_age, submit
+from shared.operations import abandon, is_active, new_operation, operation_age, submit
+from shared.pfx_size import check_fits_in_key_vault
 from shared.sync.handlers import after_new_version
 from shared.tables import retry_on_conflict
 from shared.vault import PFX_CONTENT_TYPE, SecretVersion
 
 log = logging.getLogger("certsync.lifecycle")
 SECRET_PREFIX = "cert-"
-BUSY_STATES = {CertificateStatus.RENEWING, CertificateStatus.REKEYING}
 
 
 @dataclass(frozen=True)
@@ -47,7 +52,8 @@ def secret_name_for(cert_name: str) -> str:
 def create_certificate(ctx: AppContext, spec: NewCertificate, requested_by: str = "") -> Operation:
     validate_name(spec.name, "certificate name")
     hostnames = normalize_hostnames(spec.hostnames)
-    ctx.issuer(spec.issuer)  # unknown or unconfigured issuer: 400 now, not a failed operation later
+    issuer = ctx.issuer(spec.issuer)  # unknown or unconfigured issuer: 400 now, not a failed operation later
+    check_fits_in_key_vault(spec.key_type, hostnames, issuer.capabilities.max_chain_der_bytes)
     if spec.validity_days is not None and not 1 <= spec.validity_days <= 397:
         raise BadRequest("validityDays must be between 1 and 397", code="InvalidValidity")
     if spec.renew_before_days is not None and not 1 <= spec.renew_before_days <= 396:
@@ -83,15 +89,17 @@ def start_renewal(
     def claim() -> None:
         taken_over.clear()
         cert = ctx.certificates.get(name)
-        if not cert.has_been_issued:
-            raise Conflict(f"certificate {name} has never been issued", code="NotIssued")
-        if cert.status in BUSY_STATES and cert.active_operation and operation_running(ctx, cert.active_operation):
-            raise Conflict(
-                f"certificate {name} has an operation in progress ({cert.active_operation})", code="OperationInProgress"
-            )
+        if parameters.get("keyType"):  # a rekey to another key type: will its PFX still fit?
+            chain = ctx.issuer(cert.issuer).capabilities.max_chain_der_bytes
+            check_fits_in_key_vault(pki.KeyType(parameters["keyType"]), cert.hostnames, chain)
+        alive = cert.status in BUSY and claim_held(ctx, cert)
+        try:
+            cert.status = transition(cert.status, claim_event(kind), facts_of(cert, utcnow(), alive))
+        except Conflict as err:
+            busy = f" ({cert.active_operation})" if err.code == "OperationInProgress" else ""
+            raise Conflict(f"certificate {name}: {err.message}{busy}", code=err.code) from None
         if cert.active_operation:
             taken_over.append(cert.active_operation)
-        cert.status = CertificateStatus.REKEYING if kind is OperationKind.REKEY else CertificateStatus.RENEWING
         cert.active_operation = op.id
         ctx.certificates.save(cert)
 
@@ -114,15 +122,18 @@ def _release_claim(ctx: AppContext, name: str, op_id: str) -> None:
     def apply() -> None:
         cert = ctx.certificates.get(name)
         if cert.active_operation == op_id:
-            expired = cert.not_after is not None and cert.not_after <= utcnow()
-            cert.status = CertificateStatus.EXPIRED if expired else CertificateStatus.ISSUED
+            cert.status = transition(cert.status, Event.RELEASED, facts_of(cert, utcnow()))
             cert.active_operation = ""
             ctx.certificates.save(cert)
 
-    try:
+    with suppress(CertsyncError):  # else the claim goes stale after STALE_AFTER and is taken over then
         retry_on_conflict(apply)
-    except CertsyncError:
-        pass  # the claim goes stale after STALE_AFTER and is taken over then
+
+
+def claim_held(ctx: AppContext, cert: Certificate) -> bool:
+    """Does the certificate's active operation still hold its claim (shared.certificate_states
+    decides when a claim is stale)?"""
+    return bool(cert.active_operation) and operation_running(ctx, cert.active_operation)
 
 
 def operation_running(ctx: AppContext, op_id: str) -> bool:
@@ -165,22 +176,22 @@ def delete_certificate(ctx: AppContext, name: str) -> None:
     retry_on_conflict(attempt)
 
 
-@handles(OperationKind.ISSUE)
-@handles(OperationKind.RENEW)
-@handles(OperationKind.REKEY)
 def run_issuance(ctx: AppContext, op: Operation) -> dict:
+    """The handler of issue, renew and rekey operations (registered by the composition root)."""
     cert = ctx.certificates.get(op.target)
     try:
         written = _version_written_by(ctx, cert, op.id)
         if written is None and cert.active_operation != op.id:
-            raise Conflict(f"operation {cert.active_operation or 'none'} owns certificate {cert.name} now", code="Superseded")
+            owner = cert.active_operation or "none"
+            raise Conflict(f"operation {owner} owns certificate {cert.name} now", code="Superseded")
         version, bundle = _adopt(written, op) if written else _issue(ctx, cert, op)
     except Exception as err:
-        # A Key Vault or Table outage is retried by the host with the claim kept; the failure is
-        # recorded (claim released, backoff set) only when it is final.
-        retryable = not isinstance(err, CertsyncError) or (isinstance(err, DependencyError) and not isinstance(err, IssuerError))
-        if (op.final_attempt or not retryable) and not (isinstance(err, Conflict) and err.code == "Superseded"):
-            _record_failure(ctx, op, err if isinstance(err, CertsyncError) else CertsyncError("unexpected error", code="InternalError"))
+        # An outage goes back to the host with the claim kept; the failure is recorded (claim
+        # released, backoff set) only when it is final. shared.errors.classify decides which.
+        retry = classify(err)
+        superseded = isinstance(err, Conflict) and err.code == "Superseded"
+        if (op.final_attempt or retry is not Retry.REDELIVER) and not superseded:
+            _record_failure(ctx, op, _as_certsync_error(err), retry)
         raise
     cert = _record_success(ctx, op, version, bundle)
     try:
@@ -190,6 +201,10 @@ def run_issuance(ctx: AppContext, op: Operation) -> dict:
     return {"thumbprint": bundle.thumbprint, "version": version.version, "notAfter": to_iso(bundle.not_after), **synced}
 
 
+def _as_certsync_error(err: Exception) -> CertsyncError:
+    return err if isinstance(err, CertsyncError) else CertsyncError("unexpected error", code="InternalError")
+
+
 def _adopt(written: SecretVersion, op: Operation) -> tuple[SecretVersion, pki.CertificateBundle]:
     log.info("operation %s adopts version %s it wrote before a restart", op.id, written.version)
     return written, pki.parse_pfx_base64(written.value or "")
@@ -197,11 +212,14 @@ def _adopt(written: SecretVersion, op: Operation) -> tuple[SecretVersion, pki.Ce
 
 def _issue(ctx: AppContext, cert: Certificate, op: Operation) -> tuple[SecretVersion, pki.CertificateBundle]:
     key = _key_for(ctx, cert, op)
+    issuer = ctx.issuer(cert.issuer)
     not_after = None
-    if op.kind is OperationKind.REKEY and cert.issuer == "local" and not renewal.is_due(cert.renewal_due_at, utcnow()):
+    keeps_expiry = op.kind is OperationKind.REKEY and issuer.capabilities.rekey_keeps_not_after
+    if keeps_expiry and not renewal.is_due(cert.renewal_due_at, utcnow()):
         not_after = cert.not_after  # rekey keeps the expiry, unless renewal is due anyway: then a full lifetime
-    issued = ctx.issuer(cert.issuer).issue(
-        IssueRequest(hostnames=cert.hostnames, private_key=key, validity_days=cert.validity_days, not_after=not_after)
+    csr = pki.build_csr(key, cert.hostnames)  # the issuer gets what it signs, never the private key
+    issued = issuer.issue(
+        IssueRequest(hostnames=cert.hostnames, csr=csr, validity_days=cert.validity_days, not_after=not_after)
     )
     bundle = pki.CertificateBundle(private_key=key, certificate=issued.certificate, chain=issued.chain)
     if issued.renewal_window:
@@ -213,7 +231,7 @@ def _issue(ctx: AppContext, cert: Certificate, op: Operation) -> tuple[SecretVer
         tags={
             "certificate": cert.name,
             "thumbprint": bundle.thumbprint,
-            "notAfter": to_iso(bundle.not_after),
+            "notAfter": to_iso(bundle.not_after) or "",
             "operation": op.id,
         },
         not_before=bundle.not_before,
@@ -242,13 +260,15 @@ def _key_for(ctx: AppContext, cert: Certificate, op: Operation):
     return pki.generate_private_key(key_type)
 
 
-def _record_success(ctx: AppContext, op: Operation, version: SecretVersion, bundle: pki.CertificateBundle) -> Certificate:
+def _record_success(
+    ctx: AppContext, op: Operation, version: SecretVersion, bundle: pki.CertificateBundle
+) -> Certificate:
     window = op.result.get("renewalWindow")
 
     def apply() -> Certificate:
         cert = ctx.certificates.get(op.target)
         if cert.active_operation not in (op.id, ""):
-            log.info("operation %s finished after %s took over; its version is kept in Key Vault", op.id, cert.active_operation)
+            log.info("operation %s finished after %s took over; its version stays", op.id, cert.active_operation)
             return cert  # the newer claim records its own, newer version
         cert.secret_version, cert.secret_updated_on = version.version, version.updated_on
         cert.thumbprint, cert.sha256 = bundle.thumbprint, pki.sha256_fingerprint(bundle.certificate)
@@ -260,7 +280,8 @@ def _record_success(ctx: AppContext, op: Operation, version: SecretVersion, bund
         cert.renewal_due_at = renewal.renewal_due_at(
             bundle.not_before, bundle.not_after, override_days=cert.renew_before_days, ari_window=ari
         )
-        cert.status, cert.failure_count, cert.last_error = CertificateStatus.ISSUED, 0, ""
+        cert.status = transition(cert.status, Event.SUCCEEDED, facts_of(cert, utcnow()))
+        cert.failure_count, cert.last_error = 0, ""
         if cert.active_operation == op.id:
             cert.active_operation = ""
         return ctx.certificates.save(cert)
@@ -268,26 +289,19 @@ def _record_success(ctx: AppContext, op: Operation, version: SecretVersion, bund
     return retry_on_conflict(apply)
 
 
-def _record_failure(ctx: AppContext, op: Operation, err: CertsyncError) -> None:
-    """Keep the old version serving; back off the next automatic attempt."""
+def _record_failure(ctx: AppContext, op: Operation, err: CertsyncError, retry: Retry) -> None:
+    """Keep the old version serving; the state machine sets the status and the next automatic try."""
+    seconds = getattr(err, "retry_after", None)
+    wait = timedelta(seconds=seconds) if seconds else None
 
     def apply() -> None:
         cert = ctx.certificates.get(op.target)
         if cert.active_operation not in (op.id, ""):
             return  # another operation owns the certificate now
-        now = utcnow()
         cert.failure_count += 1
         cert.last_error = f"{err.code}: {err.message}"[:1000]
-        if cert.has_been_issued:
-            expired = cert.not_after is not None and cert.not_after <= now
-            cert.status = CertificateStatus.EXPIRED if expired else CertificateStatus.ISSUED
-            wait = getattr(err, "retry_after", None)
-            cert.renewal_due_at = renewal.retry_at(
-                now, cert.failure_count, cert.not_after, timedelta(seconds=wait) if wait else None
-            )
-        else:
-            cert.status = CertificateStatus.FAILED
-            cert.renewal_due_at = renewal.retry_at(now, cert.failure_count, None)  # auto_renew retries then
+        outcome = after_failure(cert, retry, utcnow(), wait)
+        cert.status, cert.renewal_due_at = outcome.status, outcome.renewal_due_at
         if cert.active_operation == op.id:
             cert.active_operation = ""
         ctx.certificates.save(cert)

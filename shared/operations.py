@@ -1,53 +1,49 @@
 """Operations: background work with a record a person can come back to.
 
-start_operation writes the record and enqueues it; run_operation (called by the queue
-trigger) runs the handler for its kind and records the outcome. Handlers raise
+`submit` writes the record and enqueues its id. The queue trigger hands each delivery to
+`OperationEngine.run`, which runs the handler registered for the operation's kind (the
+composition root registers them, explicitly) and records the outcome. Handlers raise
 CertsyncError for expected failures; the message is stored, never a stack trace.
+`shared.errors.classify` decides whether a failure goes back to the host for redelivery.
 """
 from __future__ import annotations
 
 import logging
-import time
 import uuid
-from datetime import timedelta
-from typing import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from shared.app_context import AppContext
-from shared.clock import utcnow
-from shared.errors import CertsyncError, DependencyError, IssuerError, NotFound
+from shared.certificate_states import STALE_AFTER, claim_alive
+from shared.clock import epoch_ms, utcnow
+from shared.errors import CertsyncError, NotFound, Retry, classify
+from shared.logs import operation_context
 from shared.model import Operation, OperationKind, OperationStatus
 
 log = logging.getLogger("certsync.operations")
 Handler = Callable[[AppContext, Operation], dict]
-STALE_AFTER = timedelta(minutes=15)  # longer than functionTimeout (10 min): a Running op this old died
-MAX_ATTEMPTS = 5  # host.json extensions.queues.maxDequeueCount
-_handlers: dict[OperationKind, Handler] = {}
-
-
-def handles(kind: OperationKind) -> Callable[[Handler], Handler]:
-    def register(fn: Handler) -> Handler:
-        _handlers[kind] = fn
-        return fn
-
-    return register
+FINISHED = (OperationStatus.SUCCEEDED, OperationStatus.FAILED)
 
 
 def new_operation_id() -> str:
     """Sorts newest first in Table Storage (inverted milliseconds), unique by a random suffix."""
-    inverted = 10**13 - 1 - int(time.time() * 1000)
+    inverted = 10**13 - 1 - epoch_ms(utcnow())
     return f"{inverted:013d}-{uuid.uuid4().hex[:12]}"
 
 
-def operation_age(op_id: str) -> timedelta:
+def operation_age(op_id: str, now: datetime | None = None) -> timedelta:
     """How old an operation is, from the time its id encodes (inverted milliseconds)."""
     try:
         created_ms = 10**13 - 1 - int(op_id.split("-", 1)[0])
     except ValueError:
         return STALE_AFTER
-    return timedelta(milliseconds=time.time() * 1000 - created_ms)
+    return timedelta(milliseconds=epoch_ms(now or utcnow()) - created_ms)
 
 
-def new_operation(kind: OperationKind, target: str, parameters: dict | None = None, requested_by: str = "") -> Operation:
+def new_operation(
+    kind: OperationKind, target: str, parameters: dict | None = None, requested_by: str = ""
+) -> Operation:
     now = utcnow()
     return Operation(
         id=new_operation_id(),
@@ -74,47 +70,62 @@ def submit(ctx: AppContext, op: Operation, delay_seconds: int = 0) -> Operation:
     return op
 
 
-def is_active(op: Operation, now=None) -> bool:
-    if op.status not in (OperationStatus.QUEUED, OperationStatus.RUNNING):
-        return False
+def is_active(op: Operation, now: datetime | None = None) -> bool:
     now = now or utcnow()
-    return op.updated_at is None or now - op.updated_at < STALE_AFTER
+    return claim_alive(op.status, op.updated_at, op.created_at or now, now)
 
 
-def run_operation(ctx: AppContext, op_id: str, attempt: int = 1, max_attempts: int = MAX_ATTEMPTS) -> Operation | None:
-    """Run one operation to a final state; a finished one is left alone (queue redelivery).
+@dataclass(frozen=True)
+class OperationEngine:
+    """Runs one queue delivery of an operation to a final state.
 
-    A Key Vault or Table outage (not a CA's answer) raises out before the last attempt, so the
-    host redelivers the message; on the last attempt every failure is recorded on the operation.
+    `last_delivery` is host.json's extensions.queues.maxDequeueCount, read at start: a Key
+    Vault or Table outage raises out before that delivery so the host redelivers the message;
+    on the last delivery every failure is recorded on the operation.
     """
-    try:
-        op = ctx.operations.get(op_id)
-    except NotFound:
-        log.warning("operation %s not found; message dropped", op_id)
-        return None
-    if op.status in (OperationStatus.SUCCEEDED, OperationStatus.FAILED):
-        return op
-    op.status, op.updated_at = OperationStatus.RUNNING, utcnow()
-    ctx.operations.save(op)
-    handler = _handlers[op.kind]
-    final = op.final_attempt = attempt >= max_attempts
-    try:
-        op.result = handler(ctx, op) or {}
-        op.status = OperationStatus.SUCCEEDED
-    except DependencyError as err:
-        if not final and not isinstance(err, IssuerError):
-            log.warning("operation %s attempt %d: %s; the host will retry", op.id, attempt, err.code)
-            raise
-        _fail(op, err.code, err.message)
-    except CertsyncError as err:
-        _fail(op, err.code, err.message)
-    except Exception as err:  # noqa: BLE001 - record it on the last attempt, never leave it Running
-        if not final:
-            raise
-        log.error("operation %s failed unexpectedly: %s", op.id, type(err).__name__)
+
+    handlers: Mapping[OperationKind, Handler]
+    last_delivery: int
+
+    def run(self, ctx: AppContext, op_id: str, delivery: int = 1) -> Operation | None:
+        with operation_context(op_id):
+            try:
+                op = ctx.operations.get(op_id)
+            except NotFound:
+                log.warning("operation %s not found; message dropped", op_id)
+                return None
+            if op.status in FINISHED:
+                return op  # a redelivery of finished work: leave it alone
+            op.status, op.updated_at = OperationStatus.RUNNING, utcnow()
+            ctx.operations.save(op)
+            op.final_attempt = delivery >= self.last_delivery
+            try:
+                op.result = self._handler_for(op)(ctx, op) or {}
+                op.status = OperationStatus.SUCCEEDED
+            except Exception as err:
+                self._record_error(op, err, delivery)
+            op.updated_at = utcnow()
+            return ctx.operations.save(op)
+
+    def _handler_for(self, op: Operation) -> Handler:
+        handler = self.handlers.get(op.kind)
+        if handler is None:
+            raise CertsyncError(f"no handler is registered for operations of kind {op.kind.value}", code="NoHandler")
+        return handler
+
+    def _record_error(self, op: Operation, err: Exception, delivery: int) -> None:
+        if classify(err) is Retry.REDELIVER and not op.final_attempt:
+            log.warning("operation %s delivery %d: %s; the host will redeliver", op.id, delivery, _code_of(err))
+            raise err
+        if isinstance(err, CertsyncError):
+            _fail(op, err.code, err.message)
+            return
+        log.error("operation %s failed unexpectedly", op.id, exc_info=err)
         _fail(op, "InternalError", "an unexpected error occurred; see the function logs")
-    op.updated_at = utcnow()
-    return ctx.operations.save(op)
+
+
+def _code_of(err: Exception) -> str:
+    return err.code if isinstance(err, CertsyncError) else type(err).__name__
 
 
 def _fail(op: Operation, code: str, message: str) -> None:

@@ -10,7 +10,7 @@ import binascii
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
-from typing import Iterable, Sequence
+from typing import Iterable, Sequence, Union
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
@@ -22,7 +22,9 @@ from cryptography.x509.oid import ExtensionOID, NameOID
 
 from shared.errors import BadRequest
 from shared.hostnames import covers
-from shared.issuers.base import PrivateKey
+
+PrivateKey = Union[rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey]
+PublicKey = Union[rsa.RSAPublicKey, ec.EllipticCurvePublicKey]
 
 MAX_COMMON_NAME_LENGTH = 64  # RFC 5280 upper bound; longer names live only in the SAN
 
@@ -48,14 +50,14 @@ def generate_private_key(key_type: KeyType = DEFAULT_KEY_TYPE) -> PrivateKey:
     return ec.generate_private_key(_EC_CURVES[key_type]())
 
 
-def key_type_of(key: PrivateKey) -> KeyType:
-    """Classify a key; anything outside KeyType is refused rather than guessed at."""
-    if isinstance(key, rsa.RSAPrivateKey):
+def key_type_of(key: PrivateKey | PublicKey | CertificatePublicKeyTypes) -> KeyType:
+    """Classify a key (private, or the public key of a CSR); anything outside KeyType is refused."""
+    if isinstance(key, (rsa.RSAPrivateKey, rsa.RSAPublicKey)):
         for key_type, size in _RSA_SIZES.items():
             if key.key_size == size:
                 return key_type
         raise BadRequest(f"RSA keys must be 2048, 3072 or 4096 bits, not {key.key_size}", code="UnsupportedKeyType")
-    if isinstance(key, ec.EllipticCurvePrivateKey):
+    if isinstance(key, (ec.EllipticCurvePrivateKey, ec.EllipticCurvePublicKey)):
         for key_type, curve in _EC_CURVES.items():
             if isinstance(key.curve, curve):
                 return key_type
@@ -82,7 +84,11 @@ def dns_names(cert: x509.Certificate) -> tuple[str, ...]:
 
 
 def key_matches(key: PrivateKey, cert: x509.Certificate) -> bool:
-    return _public_key_der(key.public_key()) == _public_key_der(cert.public_key())
+    return public_key_matches(key.public_key(), cert)
+
+
+def public_key_matches(public_key: CertificatePublicKeyTypes, cert: x509.Certificate) -> bool:
+    return _public_key_der(public_key) == _public_key_der(cert.public_key())
 
 
 @dataclass(frozen=True, repr=False, eq=False)

@@ -1,15 +1,17 @@
 """One settings object, read from app settings (environment) and validated at start.
 
 Every setting the app reads is listed here, documented in the README table and present
-in local.settings.sample.json.
+in local.settings.sample.json. The composition root (shared.composition) builds it once, at
+start; nothing reads it lazily inside a request.
 """
 from __future__ import annotations
 
+import json
 import os
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
-from typing import Mapping
 from urllib.parse import urlparse
 
 from shared.loopback import is_loopback_url
@@ -22,6 +24,11 @@ class SettingsError(ValueError):
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
+# Azure Storage queue names: 3-63 lowercase letters, digits and single hyphens, no hyphen at either end.
+_QUEUE_NAME = re.compile(r"^(?!.*--)[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
+# A timer schedule as the Functions host reads it: six NCRONTAB fields, or a TimeSpan (hh:mm:ss).
+_NCRONTAB_FIELD = re.compile(r"^[0-9A-Za-z*/,-]+$")
+_TIMESPAN = re.compile(r"^(\d+\.)?\d{1,2}:\d{2}:\d{2}$")
 
 
 @dataclass(frozen=True)
@@ -44,7 +51,6 @@ class Settings:
     acme_eab_hmac_key: str = field(repr=False)
     acme_ca_bundle: Path | None
     dns_provider: str
-    challtestsrv_url: str
     azure_dns_subscription_id: str
     azure_dns_resource_group: str
 
@@ -54,7 +60,7 @@ class Settings:
         return is_loopback_url(self.key_vault_url)
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
         reader = _Reader(env)
         try:
@@ -66,9 +72,10 @@ class Settings:
             key_vault_url=reader.url("KEY_VAULT_URL"),
             key_vault_emulator_cert=reader.path("KEY_VAULT_EMULATOR_CERT", ".data/keyvault/emulator-cert.pem"),
             table_prefix=reader.text("CERTSYNC_TABLE_PREFIX", "certsync"),
-            operations_queue=reader.text("OPERATIONS_QUEUE", "certsync-operations"),
-            auto_renew_schedule=reader.text("AUTO_RENEW_SCHEDULE", "0 0 */8 * * *"),
-            sync_sweep_schedule=reader.text("SYNC_SWEEP_SCHEDULE", "0 */15 * * * *"),
+            # These three are also resolved by the host (%NAME% in the triggers): required, never defaulted.
+            operations_queue=reader.queue_name("OPERATIONS_QUEUE"),
+            auto_renew_schedule=reader.schedule("AUTO_RENEW_SCHEDULE"),
+            sync_sweep_schedule=reader.schedule("SYNC_SWEEP_SCHEDULE"),
             sync_sweep_interval_hours=reader.integer("SYNC_SWEEP_INTERVAL_HOURS", 48, 1, 24 * 30),
             auto_sync_after_renewal=reader.boolean("AUTO_SYNC_AFTER_RENEWAL", True),
             auto_renew_jitter_seconds=reader.integer("AUTO_RENEW_JITTER_SECONDS", 300, 0, 600),
@@ -79,8 +86,7 @@ class Settings:
             acme_eab_kid=reader.text("ACME_EAB_KID", ""),
             acme_eab_hmac_key=reader.text("ACME_EAB_HMAC_KEY", ""),
             acme_ca_bundle=reader.path("ACME_CA_BUNDLE", ""),
-            dns_provider=reader.choice("DNS_PROVIDER", "azure", {"azure", "challtestsrv"}),
-            challtestsrv_url=reader.text("CHALLTESTSRV_URL", "http://127.0.0.1:8055"),
+            dns_provider=reader.choice("DNS_PROVIDER", "azure", {"azure"}),
             azure_dns_subscription_id=reader.text("AZURE_DNS_SUBSCRIPTION_ID", ""),
             azure_dns_resource_group=reader.text("AZURE_DNS_RESOURCE_GROUP", ""),
         )
@@ -107,6 +113,25 @@ class _Reader:
         parsed = urlparse(value)
         if parsed.scheme != "https" or not parsed.hostname:
             raise SettingsError(f"app setting {name} must be an https URL, got {value!r}")
+        return value
+
+    def queue_name(self, name: str) -> str:
+        value = self.required(name)
+        if not _QUEUE_NAME.match(value):
+            raise SettingsError(
+                f"app setting {name} must be a queue name (3-63 lowercase letters, digits, single hyphens), "
+                f"got {value[:80]!r}"
+            )
+        return value
+
+    def schedule(self, name: str) -> str:
+        value = self.required(name)
+        fields = value.split()
+        if not (_TIMESPAN.match(value) or (len(fields) == 6 and all(_NCRONTAB_FIELD.match(f) for f in fields))):
+            raise SettingsError(
+                f"app setting {name} must be a six-field NCRONTAB expression such as '0 0 */8 * * *', "
+                f"got {value[:80]!r}"
+            )
         return value
 
     def path(self, name: str, default: str) -> Path | None:
@@ -138,7 +163,15 @@ class _Reader:
         return value
 
 
-@lru_cache(maxsize=1)
-def get_settings() -> Settings:
-    """The process-wide settings, read once (a function instance serves many invocations)."""
-    return Settings.from_env()
+def max_dequeue_count(host_json: Path) -> int:
+    """host.json extensions.queues.maxDequeueCount: the delivery after which the host gives a
+    message up (poison queue), so the operation engine records failures on that delivery."""
+    try:
+        config = json.loads(host_json.read_text(encoding="utf-8"))
+        value = config["extensions"]["queues"]["maxDequeueCount"]
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        reason = type(err).__name__
+        raise SettingsError(f"{host_json.name}: extensions.queues.maxDequeueCount is required ({reason})") from None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise SettingsError(f"{host_json.name}: extensions.queues.maxDequeueCount must be a whole number >= 1")
+    return value

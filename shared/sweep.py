@@ -24,7 +24,7 @@ from shared.app_context import AppContext
 from shared.clock import utcnow
 from shared.errors import CertsyncError
 from shared.model import LinkedCertificate, Operation, OperationKind, SslBinding
-from shared.operations import handles, new_operation, submit
+from shared.operations import new_operation, submit
 from shared.secret_refs import SecretRef, parse_secret_id
 from shared.sync.executor import record_sync_error, sync_link, sync_links_of_secret
 from shared.sync.orphans import repair_orphans
@@ -102,7 +102,6 @@ def _submit_unit(ctx: AppContext, parameters: dict) -> Operation:
     return submit(ctx, new_operation(OperationKind.SWEEP, target, parameters, "sync_sweep"))
 
 
-@handles(OperationKind.SWEEP)
 def run_sweep_unit(ctx: AppContext, op: Operation) -> dict:
     vault = op.parameters.get("vault")
     if not vault:

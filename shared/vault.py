@@ -121,7 +121,7 @@ class Vault:
         except HttpResponseError as err:
             if err.status_code == 403:
                 raise DependencyError(
-                    f"secret {name} cannot be read: {_server_message(err)}", code="SecretForbidden"
+                    f"secret {name} cannot be read: {_server_message(err)}", code="SecretForbidden", upstream_status=403
                 ) from None
             raise _dependency(err, f"reading secret {name}", self.url) from None
         except AzureError as err:
@@ -168,6 +168,14 @@ def _server_message(err: HttpResponseError) -> str:
     return getattr(error, "message", None) or err.reason or "request failed"
 
 
+def _code_for(status: int | None) -> str:
+    """An outage is DependencyUnavailable; a 4xx answer (e.g. 400 for a value over the size
+    limit) is the vault refusing the request, which shared.errors.classify never retries."""
+    if status is None or status >= 500 or status in (408, 429):
+        return "DependencyUnavailable"
+    return "KeyVaultRefused"
+
+
 def _dependency(err: AzureError, doing: str, vault_url: str) -> DependencyError:
     if isinstance(err, ServiceRequestError) and no_vault_there(err):
         return DependencyError(f"no Key Vault answers at {vault_url}", code=VAULT_UNREACHABLE)
@@ -177,6 +185,9 @@ def _dependency(err: AzureError, doing: str, vault_url: str) -> DependencyError:
             raw = getattr(err.response, "headers", {}).get("Retry-After")
             retry_after = float(raw) if raw and raw.isdigit() else None
         return DependencyError(
-            f"Key Vault failed {doing} (HTTP {err.status_code}): {_server_message(err)}", retry_after=retry_after
+            f"Key Vault failed {doing} (HTTP {err.status_code}): {_server_message(err)}",
+            code=_code_for(err.status_code),
+            retry_after=retry_after,
+            upstream_status=err.status_code,
         )
     return DependencyError(f"Key Vault unreachable while {doing}: {type(err).__name__}")

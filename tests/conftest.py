@@ -178,11 +178,12 @@ def make_ctx(storage_and_vault):
     connection, vault_url, cert, _ = storage_and_vault
     made: list[AppContext] = []
 
-    def build(**overrides: str) -> AppContext:
+    def build(dns: Any = None, **overrides: str) -> AppContext:
+        """A context on fresh tables and queue; `dns` wires in a DNS double (tests/acme)."""
         suffix = os.urandom(4).hex()
         env = app_env(connection, vault_url, cert, CERTSYNC_TABLE_PREFIX=f"t{suffix}", OPERATIONS_QUEUE=f"ops-{suffix}")
         env.update(overrides)
-        ctx = AppContext.from_settings(Settings.from_env(env))
+        ctx = AppContext.from_settings(Settings.from_env(env), dns=dns)
         made.append(ctx)
         return ctx
 

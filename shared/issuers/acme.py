@@ -30,21 +30,20 @@ from azure.identity import DefaultAzureCredential
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
 
 from shared.dns.azure_dns import AzureDnsProvider
 from shared.dns.base import DnsProvider, absolute_name
-from shared.dns.challtestsrv import ChallTestSrvProvider
 from shared.errors import BadRequest, CertsyncError, IssuerError, NotFound
-from shared.issuers.base import IssuedCertificate, IssueRequest, PrivateKey
+from shared.issuers.base import IssuedCertificate, IssuerCapabilities, IssueRequest, PrivateKey
 from shared.pki import (
     KeyType,
-    build_csr,
     certificates_from_pem,
     generate_private_key,
-    key_matches,
     order_chain,
     private_key_from_pem,
     private_key_to_pem,
+    public_key_matches,
 )
 from shared.settings import Settings
 from shared.vault import SecretVersion
@@ -166,6 +165,8 @@ class AcmeIssuer:
     """Issues through one ACME directory; one instance serves a whole process (thread-safe)."""
 
     name = "acme"
+    # The CA decides notAfter. Chains seen in practice: one or two intermediates, under 3 KB.
+    capabilities = IssuerCapabilities(rekey_keeps_not_after=False, max_chain_der_bytes=6144)
 
     def __init__(
         self,
@@ -209,7 +210,7 @@ class AcmeIssuer:
     def issue(self, request: IssueRequest) -> IssuedCertificate:
         if not request.hostnames:
             raise BadRequest("an ACME order needs at least one hostname", code="InvalidHostnames")
-        csr_pem = build_csr(request.private_key, request.hostnames).public_bytes(serialization.Encoding.PEM)
+        csr_pem = request.csr.public_bytes(serialization.Encoding.PEM)
         deadline = time.monotonic() + self.order_timeout
         with self._connect() as conv:
             try:
@@ -218,7 +219,7 @@ class AcmeIssuer:
                 if err.code == "AccountRejected":
                     self._forget_account()  # e.g. the CA lost the account; look it up again next time
                 raise
-            certificate, chain = _split_fullchain(fullchain, request.private_key, conv.host)
+            certificate, chain = _split_fullchain(fullchain, request.csr.public_key(), conv.host)
             window = conv.renewal_window_or_none(certificate)
         log.info("ACME CA %s issued %x for %s", conv.host, certificate.serial_number, ", ".join(request.hostnames))
         return IssuedCertificate(certificate=certificate, chain=chain, renewal_window=window)
@@ -540,7 +541,9 @@ class _Conversation:
 # ---- helpers ------------------------------------------------------------------------------
 
 
-def _split_fullchain(pem: str, key: PrivateKey, host: str) -> tuple[x509.Certificate, tuple[x509.Certificate, ...]]:
+def _split_fullchain(
+    pem: str, public_key: CertificatePublicKeyTypes, host: str
+) -> tuple[x509.Certificate, tuple[x509.Certificate, ...]]:
     """Leaf first, then the chain leaf->root (RFC 8555 7.4.2); the leaf must carry our key."""
     try:
         certs = certificates_from_pem(pem)
@@ -549,7 +552,7 @@ def _split_fullchain(pem: str, key: PrivateKey, host: str) -> tuple[x509.Certifi
     if not certs:
         raise IssuerError(f"ACME CA {host} sent a certificate that is not a PEM chain", code="IssuerFailed")
     leaf, rest = certs[0], certs[1:]
-    if not key_matches(key, leaf):
+    if not public_key_matches(public_key, leaf):
         raise IssuerError(f"ACME CA {host} sent a certificate for a different key", code="IssuerFailed")
     return leaf, order_chain(leaf, rest)
 
@@ -595,8 +598,11 @@ def _as_utc(value: datetime) -> datetime:
 # ---- composition ------------------------------------------------------------------------------
 
 
-def build_acme_issuer(settings: Settings, vault: SecretStore) -> AcmeIssuer:
-    """The issuer described by the ACME_* and DNS_PROVIDER app settings (shared.settings.Settings)."""
+def build_acme_issuer(settings: Settings, vault: SecretStore, dns: DnsProvider | None = None) -> AcmeIssuer:
+    """The issuer described by the ACME_* and DNS_PROVIDER app settings (shared.settings.Settings).
+
+    `dns` replaces the provider the settings describe: the tests hand in their DNS double
+    (devtools.challtestsrv_dns), which answers at once."""
     if not settings.acme_directory_url:
         raise BadRequest("the acme issuer needs the ACME_DIRECTORY_URL app setting", code="IssuerNotConfigured")
     eab = None
@@ -605,11 +611,11 @@ def build_acme_issuer(settings: Settings, vault: SecretStore) -> AcmeIssuer:
             eab = ExternalAccountBinding(settings.acme_eab_kid, settings.acme_eab_hmac_key)
         except ValueError as err:
             raise BadRequest(f"ACME_EAB_KID / ACME_EAB_HMAC_KEY: {err}", code="IssuerNotConfigured") from None
-    dns, propagation = _dns_provider(settings)
+    provider, propagation = (dns, 0.0) if dns is not None else _azure_dns_provider(settings)
     return AcmeIssuer(
         settings.acme_directory_url,
         vault=vault,
-        dns=dns,
+        dns=provider,
         contact_email=settings.acme_contact or None,
         eab=eab,
         ca_bundle=settings.acme_ca_bundle,
@@ -617,9 +623,7 @@ def build_acme_issuer(settings: Settings, vault: SecretStore) -> AcmeIssuer:
     )
 
 
-def _dns_provider(settings: Settings) -> tuple[DnsProvider, float]:
-    if settings.dns_provider == "challtestsrv":
-        return ChallTestSrvProvider(settings.challtestsrv_url), 0.0  # answers from memory at once
+def _azure_dns_provider(settings: Settings) -> tuple[DnsProvider, float]:
     if not settings.azure_dns_subscription_id or not settings.azure_dns_resource_group:
         raise BadRequest(
             "DNS_PROVIDER=azure needs AZURE_DNS_SUBSCRIPTION_ID and AZURE_DNS_RESOURCE_GROUP",

@@ -23,12 +23,13 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from shared.clock import utcnow
 from shared.errors import BadRequest, CertsyncError, DependencyError, IssuerError, NotFound
 from shared.hostnames import normalize_hostnames
-from shared.issuers.base import IssuedCertificate, IssueRequest, PrivateKey
+from shared.issuers.base import IssuedCertificate, IssuerCapabilities, IssueRequest, PrivateKey
 from shared.pki import (
     KeyType,
     certificates_from_pem,
@@ -72,6 +73,8 @@ class LocalCA:
     """Issuer "local": signs server certificates with the intermediate kept in Key Vault."""
 
     name = "local"
+    # It chooses notAfter itself; its chain is two EC P-384 certificates (about 1.2 KB in all).
+    capabilities = IssuerCapabilities(rekey_keeps_not_after=True, max_chain_der_bytes=4096)
 
     def __init__(
         self,
@@ -92,7 +95,10 @@ class LocalCA:
 
     def issue(self, request: IssueRequest) -> IssuedCertificate:
         hostnames = normalize_hostnames(request.hostnames)
-        key_type = key_type_of(request.private_key)
+        if not request.csr.is_signature_valid:
+            raise BadRequest("the certificate signing request has an invalid signature", code="InvalidCsr")
+        public_key = request.csr.public_key()
+        key_type = key_type_of(public_key)
         authority = self._load()
         now = self._clock()
         not_before, not_after = leaf_validity(
@@ -102,7 +108,7 @@ class LocalCA:
             not_after=request.not_after,
             issuer_not_after=authority.intermediate.not_valid_after_utc,
         )
-        certificate = _sign_leaf(authority, request.private_key, key_type, hostnames, not_before, not_after)
+        certificate = _sign_leaf(authority, public_key, key_type, hostnames, not_before, not_after)
         return IssuedCertificate(certificate=certificate, chain=(authority.intermediate, authority.root))
 
     def root_certificate_pem(self) -> str:
@@ -256,14 +262,13 @@ def authority_from_json(text: str) -> CertificateAuthority:
 
 def _sign_leaf(
     authority: CertificateAuthority,
-    key: PrivateKey,
+    public_key: CertificatePublicKeyTypes,
     key_type: KeyType,
     hostnames: tuple[str, ...],
     not_before: datetime,
     not_after: datetime,
 ) -> x509.Certificate:
     subject = subject_for(hostnames)
-    public_key = key.public_key()
     return (
         x509.CertificateBuilder()
         .subject_name(subject)

@@ -5,7 +5,7 @@ from shared.app_context import AppContext
 from shared.errors import Conflict
 from shared.links import links_of_certificate
 from shared.model import Certificate, Operation, OperationKind
-from shared.operations import handles, new_operation, submit
+from shared.operations import new_operation, submit
 from shared.sync.executor import sync_link, sync_links_of_secret
 
 
@@ -19,7 +19,6 @@ def start_certificate_sync(ctx: AppContext, name: str, requested_by: str = "") -
     return submit(ctx, new_operation(OperationKind.SYNC_CERTIFICATE, name, {}, requested_by))
 
 
-@handles(OperationKind.SYNC_LINK)
 def run_link_sync(ctx: AppContext, op: Operation) -> dict:
     result = sync_link(ctx, op.target)
     return {
@@ -30,7 +29,6 @@ def run_link_sync(ctx: AppContext, op: Operation) -> dict:
     }
 
 
-@handles(OperationKind.SYNC_CERTIFICATE)
 def run_certificate_sync(ctx: AppContext, op: Operation) -> dict:
     cert = ctx.certificates.get(op.target)
     outcome = sync_links_of_secret(ctx, links_of_certificate(ctx, cert))

@@ -27,7 +27,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from shared.dns.challtestsrv import ChallTestSrvProvider
+from devtools.challtestsrv_dns import ChallTestSrvProvider
 from shared.errors import NotFound
 from shared.issuers.acme import AcmeIssuer
 from shared.vault import SecretVersion

@@ -17,7 +17,7 @@ from shared.dns.azure_dns import (
     with_txt_value,
     without_txt_value,
 )
-from shared.dns.challtestsrv import ChallTestSrvProvider
+from devtools.challtestsrv_dns import ChallTestSrvProvider
 from shared.errors import BadRequest, DependencyError
 
 ZONES = ["example.com", "shop.example.com", "example.org", "ample.com"]

@@ -17,7 +17,7 @@ from shared.pki import KeyType, dns_names, generate_private_key
 
 
 def request_for(*names: str) -> IssueRequest:
-    return IssueRequest(hostnames=names, private_key=generate_private_key(KeyType.EC256))
+    return IssueRequest.for_key(hostnames=names, private_key=generate_private_key(KeyType.EC256))
 
 
 def test_registration_with_eab_works(make_issuer, pebble_eab):

@@ -31,7 +31,7 @@ class RecordingDns:
 
 
 def request_for(*names: str) -> IssueRequest:
-    return IssueRequest(hostnames=names, private_key=generate_private_key(KeyType.EC256))
+    return IssueRequest.for_key(hostnames=names, private_key=generate_private_key(KeyType.EC256))
 
 
 def test_ca_unreachable(make_issuer, closed_port):

@@ -34,14 +34,15 @@ def test_issues_for_name_and_wildcard_with_real_dns01(pebble, challtestsrv, vaul
         "ACME_DIRECTORY_URL": pebble.directory_url,
         "ACME_CONTACT": "ops@example.com",
         "ACME_CA_BUNDLE": str(pebble.ca_bundle),
-        "DNS_PROVIDER": "challtestsrv",
-        "CHALLTESTSRV_URL": challtestsrv.management_url,
+        "OPERATIONS_QUEUE": "certsync-operations",
+        "AUTO_RENEW_SCHEDULE": "0 0 */8 * * *",
+        "SYNC_SWEEP_SCHEDULE": "0 */15 * * * *",
     }
-    issuer = build_acme_issuer(Settings.from_env(env), vault)
+    issuer = build_acme_issuer(Settings.from_env(env), vault, dns=challtestsrv.provider())
     issuer.poll_interval = 0.1
     key = generate_private_key(KeyType.EC256)
 
-    issued = issuer.issue(IssueRequest(hostnames=("shop.example.com", "*.shop.example.com"), private_key=key))
+    issued = issuer.issue(IssueRequest.for_key(hostnames=("shop.example.com", "*.shop.example.com"), private_key=key))
 
     assert sorted(dns_names(issued.certificate)) == ["*.shop.example.com", "shop.example.com"]
     assert key_matches(key, issued.certificate)
@@ -56,11 +57,11 @@ def test_renews_with_a_new_key_and_with_the_same_key(make_issuer, pebble):
     issuer: AcmeIssuer = make_issuer()
     names = ("renew.example.org",)
     first_key = generate_private_key(KeyType.RSA2048)
-    first = issuer.issue(IssueRequest(hostnames=names, private_key=first_key))
+    first = issuer.issue(IssueRequest.for_key(hostnames=names, private_key=first_key))
 
     rekeyed_key = generate_private_key(KeyType.EC256)
-    rekeyed = issuer.issue(IssueRequest(hostnames=names, private_key=rekeyed_key))
-    same_key = issuer.issue(IssueRequest(hostnames=names, private_key=first_key, validity_days=30))
+    rekeyed = issuer.issue(IssueRequest.for_key(hostnames=names, private_key=rekeyed_key))
+    same_key = issuer.issue(IssueRequest.for_key(hostnames=names, private_key=first_key, validity_days=30))
 
     serials = {c.certificate.serial_number for c in (first, rekeyed, same_key)}
     assert len(serials) == 3
@@ -82,7 +83,7 @@ def test_account_key_is_kept_in_the_vault_and_reused(make_issuer, vault):
     second: AcmeIssuer = make_issuer()
     assert second.account_url() == account
     key = generate_private_key(KeyType.EC256)
-    issued = second.issue(IssueRequest(hostnames=("reuse.example.net",), private_key=key))
+    issued = second.issue(IssueRequest.for_key(hostnames=("reuse.example.net",), private_key=key))
     assert dns_names(issued.certificate) == ("reuse.example.net",)
     assert vault.writes == 1, "no second account key was created"
 
@@ -93,13 +94,13 @@ def test_an_rsa_account_key_placed_in_the_vault_is_used(make_issuer, vault, pebb
     vault.set_secret(account_secret_name(pebble.directory_url), private_key_to_pem(account_key))
     issuer: AcmeIssuer = make_issuer()
     leaf_key = generate_private_key(KeyType.RSA2048)
-    issued = issuer.issue(IssueRequest(hostnames=("rsa-account.example.com",), private_key=leaf_key))
+    issued = issuer.issue(IssueRequest.for_key(hostnames=("rsa-account.example.com",), private_key=leaf_key))
     assert key_matches(leaf_key, issued.certificate)
     assert vault.writes == 1, "the issuer used the stored key instead of creating one"
 
     # The CA refuses a certificate for the account's own key, and we pass on its words.
     with pytest.raises(IssuerError) as caught:
-        issuer.issue(IssueRequest(hostnames=("rsa-account.example.com",), private_key=account_key))
+        issuer.issue(IssueRequest.for_key(hostnames=("rsa-account.example.com",), private_key=account_key))
     assert caught.value.code == "OrderInvalid"
     assert "finalizing the order" in caught.value.message and "badCSR" in caught.value.message
 
@@ -111,7 +112,7 @@ def test_concurrent_issues_share_one_account(make_issuer, vault):
         issued = list(
             pool.map(
                 lambda name: issuer.issue(
-                    IssueRequest(hostnames=(name,), private_key=generate_private_key(KeyType.EC256))
+                    IssueRequest.for_key(hostnames=(name,), private_key=generate_private_key(KeyType.EC256))
                 ),
                 names,
             )

@@ -20,8 +20,7 @@ def acme_ctx(make_ctx, pebble, challtestsrv):
         ACME_DIRECTORY_URL=pebble.directory_url,
         ACME_CA_BUNDLE=str(pebble.ca_bundle),
         ACME_CONTACT="certsync-tests@example.com",
-        DNS_PROVIDER="challtestsrv",
-        CHALLTESTSRV_URL=challtestsrv.management_url,
+        dns=challtestsrv.provider(),
     )
 
 
@@ -61,7 +60,7 @@ def test_failed_acme_renewal_keeps_the_old_version_and_records_backoff(
     ctx = acme_ctx
     cert = issued(ctx, f"fail-{unique}", [f"fail-{unique}.example.com"], issuer="acme")
     if failure == "unreachable":
-        broken = make_ctx(ACME_DIRECTORY_URL=f"https://127.0.0.1:{closed_port}/dir", DNS_PROVIDER="challtestsrv")
+        broken = make_ctx(ACME_DIRECTORY_URL=f"https://127.0.0.1:{closed_port}/dir", dns=challtestsrv.provider())
         ctx._issuers["acme"] = broken.issuer("acme")
         expected, minimum = "IssuerUnreachable", timedelta(minutes=59)
     elif failure == "order-invalid":
@@ -91,7 +90,7 @@ def test_failed_acme_renewal_keeps_the_old_version_and_records_backoff(
             problem = {"type": "urn:ietf:params:acme:error:rateLimited", "detail": "too many orders", "status": 429}
             return 429, {"Content-Type": "application/problem+json", "Retry-After": "10800"}, problem
 
-        limited_ctx = make_ctx(ACME_DIRECTORY_URL=ca.url("/dir"), ACME_CA_BUNDLE=str(pebble.ca_bundle), DNS_PROVIDER="challtestsrv")
+        limited_ctx = make_ctx(ACME_DIRECTORY_URL=ca.url("/dir"), ACME_CA_BUNDLE=str(pebble.ca_bundle), dns=challtestsrv.provider())
         ctx._issuers["acme"] = limited_ctx.issuer("acme")
         expected, minimum = "RateLimited", timedelta(hours=2, minutes=59)  # Retry-After beats the 1 h backoff
 

@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from shared.dns.azure_dns import AzureDnsProvider
-from shared.dns.challtestsrv import ChallTestSrvProvider
+from devtools.challtestsrv_dns import ChallTestSrvProvider
 from shared.errors import BadRequest
 from shared.issuers.acme import (
     AZURE_DNS_PROPAGATION_SECONDS,
@@ -172,6 +172,9 @@ BASE_ENV = {
     "AzureWebJobsStorage": "UseDevelopmentStorage=true",
     "KEY_VAULT_URL": "https://127.0.0.1:8443",
     "ACME_DIRECTORY_URL": "https://127.0.0.1:14000/dir",
+    "OPERATIONS_QUEUE": "certsync-operations",
+    "AUTO_RENEW_SCHEDULE": "0 0 */8 * * *",
+    "SYNC_SWEEP_SCHEDULE": "0 */15 * * * *",
 }
 
 
@@ -187,10 +190,9 @@ class NoVault:
         raise AssertionError("factory wrote the vault")
 
 
-def test_factory_for_challtestsrv():
+def test_factory_uses_the_dns_double_the_tests_hand_in():
     issuer = build_acme_issuer(
-        settings(DNS_PROVIDER="challtestsrv", CHALLTESTSRV_URL="http://127.0.0.1:8055", ACME_CONTACT="ops@example.com"),
-        NoVault(),
+        settings(ACME_CONTACT="ops@example.com"), NoVault(), dns=ChallTestSrvProvider("http://127.0.0.1:8055")
     )
     assert isinstance(issuer.dns, ChallTestSrvProvider) and issuer.propagation_delay == 0
     assert issuer.contact_email == "ops@example.com" and issuer.eab is None and issuer.ca_bundle is None
@@ -216,7 +218,7 @@ def test_factory_for_azure_dns_with_eab():
     "env, message",
     [
         ({"ACME_DIRECTORY_URL": ""}, "ACME_DIRECTORY_URL"),
-        ({"DNS_PROVIDER": "challtestsrv", "ACME_EAB_KID": "kid-1"}, "ACME_EAB"),
+        ({"ACME_EAB_KID": "kid-1"}, "ACME_EAB"),
         ({"DNS_PROVIDER": "azure", "AZURE_DNS_RESOURCE_GROUP": "dns-rg"}, "AZURE_DNS_SUBSCRIPTION_ID"),
     ],
     ids=["no-directory", "half-eab", "azure-without-subscription"],

@@ -14,8 +14,11 @@ from shared.lifecycle import NewCertificate, create_certificate
 from shared.links import BindingRequest, NewLink, create_link, put_binding
 from shared.model import Certificate, OperationStatus
 from shared.vault import PFX_CONTENT_TYPE
-from shared.operations import run_operation
+from shared.composition import build_engine
 from shared.queueing import parse_message
+
+
+ENGINE = build_engine()  # the handlers and last delivery the app composes at start
 
 
 def issued(ctx: AppContext, name: str, hostnames: list[str], **kw) -> Certificate:
@@ -34,7 +37,7 @@ def linked_and_bound(ctx: AppContext, cert: Certificate, link: str, bindings: li
 def upload_new_version(secret_client, secret_name: str, hostnames: list[str], ctx: AppContext) -> pki.CertificateBundle:
     """What a person does outside certsync: put a new PFX version into the secret."""
     key = pki.generate_private_key(pki.KeyType.EC256)
-    result = ctx.issuer("local").issue(IssueRequest(hostnames=tuple(hostnames), private_key=key))
+    result = ctx.issuer("local").issue(IssueRequest.for_key(hostnames=tuple(hostnames), private_key=key))
     bundle = pki.CertificateBundle(private_key=key, certificate=result.certificate, chain=result.chain)
     secret_client.set_secret(secret_name, pki.to_pfx_base64(bundle), content_type=PFX_CONTENT_TYPE)
     return bundle
@@ -67,7 +70,7 @@ def drain(ctx: AppContext, rounds: int = 20) -> list[str]:
             return ran
         for message in messages:
             op_id = parse_message(message.content)
-            run_operation(ctx, op_id)
+            ENGINE.run(ctx, op_id)
             ran.append(op_id)
             ctx.queue.client.delete_message(message)
     return ran

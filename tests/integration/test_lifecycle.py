@@ -13,7 +13,7 @@ from shared.errors import Conflict, IssuerError, NotFound
 from shared.lifecycle import NewCertificate, create_certificate, start_renewal
 from shared.model import CertificateStatus, OperationKind, OperationStatus
 from shared.secret_refs import certificate_at
-from tests.integration.helpers import drain, issued
+from tests.integration.helpers import ENGINE, drain, issued
 
 
 def held_key(ctx, cert):
@@ -155,7 +155,7 @@ def test_auto_renew_with_nothing_due_makes_no_key_vault_calls(make_ctx, unique, 
 
 
 def test_a_first_issuance_whose_message_was_lost_is_resumed_by_auto_renew(ctx, unique):
-    from shared.operations import STALE_AFTER
+    from shared.certificate_states import STALE_AFTER
 
     op = create_certificate(ctx, NewCertificate(name=f"lost-{unique}", hostnames=(f"lost-{unique}.example.com",)))
     ctx.queue.client.clear_messages()  # the message never reaches a worker
@@ -191,14 +191,12 @@ def test_a_renewal_reaches_every_binding_unless_sync_is_manual(make_ctx, unique,
 
 
 def test_a_redelivered_message_after_success_never_issues_again(ctx, unique, secret_client):
-    from shared.operations import run_operation
-
     before = issued(ctx, f"twice-{unique}", [f"twice-{unique}.example.com"])
     op = renew(ctx, before.name)
     assert op.status is OperationStatus.SUCCEEDED
     op.status = OperationStatus.RUNNING  # as if the final save of the record had failed
     ctx.operations.save(op)
-    again = run_operation(ctx, op.id)
+    again = ENGINE.run(ctx, op.id)
     assert again.status is OperationStatus.SUCCEEDED and again.result["version"] == op.result["version"]
     assert len(list(secret_client.list_properties_of_secret_versions(before.secret_name))) == 2
 
@@ -214,18 +212,17 @@ class VaultOutageIssuer:
 
 def test_an_outage_keeps_the_claim_until_the_last_delivery(ctx, unique):
     from shared.errors import DependencyError
-    from shared.operations import MAX_ATTEMPTS, run_operation
 
     before = issued(ctx, f"outage-{unique}", [f"outage-{unique}.example.com"])
     ctx._issuers["local"] = VaultOutageIssuer()
     op = start_renewal(ctx, before.name, OperationKind.RENEW, {})
     with pytest.raises(DependencyError):
-        run_operation(ctx, op.id, attempt=1)  # the host will redeliver
+        ENGINE.run(ctx, op.id, delivery=1)  # the host will redeliver
     held = ctx.certificates.get(before.name)
     assert held.status is CertificateStatus.RENEWING and held.active_operation == op.id and held.failure_count == 0
     with pytest.raises(Conflict):
         start_renewal(ctx, before.name, OperationKind.RENEW, {})  # still claimed: no second renewal
-    final = run_operation(ctx, op.id, attempt=MAX_ATTEMPTS)
+    final = ENGINE.run(ctx, op.id, delivery=ENGINE.last_delivery)
     after = ctx.certificates.get(before.name)
     assert final.status is OperationStatus.FAILED and final.error_code == "DependencyUnavailable"
     assert after.status is CertificateStatus.ISSUED and after.active_operation == "" and after.failure_count == 1

@@ -48,7 +48,7 @@ def ca() -> LocalCA:
 
 def issue(ca: LocalCA, key_type: KeyType = KeyType.RSA2048, host: str = "shop.example.com") -> CertificateBundle:
     key = generate_private_key(key_type)
-    issued = ca.issue(IssueRequest(hostnames=(host,), private_key=key))
+    issued = ca.issue(IssueRequest.for_key(hostnames=(host,), private_key=key))
     return CertificateBundle(private_key=key, certificate=issued.certificate, chain=issued.chain)
 
 

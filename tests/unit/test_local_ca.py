@@ -25,6 +25,7 @@ from shared.issuers.local_ca import (
 from shared.pki import (
     CertificateBundle,
     KeyType,
+    build_csr,
     certificates_from_pem,
     check_usable,
     dns_names,
@@ -85,7 +86,7 @@ def ca(vault: FakeVault) -> LocalCA:
 
 
 def _issue(ca: LocalCA, key, hostnames=("www.example.com", "*.example.com"), **kwargs) -> IssuedCertificate:
-    return ca.issue(IssueRequest(hostnames=tuple(hostnames), private_key=key, **kwargs))
+    return ca.issue(IssueRequest.for_key(hostnames=tuple(hostnames), private_key=key, **kwargs))
 
 
 def _root(ca: LocalCA) -> x509.Certificate:
@@ -168,8 +169,9 @@ def test_hostnames_are_checked(ca: LocalCA, keys) -> None:
     with pytest.raises(BadRequest) as caught:
         _issue(ca, keys[KeyType.EC256], hostnames=["bad name.example.com"])
     assert caught.value.code == "InvalidHostname"
+    csr = build_csr(keys[KeyType.EC256], ("a.example.com",))  # no CSR can be built for no names
     with pytest.raises(BadRequest) as caught:
-        _issue(ca, keys[KeyType.EC256], hostnames=[])
+        ca.issue(IssueRequest(hostnames=(), csr=csr))
     assert caught.value.code == "InvalidHostnameCount"
 
 
@@ -298,7 +300,7 @@ def test_ca_is_created_lazily_once_and_shared(vault: FakeVault, keys) -> None:
 
 
 def test_secret_is_stored_as_json_of_pems(vault: FakeVault, ca: LocalCA, keys) -> None:
-    ca.issue(IssueRequest(hostnames=("a.example.com",), private_key=keys[KeyType.EC256]))  # creates the CA
+    ca.issue(IssueRequest.for_key(hostnames=("a.example.com",), private_key=keys[KeyType.EC256]))  # creates the CA
     (stored,) = vault.versions["certsync-local-ca"]
     assert stored.content_type == SECRET_CONTENT_TYPE
     document = json.loads(stored.value)
@@ -308,7 +310,7 @@ def test_secret_is_stored_as_json_of_pems(vault: FakeVault, ca: LocalCA, keys) -
 
 def test_custom_secret_name(vault: FakeVault, keys) -> None:
     other = LocalCA(vault, secret_name="other-ca", clock=lambda: NOW)
-    other.issue(IssueRequest(hostnames=("a.example.com",), private_key=keys[KeyType.EC256]))
+    other.issue(IssueRequest.for_key(hostnames=("a.example.com",), private_key=keys[KeyType.EC256]))
     assert list(vault.versions) == ["other-ca"]
 
 
@@ -379,5 +381,5 @@ def test_root_pem_never_creates_the_ca(vault: FakeVault, keys) -> None:
     with pytest.raises(NotFound) as missing:
         reader.root_certificate_pem()
     assert missing.value.code == "LocalCANotCreated" and vault.writes == 0
-    issued = LocalCA(vault).issue(IssueRequest(hostnames=("a.example.com",), private_key=keys[KeyType.EC256]))
+    issued = LocalCA(vault).issue(IssueRequest.for_key(hostnames=("a.example.com",), private_key=keys[KeyType.EC256]))
     assert x509.load_pem_x509_certificate(reader.root_certificate_pem().encode()) == issued.chain[-1]

@@ -5,7 +5,13 @@ import pytest
 
 from shared.settings import Settings, SettingsError
 
-BASE = {"AzureWebJobsStorage": "UseDevelopmentStorage=true", "KEY_VAULT_URL": "https://127.0.0.1:8443"}
+BASE = {
+    "AzureWebJobsStorage": "UseDevelopmentStorage=true",
+    "KEY_VAULT_URL": "https://127.0.0.1:8443",
+    "OPERATIONS_QUEUE": "certsync-operations",
+    "AUTO_RENEW_SCHEDULE": "0 0 */8 * * *",
+    "SYNC_SWEEP_SCHEDULE": "0 */15 * * * *",
+}
 
 
 def test_defaults():
@@ -30,6 +36,12 @@ def test_azure_vault_is_not_the_emulator():
         ({"AUTO_SYNC_AFTER_RENEWAL": "maybe"}, "AUTO_SYNC_AFTER_RENEWAL"),
         ({"DNS_PROVIDER": "route53"}, "DNS_PROVIDER"),
         ({"CERTSYNC_TABLE_PREFIX": "bad-prefix"}, "CERTSYNC_TABLE_PREFIX"),
+        ({"DNS_PROVIDER": "challtestsrv"}, "DNS_PROVIDER"),  # the test double is not an app setting
+        ({"OPERATIONS_QUEUE": ""}, "OPERATIONS_QUEUE"),  # resolved by the host too: never defaulted
+        ({"OPERATIONS_QUEUE": "Ops_Queue"}, "OPERATIONS_QUEUE"),
+        ({"AUTO_RENEW_SCHEDULE": ""}, "AUTO_RENEW_SCHEDULE"),
+        ({"AUTO_RENEW_SCHEDULE": "every 8 hours"}, "AUTO_RENEW_SCHEDULE"),
+        ({"SYNC_SWEEP_SCHEDULE": "0 */15 * * *"}, "SYNC_SWEEP_SCHEDULE"),  # five fields: not NCRONTAB
     ],
 )
 def test_bad_settings_name_the_setting(override, named):

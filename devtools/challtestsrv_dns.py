@@ -2,7 +2,8 @@
 
 challtestsrv keeps every value set for a host and can only drop them all at once, so
 clear_txt removes the other values at that name too. That is harmless in tests, where
-each order uses its own names, and one reason this provider is never used in production.
+each order uses its own names, and one reason this provider lives in devtools/ (never deployed):
+the tests and benchmarks hand it to shared.composition / AppContext, no app setting selects it.
 """
 from __future__ import annotations
 
