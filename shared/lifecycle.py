@@ -92,14 +92,8 @@ def start_renewal(
         if parameters.get("keyType"):  # a rekey to another key type: will its PFX still fit?
             chain = ctx.issuer(cert.issuer).capabilities.max_chain_der_bytes
             check_fits_in_key_vault(pki.KeyType(parameters["keyType"]), cert.hostnames, chain)
-        alive = cert.status in BUSY and claim_held(ctx, cert)
-        try:
-            cert.status = transition(cert.status, claim_event(kind), facts_of(cert, utcnow(), alive))
-        except Conflict as err:
-            busy = f" ({cert.active_operation})" if err.code == "OperationInProgress" else ""
-            raise Conflict(f"certificate {name}: {err.message}{busy}", code=err.code) from None
-        if cert.active_operation:
-            taken_over.append(cert.active_operation)
+        cert.status = _claimed_status(cert, kind, cert.status in BUSY and claim_held(ctx, cert))
+        taken_over.extend([cert.active_operation] if cert.active_operation else [])
         cert.active_operation = op.id
         ctx.certificates.save(cert)
 
@@ -114,6 +108,15 @@ def start_renewal(
     except CertsyncError:
         _release_claim(ctx, name, op.id)
         raise
+
+
+def _claimed_status(cert: Certificate, kind: OperationKind, claim_alive: bool) -> CertificateStatus:
+    """The state machine's answer to a renew/rekey claim, or 409 naming the certificate."""
+    try:
+        return transition(cert.status, claim_event(kind), facts_of(cert, utcnow(), claim_alive))
+    except Conflict as err:
+        busy = f" ({cert.active_operation})" if err.code == "OperationInProgress" else ""
+        raise Conflict(f"certificate {cert.name}: {err.message}{busy}", code=err.code) from None
 
 
 def _release_claim(ctx: AppContext, name: str, op_id: str) -> None:

@@ -23,7 +23,7 @@ _SECRET_PATTERNS = (
     re.compile(r"(?i)\bBearer\s+[A-Za-z0-9._~+/=-]+"),  # HTTP bearer tokens
     re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*"),  # JWTs
     re.compile(r"[A-Za-z0-9+/]{120,}={0,2}"),  # long base64 runs: PFX bytes, DER keys
-    re.compile(r"(?:\\x[0-9a-f]{2}){16,}"),  # raw bytes shown by repr()
+    re.compile(r"b'(?:\\.|[^'\\]){16,}'|b\"(?:\\.|[^\"\\]){16,}\""),  # bytes shown by repr()
 )
 
 

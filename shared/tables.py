@@ -8,14 +8,14 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any, Callable, Iterable, Iterator, TypeVar
 
 from azure.core import MatchConditions
 from azure.core.exceptions import AzureError, ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
 from azure.data.tables import TableClient, TableServiceClient, TableTransactionError, UpdateMode
 
-from shared.clock import from_iso
+from shared.clock import from_iso, utcnow
 from shared.errors import CertsyncError, Conflict, DependencyError, NotFound, PreconditionFailed
 from shared.model import (
     BindingIndexEntry,
@@ -267,7 +267,7 @@ class LinkRepository(Repository):
         except Conflict:
             existing = self._get(NAME_PARTITION, link.name, f"linked certificate {link.name}")
             written = existing.metadata.get("timestamp")
-            young = written is None or datetime.now(timezone.utc) - written < ABANDONED_NAME_AFTER
+            young = written is None or utcnow() - written < ABANDONED_NAME_AFTER
             if young or self._row(existing["Scope"], link.name) is not None:
                 raise
         self._update(row, existing.metadata["etag"], f"linked certificate {link.name}")

@@ -32,6 +32,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
 
+from shared.clock import utcnow
 from shared.dns.azure_dns import AzureDnsProvider
 from shared.dns.base import DnsProvider, absolute_name
 from shared.errors import BadRequest, CertsyncError, IssuerError, NotFound
@@ -133,7 +134,7 @@ def retry_after_seconds(header: str | None, now: datetime | None = None) -> floa
         when = parsedate_to_datetime(text)
     except (TypeError, ValueError, IndexError):
         return None
-    now = now or datetime.now(timezone.utc)
+    now = now or utcnow()
     return max(0.0, (_as_utc(when) - now).total_seconds())
 
 
