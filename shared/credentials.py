@@ -22,5 +22,5 @@ class EmulatorCredential:
 
 def vault_credential(settings: Settings) -> TokenCredential:
     if settings.vault_is_local_emulator:
-        return EmulatorCredential()  # type: ignore[return-value]
+        return EmulatorCredential()
     return DefaultAzureCredential()

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
-from typing import Iterable, Sequence, Union
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
@@ -23,8 +23,8 @@ from cryptography.x509.oid import ExtensionOID, NameOID
 from shared.errors import BadRequest
 from shared.hostnames import covers
 
-PrivateKey = Union[rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey]
-PublicKey = Union[rsa.RSAPublicKey, ec.EllipticCurvePublicKey]
+PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
+PublicKey = rsa.RSAPublicKey | ec.EllipticCurvePublicKey
 
 MAX_COMMON_NAME_LENGTH = 64  # RFC 5280 upper bound; longer names live only in the SAN
 
@@ -67,7 +67,7 @@ def key_type_of(key: PrivateKey | PublicKey | CertificatePublicKeyTypes) -> KeyT
 
 def thumbprint(cert: x509.Certificate) -> str:
     """SHA-1 of the DER certificate in uppercase hex: the identifier Azure shows and binds by."""
-    return cert.fingerprint(hashes.SHA1()).hex().upper()  # noqa: S303 - an identifier, not security
+    return cert.fingerprint(hashes.SHA1()).hex().upper()
 
 
 def sha256_fingerprint(cert: x509.Certificate) -> str:

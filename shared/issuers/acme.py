@@ -13,12 +13,13 @@ import logging
 import re
 import threading
 import time
+from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
-from typing import Any, Iterator, Mapping, Protocol
+from typing import Any, Protocol
 from urllib.parse import urlparse
 
 import josepy as jose
@@ -291,7 +292,7 @@ class AcmeIssuer:
         for fqdn, value in published:
             try:
                 self.dns.clear_txt(fqdn, value)
-            except Exception as err:  # noqa: BLE001
+            except Exception as err:
                 log.warning("could not remove TXT value at %s: %s", fqdn, err)
 
     def _poll_order(
@@ -463,7 +464,7 @@ class _Conversation:
         for url in body.authorizations or ():
             try:
                 authz = messages.Authorization.from_json(self.post_as_get(url).json())
-            except Exception as err:  # noqa: BLE001 - the order is already lost; report what we can
+            except Exception as err:
                 log.warning("could not read authorization %s: %s", url, err)
                 continue
             reasons += [f"{_identifier_text(authz)}: {problem_text(c.error)}" for c in authz.challenges if c.error]
@@ -593,7 +594,7 @@ def _b64url(data: bytes) -> str:
 
 
 def _as_utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 # ---- composition ------------------------------------------------------------------------------

@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Callable
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature

@@ -3,15 +3,13 @@ the way the Functions host does (redelivery after a failure, poison after five a
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-import shared.lifecycle
-import shared.sync.handlers  # noqa: F401 - registers the sync handlers
 from shared.app_context import AppContext
 from shared.clock import utcnow
+from shared.composition import build_engine
 from shared.model import Operation
-from shared.operations import MAX_ATTEMPTS, run_operation
 from shared.queueing import parse_message
 from shared.settings import Settings
 from tests.fakes.hooks import Hooks
@@ -26,6 +24,14 @@ from tests.fakes.tables import (
 from tests.fakes.vault import FakeVault
 
 VAULT_URL = "https://fake.vault.azure.net"
+ENGINE = build_engine()  # the handlers and the last delivery (host.json) the app composes at start
+APP_SETTINGS = {
+    "AzureWebJobsStorage": "UseDevelopmentStorage=true",
+    "KEY_VAULT_URL": VAULT_URL,
+    "OPERATIONS_QUEUE": "certsync-operations",
+    "AUTO_RENEW_SCHEDULE": "0 0 */8 * * *",
+    "SYNC_SWEEP_SCHEDULE": "0 */15 * * * *",
+}
 
 
 @dataclass
@@ -52,7 +58,7 @@ class Fakes:
 
 def fake_context(*, vault_clock: Callable[[], datetime] = utcnow, **app_settings: str) -> Fakes:
     """The app as composed at start, on fakes; `vault_clock` stamps Key Vault's "updated"."""
-    env = {"AzureWebJobsStorage": "UseDevelopmentStorage=true", "KEY_VAULT_URL": VAULT_URL, **app_settings}
+    env = {**APP_SETTINGS, **app_settings}
     settings = Settings.from_env(env)
     hooks = Hooks()
     vault = FakeVault(settings.key_vault_url, clock=vault_clock, hooks=hooks)
@@ -76,7 +82,7 @@ def fake_context(*, vault_clock: Callable[[], datetime] = utcnow, **app_settings
     return fakes
 
 
-def deliver_one(fakes: Fakes, *, max_attempts: int = MAX_ATTEMPTS) -> Operation | None:
+def deliver_one(fakes: Fakes, *, max_attempts: int = ENGINE.last_delivery) -> Operation | None:
     """One delivery of the next queued message, as the host does it: an exception leaves the
     message for redelivery, the last allowed attempt removes it either way."""
     message = fakes.queue.receive(ignore_delay=True)
@@ -84,7 +90,8 @@ def deliver_one(fakes: Fakes, *, max_attempts: int = MAX_ATTEMPTS) -> Operation 
         return None
     op_id = parse_message(message.body)
     try:
-        result = run_operation(fakes.ctx, op_id, attempt=message.dequeue_count, max_attempts=max_attempts)
+        engine = replace(ENGINE, last_delivery=max_attempts)
+        result = engine.run(fakes.ctx, op_id, delivery=message.dequeue_count)
     except Exception:
         if message.dequeue_count >= max_attempts:
             fakes.queue.complete(message)

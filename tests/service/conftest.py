@@ -45,7 +45,7 @@ def linked_and_bound(fakes: Fakes, cert: Certificate, link: str, apps: tuple[str
 def upload_version(fakes: Fakes, secret_name: str, hostnames: tuple[str, ...] = (HOST,)) -> tuple[SecretVersion, str]:
     """What a person does outside certsync: put a new PFX version into the secret."""
     key = pki.generate_private_key(pki.KeyType.EC256)
-    result = fakes.ctx.issuer("local").issue(IssueRequest(hostnames=hostnames, private_key=key))
+    result = fakes.ctx.issuer("local").issue(IssueRequest.for_key(hostnames=hostnames, private_key=key))
     bundle = pki.CertificateBundle(private_key=key, certificate=result.certificate, chain=result.chain)
     version = fakes.vault.set_secret(secret_name, pki.to_pfx_base64(bundle), content_type=PFX_CONTENT_TYPE)
     return version, bundle.thumbprint
