@@ -44,7 +44,7 @@ def test_issues_a_certificate_for_the_key_and_names_that_clients_accept(
     key = generate_private_key(key_type)
     names = ("contract.example.com", "*.contract.example.com")
 
-    issued = under_test.issuer.issue(IssueRequest(hostnames=names, private_key=key))
+    issued = under_test.issuer.issue(IssueRequest.for_key(hostnames=names, private_key=key))
 
     assert sorted(dns_names(issued.certificate)) == sorted(names)
     assert key_matches(key, issued.certificate)
@@ -58,7 +58,7 @@ def test_issues_a_certificate_for_the_key_and_names_that_clients_accept(
 
 def test_every_issuance_is_a_new_certificate(under_test: IssuerUnderTest) -> None:
     key = generate_private_key(KeyType.EC256)
-    request = IssueRequest(hostnames=("again.example.com",), private_key=key)
+    request = IssueRequest.for_key(hostnames=("again.example.com",), private_key=key)
     first, second = under_test.issuer.issue(request), under_test.issuer.issue(request)
     assert first.certificate.serial_number != second.certificate.serial_number
     assert key_matches(key, second.certificate)

@@ -9,7 +9,12 @@ import pytest
 from shared.settings import Settings, SettingsError
 from shared.storage_account import StorageAccount, StorageIdentity
 
-VAULT = {"KEY_VAULT_URL": "https://127.0.0.1:8443"}
+VAULT = {  # the other required app settings
+    "KEY_VAULT_URL": "https://127.0.0.1:8443",
+    "OPERATIONS_QUEUE": "certsync-operations",
+    "AUTO_RENEW_SCHEDULE": "0 0 */8 * * *",
+    "SYNC_SWEEP_SCHEDULE": "0 */15 * * * *",
+}
 CONN = "DefaultEndpointsProtocol=https;AccountName=acct;AccountKey=a2V5;EndpointSuffix=core.windows.net"
 
 
