@@ -4,9 +4,8 @@ instance can take, a unit past its budget continued by a queued continuation."""
 from __future__ import annotations
 
 from shared.model import OperationKind, OperationStatus
-from shared.operations import run_operation
 from shared.sweep import start_sweep
-from tests.integration.helpers import issued, linked_and_bound, upload_new_version
+from tests.integration.helpers import ENGINE, issued, linked_and_bound, upload_new_version
 
 HOSTS = ["www.contoso.test", "*.contoso.test"]
 
@@ -22,7 +21,7 @@ def test_units_split_by_vault_and_continue_past_their_budget(ctx, secret_client,
     assert [(op.kind, op.target) for op in units] == [
         (OperationKind.SWEEP, ctx.settings.key_vault_url), (OperationKind.SWEEP, "bindings")
     ]
-    first = run_operation(ctx, units[0].id)
+    first = ENGINE.run(ctx, units[0].id)
     assert first is not None and first.status is OperationStatus.SUCCEEDED
     assert first.result["changedSecrets"] == 2 and first.result["unfinishedSecrets"] == 1
     moved_first = {link.name for link in ctx.links.list() if link.thumbprint == fresh.get(link.name)}
@@ -30,11 +29,11 @@ def test_units_split_by_vault_and_continue_past_their_budget(ctx, secret_client,
 
     chain = [first]
     while "continuation" in chain[-1].result and len(chain) < 10:  # each one gets at least one secret further
-        step = run_operation(ctx, chain[-1].result["continuation"])
+        step = ENGINE.run(ctx, chain[-1].result["continuation"])
         assert step is not None and step.status is OperationStatus.SUCCEEDED
         chain.append(step)
     assert len(chain) == 2 and chain[-1].result["unfinishedSecrets"] == 0  # one secret per unit, in id order
-    repair = run_operation(ctx, units[1].id)
+    repair = ENGINE.run(ctx, units[1].id)
     assert repair is not None and repair.status is OperationStatus.SUCCEEDED
 
     for link_name, thumbprint in fresh.items():
