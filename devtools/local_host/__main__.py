@@ -16,12 +16,15 @@ from types import FrameType
 
 from devtools.local_host.app_settings import SettingsFileError, UnresolvedSettingError
 from devtools.local_host.discovery import AppLoadError
+from devtools.local_host.function_keys import KeysFileError
 from devtools.local_host.host import LocalHost
 from devtools.local_host.host_config import HostConfigError
 from devtools.local_host.http_server import PortUnavailableError
 
 READY_LINE = "Host started. Listening on {url} (press Ctrl+C to stop)"
-_START_ERRORS = (AppLoadError, SettingsFileError, HostConfigError, PortUnavailableError, UnresolvedSettingError)
+_START_ERRORS = (
+    AppLoadError, SettingsFileError, HostConfigError, PortUnavailableError, UnresolvedSettingError, KeysFileError,
+)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -35,6 +38,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="settings file, relative to --app-dir (default: local.settings.json, optional)")
     parser.add_argument("--functions", nargs="+", default=None,
                         help="run only these functions, like `func start --functions`")
+    parser.add_argument("--enableAuth", "--enable-auth", dest="enable_auth", action="store_true",
+                        help="enforce function keys (also app setting LOCAL_HOST_ENABLE_AUTH=true), like Core Tools")
     parser.add_argument("--verbose", action="store_true", help="log the host's own debug messages")
     return parser.parse_args(argv)
 
@@ -63,7 +68,8 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging(args.verbose)
     sys.path[:] = [os.path.abspath(p) if p else os.getcwd() for p in sys.path]  # survive the chdir below
     host = LocalHost(
-        args.app_dir, args.host, args.port, settings_file=args.settings, functions=args.functions, chdir=True
+        args.app_dir, args.host, args.port, settings_file=args.settings, functions=args.functions, chdir=True,
+        enable_auth=args.enable_auth,
     )
     try:
         host.start()

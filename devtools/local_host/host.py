@@ -27,6 +27,14 @@ from devtools.local_host.app_settings import (
     resolve_setting_expressions,
 )
 from devtools.local_host.discovery import HTTP_TRIGGER, QUEUE_TRIGGER, TIMER_TRIGGER, FunctionSpec, discover_functions
+from devtools.local_host.function_keys import (
+    DEFAULT_KEYS_DIR,
+    HOST_KEYS_FILE,
+    KEYS_DIR_SETTING,
+    FunctionKeys,
+    keys_enabled,
+    required_level,
+)
 from devtools.local_host.host_config import HostConfig, load_host_config
 from devtools.local_host.http_front import HTTP_REASON, HttpFrontEnd
 from devtools.local_host.http_server import FunctionsHttpServer
@@ -88,6 +96,7 @@ class LocalHost:
         settings_file: Path | str | None = None,
         functions: Sequence[str] | None = None,
         chdir: bool = False,
+        enable_auth: bool = False,
     ) -> None:
         self.app_dir = Path(app_dir).resolve()
         self.host = host
@@ -96,6 +105,8 @@ class LocalHost:
         self._settings_file = settings_file
         self._only = [f.lower() for f in functions] if functions else None
         self._chdir = chdir
+        self._enable_auth = enable_auth
+        self.keys: FunctionKeys | None = None
         self.warnings: list[str] = []
         self.errors: list[str] = []
         self.config = HostConfig()
@@ -130,7 +141,7 @@ class LocalHost:
             self._restore_cwd()
             raise
         self._invoker_started()
-        self._server.start(HttpFrontEnd(self._routes, self))
+        self._server.start(HttpFrontEnd(self._routes, self, self.keys))
         self._started = True
 
     def _load(self, settings: dict[str, str | None]) -> None:
@@ -162,16 +173,27 @@ class LocalHost:
                 self._register(spec)
             except _FUNCTION_ERRORS as err:
                 self.errors.append(f"The '{spec.name}' function is in error: {err}")
+        if self._enable_auth or keys_enabled(os.environ):
+            self.keys = self._function_keys()
         if self._needs_storage() and not _storage_configured(os.environ):
             self.warnings.append(
                 "AzureWebJobsStorage is not set; Core Tools would refuse to start an app with non-HTTP triggers"
             )
+
+    def _function_keys(self) -> FunctionKeys:
+        """Keys from LOCAL_HOST_KEYS_DIR (relative to the app folder), default .data/keys."""
+        folder = Path(os.environ.get(KEYS_DIR_SETTING) or DEFAULT_KEYS_DIR)
+        keys = FunctionKeys(folder if folder.is_absolute() else self.app_dir / folder)
+        keys.ensure()
+        self.warnings.append(f"Function keys are enforced; keys in {keys.folder / HOST_KEYS_FILE}")
+        return keys
 
     def _register(self, spec: FunctionSpec) -> None:
         loaded = LoadedFunction(spec, _is_disabled(spec.name))
         trigger = spec.trigger
         if spec.trigger_type == HTTP_TRIGGER:
             loaded.route = resolve_setting_expressions(str(trigger.get("route") or spec.name))
+            required_level(trigger.get("authLevel"))  # an unknown level is a function error, as in the host
             RouteTemplate.parse(loaded.route)  # the host indexes disabled functions too, errors and all
             if not loaded.disabled:
                 self._routes.add(loaded.route, trigger.get("methods"), spec)

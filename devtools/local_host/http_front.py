@@ -2,7 +2,8 @@
 
 Matches Core Tools: unknown route or wrong method -> 404 with an empty body; an exception in
 user code -> 500 with an empty body (the trace goes to the log, never to the client); auth
-levels are not enforced locally; `POST /admin/functions/{name}` -> 202/404/400.
+levels are enforced only when function keys are switched on (then 401 with an empty body, and
+/admin needs the master key); `POST /admin/functions/{name}` -> 202/404/400.
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import azure.functions as func
 from azure.functions import _abc as functions_abc
 
 from devtools.local_host.discovery import FunctionSpec
+from devtools.local_host.function_keys import AuthLevel, FunctionKeys, KeysFileError, presented_key, required_level
 from devtools.local_host.invoker import InvocationResult
 from devtools.local_host.routing import RouteTable
 
@@ -73,14 +75,19 @@ def response_reply(value: Any) -> HttpReply:
 
 
 class HttpFrontEnd:
-    def __init__(self, routes: RouteTable[FunctionSpec], host: HostOperations) -> None:
+    def __init__(
+        self, routes: RouteTable[FunctionSpec], host: HostOperations, keys: FunctionKeys | None = None
+    ) -> None:
         self.routes = routes
         self._host = host
+        self._keys = keys  # None: auth levels are not enforced (Core Tools without --enableAuth)
 
     def handle(self, method: str, target: str, headers: list[tuple[str, str]], body: bytes, base_url: str) -> HttpReply:
         path = urlsplit(target).path or "/"
         segments = [s for s in path.split("/") if s]
         if segments and segments[0].lower() == "admin":
+            if not self._authorized(AuthLevel.ADMIN, None, headers, target):
+                return HttpReply(401)
             return self._handle_admin(method.upper(), [s.lower() for s in segments[1:]], segments[1:], body)
         matched = self.routes.match(method, path)
         if matched is None:
@@ -88,6 +95,9 @@ class HttpFrontEnd:
                 return HttpReply(200, [("Content-Type", "text/html; charset=utf-8")], _HOMEPAGE)
             return HttpReply(404)
         route, route_params = matched
+        level = required_level(route.target.trigger.get("authLevel"))
+        if not self._authorized(level, route.target.name, headers, target):
+            return HttpReply(401)
         request = func.HttpRequest(
             method=method.upper(),
             url=base_url + target,
@@ -105,6 +115,15 @@ class HttpFrontEnd:
             log.error("Functions.%s (Id=%s) returned an unusable HTTP response: %s",
                       route.target.name, result.invocation_id, err)
             return HttpReply(500)
+
+    def _authorized(self, level: AuthLevel, function: str | None, headers: list[tuple[str, str]], target: str) -> bool:
+        if self._keys is None:
+            return True
+        try:
+            return self._keys.allows(level, presented_key(headers, urlsplit(target).query), function)
+        except KeysFileError as err:
+            log.error("function keys unreadable, refusing the request: %s", err)
+            return False
 
     def _handle_admin(self, method: str, lowered: list[str], original: list[str], body: bytes) -> HttpReply:
         if method == "POST" and len(lowered) == 2 and lowered[0] == "functions":
