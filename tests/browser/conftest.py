@@ -1,5 +1,6 @@
 """Browser ring: Playwright for Python drives Debian's Chromium (/usr/bin/chromium, installed by
-`make test`) against the dashboard of the real session stack (tests/conftest.py's `stack`).
+`make test`) against the dashboard of the app on its own local host, which enforces function keys
+(the `stack` here: the same Azurite and Key Vault emulator as tests/conftest.py's, its own tables).
 
 Nothing is downloaded: `playwright install` is never run; the pip wheel brings only its driver.
 Screenshots go to a temporary folder, or to $DASHBOARD_SCREENSHOTS (docs/screenshots to refresh
@@ -14,7 +15,10 @@ from typing import Iterator
 
 import pytest
 
-from tests.browser.pages import FUNCTION_KEY
+from devtools.local_host.function_keys import write_host_keys
+from devtools.processes import env_only_host, free_port
+from tests.browser.pages import FUNCTION_KEY, MASTER_KEY
+from tests.conftest import Api, Stack, app_env
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -39,6 +43,38 @@ def browser() -> Iterator:
         chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield chromium
         chromium.close()
+
+
+@pytest.fixture(scope="session")
+def keys_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("function-keys")
+
+
+def write_browser_keys(keys_dir: Path, *, function_key: str = FUNCTION_KEY) -> None:
+    write_host_keys(keys_dir, master=MASTER_KEY, function_keys={"default": function_key})
+
+
+@pytest.fixture(scope="session")
+def stack(storage_and_vault, keys_dir, tmp_path_factory) -> Iterator[Stack]:
+    """The app on a local host that enforces function keys, as Azure does (its own tables and
+    queue, so it never competes with the end-to-end stack for work)."""
+    connection, vault_url, cert, logs = storage_and_vault
+    write_browser_keys(keys_dir)
+    env = app_env(connection, vault_url, cert, CERTSYNC_TABLE_PREFIX="browser", OPERATIONS_QUEUE="browser-operations",
+                  LOCAL_HOST_ENABLE_AUTH="true", LOCAL_HOST_KEYS_DIR=str(keys_dir))
+    port = free_port()
+    host = env_only_host(port, env, tmp_path_factory.mktemp("browser-host"), log_path=logs / "browser-host.log")
+    host.start()
+    try:
+        host.wait_ready(90)
+        yield Stack(connection, vault_url, cert, f"http://127.0.0.1:{port}", env, logs)
+    finally:
+        host.stop()
+
+
+@pytest.fixture(scope="session")
+def api(stack) -> Api:
+    return Api(stack.app_url, key=FUNCTION_KEY)
 
 
 class PageProblems:

@@ -7,8 +7,10 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # conftest imports this module; it must load even before playwright is installed
     from playwright.sync_api import Locator, Page
 
-# Local hosts do not check function keys; a made-up one still shows that the page passes it on.
+# The browser stack's host enforces function keys (tests/browser/conftest.py); this is its
+# default host function key, and MASTER_KEY its master key.
 FUNCTION_KEY = "browser-test-key_0123456789"
+MASTER_KEY = "browser-master-key_9876543210"
 
 
 def ready(page: Page, view: str) -> None:

@@ -22,7 +22,7 @@ def test_every_dashboard_file_is_whitelisted_and_nothing_else():
 
 @pytest.mark.parametrize("path", ["dashboard", *(f"dashboard/{name}" for name in ASSETS)])
 def test_files_are_served_with_their_type_and_strict_headers(stack, path):
-    response = requests.get(f"{stack.app_url}/api/{path}", timeout=10)
+    response = requests.get(f"{stack.app_url}/api/{path}", params={"code": FUNCTION_KEY}, timeout=10)
     assert response.status_code == 200, response.text
     suffix = Path(path).suffix or ".html"
     assert response.headers["Content-Type"].startswith(CONTENT_TYPES[suffix])
@@ -41,7 +41,7 @@ def test_files_are_served_with_their_type_and_strict_headers(stack, path):
      "README.md", "dashboard.py", "%2Fetc%2Fpasswd"],
 )
 def test_nothing_outside_the_whitelist_is_served(stack, name):
-    response = requests.get(f"{stack.app_url}/api/dashboard/{name}", timeout=10)
+    response = requests.get(f"{stack.app_url}/api/dashboard/{name}", params={"code": FUNCTION_KEY}, timeout=10)
     assert response.status_code == 404
     assert "root:" not in response.text and "import" not in response.text
 
