@@ -48,6 +48,8 @@ def binding(b: SslBinding) -> dict:
         "thumbprint": b.thumbprint,
         "sslState": b.ssl_state.value,
         "updatedAt": iso(b.updated_at),
+        "slot": b.slot or None,
+        "resourceGroup": b.resource_group or None,
     }
 
 
@@ -64,6 +66,9 @@ def link(l: LinkedCertificate) -> dict:
         "lastSyncedAt": iso(l.last_synced_at),
         "lastCheckedAt": iso(l.last_checked_at),
         "lastSyncError": l.last_sync_error or None,
+        "resourceId": l.resource_id or None,
+        "serverFarmId": l.server_farm_id or None,
+        "keyVaultSecretStatus": l.secret_status or None,
     }
 
 

@@ -12,10 +12,12 @@ from dataclasses import dataclass, field
 from urllib.parse import urlparse
 
 from shared.dns.base import DnsProvider
+from shared.appservice.client import AzureAppService
 from shared.errors import BadRequest
 from shared.issuers.acme import build_acme_issuer
 from shared.issuers.local_ca import LocalCA
 from shared.ports import (
+    AppService,
     BindingStore,
     CertificateStore,
     Issuer,
@@ -49,6 +51,7 @@ class AppContext:
     operations: OperationStore
     open_vault: Callable[[str], SecretStore]  # a client for another vault, by its URL
     dns: DnsProvider | None = None  # None: the provider the settings describe (Azure DNS)
+    app_service: AppService | None = None  # set when APP_SERVICE_SUBSCRIPTIONS names any
     _vaults: dict[str, SecretStore] = field(default_factory=dict)
     _issuers: dict[str, Issuer] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -69,6 +72,7 @@ class AppContext:
             operations=OperationRepository(store),
             open_vault=lambda url: Vault(make_secret_client(settings, vault_url=url)),
             dns=dns,
+            app_service=AzureAppService.from_settings(settings) if settings.app_service_enabled else None,
         )
         ctx._vaults[_vault_key(settings.key_vault_url)] = vault
         return ctx

@@ -96,6 +96,11 @@ class LinkedCertificate:
     last_synced_at: datetime | None = None
     last_checked_at: datetime | None = None
     last_sync_error: str = ""
+    # Set when the link indexes a Microsoft.Web/certificates resource in Azure Resource Manager,
+    # which is then the truth for thumbprint and status; "" for a link kept in certsync alone.
+    resource_id: str = ""
+    server_farm_id: str = ""
+    secret_status: str = ""  # App Service's keyVaultSecretStatus as last read
     etag: str = field(default="", compare=False, repr=False)
 
 
@@ -107,6 +112,8 @@ class SslBinding:
     thumbprint: str
     ssl_state: SslState = SslState.SNI
     updated_at: datetime | None = None
+    slot: str = ""  # a deployment slot of the app ("" for production); ARM bindings only
+    resource_group: str = ""  # the app's resource group; ARM bindings only
     etag: str = field(default="", compare=False, repr=False)
 
 

@@ -22,6 +22,7 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import Protocol
 
+from shared.appservice.resources import ArmBinding, ArmCertificate
 from shared.dns.base import DnsProvider
 from shared.issuers.base import Issuer
 from shared.model import BindingIndexEntry, Certificate, LinkedCertificate, Operation, SslBinding
@@ -29,6 +30,7 @@ from shared.paging import Page
 from shared.vault import SecretVersion
 
 __all__ = [
+    "AppService",
     "BindingStore",
     "CertificateStore",
     "DnsProvider",
@@ -202,5 +204,37 @@ class OperationQueue(Protocol):
     """Delivers operation ids to the worker at least once (a crash redelivers)."""
 
     def enqueue(self, operation_id: str, *, delay_seconds: int = 0) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class AppService(Protocol):
+    """Microsoft.Web certificates and hostname bindings in Azure Resource Manager.
+
+    Errors after the client's own retries: Forbidden code "AuthorizationFailed" (the identity
+    lacks the RBAC action, named in the message), NotFound, Conflict code "ArmConflict" (409/412),
+    DependencyError code "ArmThrottled" (429) or "ArmUnavailable" (5xx, no answer), BadRequest
+    with ARM's code for a refused request (for example a hostname the certificate does not cover).
+    """
+
+    def list_certificates(self, subscription: str) -> builtins.list[ArmCertificate]:
+        """Every certificate resource of the subscription: one paged list."""
+        ...
+
+    def get_certificate(self, subscription: str, resource_group: str, name: str) -> ArmCertificate: ...
+
+    def put_certificate(self, cert: ArmCertificate) -> ArmCertificate:
+        """Create or import again from Key Vault; returns ARM's answer (thumbprint, keyVaultSecretStatus)."""
+        ...
+
+    def list_bindings(self, subscription: str, resource_group: str) -> builtins.list[ArmBinding]:
+        """SSL-enabled hostnames of every site and deployment slot of the resource group."""
+        ...
+
+    def get_binding(self, binding: ArmBinding) -> ArmBinding: ...
+
+    def put_binding(self, binding: ArmBinding) -> ArmBinding:
+        """Write sslState and thumbprint of the hostname binding; returns ARM's answer."""
+        ...
 
     def close(self) -> None: ...

@@ -53,6 +53,20 @@ class Settings:
     dns_provider: str
     azure_dns_subscription_id: str
     azure_dns_resource_group: str
+    # App Service connector (issue #12): the subscriptions (optionally narrowed to resource
+    # groups) whose Microsoft.Web certificates and bindings certsync manages; empty: none.
+    app_service_scopes: tuple[AppServiceScope, ...] = ()
+    arm_endpoint: str = "https://management.azure.com"
+    arm_emulator_cert: Path | None = None
+    key_vault_resource_id: str = ""
+
+    @property
+    def app_service_enabled(self) -> bool:
+        return bool(self.app_service_scopes)
+
+    @property
+    def arm_is_local_emulator(self) -> bool:
+        return is_loopback_url(self.arm_endpoint)
 
     @property
     def vault_is_local_emulator(self) -> bool:
@@ -89,10 +103,47 @@ class Settings:
             dns_provider=reader.choice("DNS_PROVIDER", "azure", {"azure"}),
             azure_dns_subscription_id=reader.text("AZURE_DNS_SUBSCRIPTION_ID", ""),
             azure_dns_resource_group=reader.text("AZURE_DNS_RESOURCE_GROUP", ""),
+            app_service_scopes=parse_app_service_scopes(reader.text("APP_SERVICE_SUBSCRIPTIONS", "")),
+            arm_endpoint=reader.url_or("ARM_ENDPOINT", "https://management.azure.com"),
+            arm_emulator_cert=reader.path("ARM_EMULATOR_CERT", ".data/arm/emulator-cert.pem"),
+            key_vault_resource_id=reader.text("KEY_VAULT_RESOURCE_ID", ""),
         )
         if not settings.table_prefix.isalnum() or not settings.table_prefix[0].isalpha():
             raise SettingsError("CERTSYNC_TABLE_PREFIX must be letters and digits, starting with a letter")
+        if settings.app_service_enabled and not settings.key_vault_resource_id.lower().startswith("/subscriptions/"):
+            raise SettingsError("APP_SERVICE_SUBSCRIPTIONS needs KEY_VAULT_RESOURCE_ID, the ARM id of the vault")
         return settings
+
+
+_GUID = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
+_GROUP = re.compile(r"^[-\w._()]{1,90}$")
+
+
+@dataclass(frozen=True)
+class AppServiceScope:
+    """A managed subscription, or one resource group of it."""
+
+    subscription: str
+    resource_group: str = ""  # "": the whole subscription
+
+    def covers(self, subscription: str, resource_group: str) -> bool:
+        same_sub = subscription.lower() == self.subscription.lower()
+        return same_sub and (not self.resource_group or resource_group.lower() == self.resource_group.lower())
+
+
+def parse_app_service_scopes(raw: str) -> tuple[AppServiceScope, ...]:
+    """`sub1,sub2/rg-a,sub2/rg-b`: whole subscriptions or resource groups of them."""
+    scopes: list[AppServiceScope] = []
+    for entry in (e.strip() for e in raw.split(",")):
+        if not entry:
+            continue
+        subscription, _, group = entry.partition("/")
+        if not _GUID.fullmatch(subscription) or (group and not _GROUP.fullmatch(group)):
+            raise SettingsError(
+                f"APP_SERVICE_SUBSCRIPTIONS entry {entry[:100]!r} must be a subscription id, optionally /resourceGroup"
+            )
+        scopes.append(AppServiceScope(subscription.lower(), group))
+    return tuple(scopes)
 
 
 @dataclass(frozen=True)
@@ -133,6 +184,9 @@ class _Reader:
                 f"got {value[:80]!r}"
             )
         return value
+
+    def url_or(self, name: str, default: str) -> str:
+        return self.url(name) if self.env.get(name, "").strip() else default
 
     def path(self, name: str, default: str) -> Path | None:
         value = self.text(name, default)

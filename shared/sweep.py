@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from shared.app_context import AppContext
+from shared.appservice import sync as appservice
 from shared.clock import utcnow
 from shared.errors import CertsyncError
 from shared.model import LinkedCertificate, Operation, OperationKind, SslBinding
@@ -50,6 +51,7 @@ class SweepReport:
     seconds: float = 0.0
     changed_ids: set[str] = field(default_factory=set, repr=False)
     synced_secrets: set[str] = field(default_factory=set, repr=False)
+    app_service: dict = field(default_factory=dict)  # the App Service pass (run_sweep only)
 
     def as_result(self) -> dict:
         """What a sweep unit's operation records (no secret material: names and counts)."""
@@ -73,6 +75,8 @@ def run_sweep(ctx: AppContext, budget_seconds: float = DEFAULT_BUDGET_SECONDS, n
     links = ctx.links.list()
     bindings = ctx.bindings.for_links(l.name for l in links)
     report = _sync_changed(ctx, links, bindings, started, budget_seconds, now)
+    if ctx.app_service is not None:
+        report.app_service = _sweep_app_service(ctx)
     report.bindings_repaired = _repair_lagging_bindings(ctx, links, bindings, report.changed_ids)
     report.orphans_removed = repair_orphans(ctx, (link.name for link in links), now)
     report.seconds = time.monotonic() - started
@@ -94,16 +98,20 @@ def start_sweep(ctx: AppContext, budget_seconds: float = DEFAULT_BUDGET_SECONDS)
     """The timer's part on many instances: queue one unit per vault and the binding repair."""
     units = [{"vault": vault, "budgetSeconds": budget_seconds} for vault in plan_sweep(ctx)]
     units.append({"repairBindings": True})
+    if ctx.app_service is not None:
+        units.append({"appService": True})
     return [_submit_unit(ctx, unit) for unit in units]
 
 
 def _submit_unit(ctx: AppContext, parameters: dict) -> Operation:
-    target = str(parameters.get("vault") or "bindings")
+    target = str(parameters.get("vault") or ("appService" if parameters.get("appService") else "bindings"))
     return submit(ctx, new_operation(OperationKind.SWEEP, target, parameters, "sync_sweep"))
 
 
 def run_sweep_unit(ctx: AppContext, op: Operation) -> dict:
     vault = op.parameters.get("vault")
+    if op.parameters.get("appService"):
+        return appservice.sweep(ctx).as_dict()  # an ARM failure raises out: the queue delivers it again
     if not vault:
         links = ctx.links.list()
         bindings = ctx.bindings.for_links(link.name for link in links)
@@ -144,6 +152,7 @@ def _sync_changed(
     a chain of continuations always gets further."""
     interval = timedelta(hours=ctx.settings.sync_sweep_interval_hours)
     report = SweepReport()
+    links = [link for link in links if not link.resource_id]  # App Service links: swept in ARM (below)
     report.links = len(links)
     groups = _group_by_secret(links)
     report.secrets = len(groups)
@@ -174,6 +183,14 @@ def _sync_changed(
         report.bindings_updated += outcome.bindings_updated
         report.failed_links.update(outcome.failures)
     return report
+
+
+def _sweep_app_service(ctx: AppContext) -> dict:
+    try:
+        return appservice.sweep(ctx).as_dict()
+    except CertsyncError as err:  # ARM unreachable or forbidden: the Table links are still swept
+        log.warning("sweep: App Service discovery failed: %s %s", err.code, err.message)
+        return {"error": err.code}
 
 
 def _needs_sync(group: SecretGroup, latest: SecretVersion | None, now: datetime, interval: timedelta) -> bool:

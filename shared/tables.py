@@ -566,6 +566,9 @@ def _link_row(link: LinkedCertificate) -> dict:
             "LastSyncedAt": link.last_synced_at,
             "LastCheckedAt": link.last_checked_at,
             "LastSyncError": link.last_sync_error,
+            "ResourceId": link.resource_id or None,
+            "ServerFarmId": link.server_farm_id or None,
+            "SecretStatus": link.secret_status or None,
         }
     )
 
@@ -584,6 +587,9 @@ def _link_from(row: dict) -> LinkedCertificate:
         last_synced_at=_dt(row.get("LastSyncedAt")),
         last_checked_at=_dt(row.get("LastCheckedAt")),
         last_sync_error=row.get("LastSyncError", ""),
+        resource_id=row.get("ResourceId", ""),
+        server_farm_id=row.get("ServerFarmId", ""),
+        secret_status=row.get("SecretStatus", ""),
         etag=_etag(row),
     )
 
@@ -614,6 +620,8 @@ def _binding_row(b: SslBinding) -> dict:
             "Thumbprint": b.thumbprint,
             "SslState": b.ssl_state.value,
             "UpdatedAt": b.updated_at,
+            "Slot": b.slot or None,
+            "ResourceGroup": b.resource_group or None,
         }
     )
 
@@ -626,6 +634,8 @@ def _binding_from(row: dict) -> SslBinding:
         thumbprint=row.get("Thumbprint", ""),
         ssl_state=SslState(row.get("SslState", SslState.SNI.value)),
         updated_at=_dt(row.get("UpdatedAt")),
+        slot=row.get("Slot", ""),
+        resource_group=row.get("ResourceGroup", ""),
         etag=_etag(row),
     )
 

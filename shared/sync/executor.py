@@ -15,6 +15,7 @@ import logging
 from dataclasses import dataclass, field
 
 from shared.app_context import AppContext
+from shared.appservice import sync as appservice
 from shared.clock import utcnow
 from shared.errors import CertsyncError, PreconditionFailed
 from shared.model import LinkedCertificate, SslBinding
@@ -72,6 +73,8 @@ def sync_link(
     """
     link = ctx.links.get(link) if isinstance(link, str) else link
     previous = link.thumbprint
+    if link.resource_id:
+        return _sync_in_arm(ctx, link)
     read_after_link = False  # was `current` fetched after `link` was read?
     for _ in range(MAX_SYNC_TRIES):
         bindings = ctx.bindings.for_link(link.name) if bindings is None else bindings
@@ -97,6 +100,13 @@ def sync_link(
         raise PreconditionFailed(f"linked certificate {link.name} kept changing while it was synced; retry")
     updated = move_bindings(ctx, moved, list(plan.bindings))
     return LinkSyncResult(moved.name, previous != moved.thumbprint, moved.thumbprint, previous, updated)
+
+
+def _sync_in_arm(ctx: AppContext, link: LinkedCertificate) -> LinkSyncResult:
+    """A link that indexes an App Service certificate resource is synced in ARM, never in rows alone."""
+    changed, moved = appservice.sync_indexed_link(ctx, link)
+    after = ctx.links.get(link.name)
+    return LinkSyncResult(link.name, changed, after.thumbprint, link.thumbprint, moved)
 
 
 def move_bindings(ctx: AppContext, link: LinkedCertificate, planned: list[SslBinding]) -> int:
@@ -150,8 +160,11 @@ def sync_links_of_secret(
 ) -> SecretSyncResult:
     """Sync links sharing one secret with a single Key Vault read and batched Table writes;
     one failure does not stop the rest."""
+    in_arm = [link for link in links if link.resource_id]
+    links = [link for link in links if not link.resource_id]
+    result = _sync_each_in_arm(ctx, in_arm)
     if not links:
-        return SecretSyncResult()
+        return result
     if bindings is None:
         bindings = ctx.bindings.for_links(link.name for link in links)
     try:
@@ -159,8 +172,32 @@ def sync_links_of_secret(
     except CertsyncError as err:
         for link in links:
             record_sync_error(ctx, link, err)
-        return SecretSyncResult(failures={link.name: err.code for link in links})
-    return _sync_together(ctx, links, current, bindings, record_check)
+        result.failures.update({link.name: err.code for link in links})
+        return result
+    return _merged(result, _sync_together(ctx, links, current, bindings, record_check))
+
+
+def _sync_each_in_arm(ctx: AppContext, links: list[LinkedCertificate]) -> SecretSyncResult:
+    result = SecretSyncResult()
+    for link in links:
+        try:
+            done = _sync_in_arm(ctx, link)
+        except CertsyncError as err:
+            result.failures[link.name] = err.code
+            continue
+        result.links_synced += 1
+        result.links_changed += done.changed
+        result.bindings_updated += done.bindings_updated
+    return result
+
+
+def _merged(a: SecretSyncResult, b: SecretSyncResult) -> SecretSyncResult:
+    return SecretSyncResult(
+        a.links_synced + b.links_synced,
+        a.links_changed + b.links_changed,
+        a.bindings_updated + b.bindings_updated,
+        {**a.failures, **b.failures},
+    )
 
 
 def _sync_together(

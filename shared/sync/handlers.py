@@ -2,11 +2,14 @@
 from __future__ import annotations
 
 from shared.app_context import AppContext
-from shared.errors import Conflict
+from shared.appservice import sync as appservice
+from shared.errors import Conflict, DependencyError
 from shared.links import links_of_certificate
 from shared.model import Certificate, Operation, OperationKind
 from shared.operations import new_operation, submit
 from shared.sync.executor import sync_link, sync_links_of_secret
+
+RETRY_LATER = {"ArmThrottled", "ArmUnavailable", "ArmConflict"}
 
 
 def start_link_sync(ctx: AppContext, name: str, requested_by: str = "") -> Operation:
@@ -31,18 +34,27 @@ def run_link_sync(ctx: AppContext, op: Operation) -> dict:
 
 def run_certificate_sync(ctx: AppContext, op: Operation) -> dict:
     cert = ctx.certificates.get(op.target)
-    outcome = sync_links_of_secret(ctx, links_of_certificate(ctx, cert))
-    if outcome.failures:
-        failed = ", ".join(f"{k} ({v})" for k, v in sorted(outcome.failures.items()))
-        raise Conflict(f"{len(outcome.failures)} link(s) could not be synced: {failed}"[:1000], code="SyncIncomplete")
-    return outcome.as_dict()
+    table_only = [link for link in links_of_certificate(ctx, cert) if not link.resource_id]
+    outcome = sync_links_of_secret(ctx, table_only)
+    result, failures = outcome.as_dict(), dict(outcome.failures)
+    if ctx.app_service is not None:
+        in_arm = appservice.sync_secret(ctx, cert.secret_name, cert.name)
+        result.update(in_arm.as_dict())
+        failures.update(in_arm.failures)
+        if any(code in RETRY_LATER for code in in_arm.failures.values()) and not op.final_attempt:
+            # throttled or ARM failing: the queue delivers the operation again (what moved stays moved)
+            raise DependencyError("Azure Resource Manager did not finish the sync; retrying", code="ArmUnavailable")
+    if failures:
+        failed = ", ".join(f"{k} ({v})" for k, v in sorted(failures.items()))
+        raise Conflict(f"{len(failures)} link(s) could not be synced: {failed}"[:1000], code="SyncIncomplete")
+    return result
 
 
 def after_new_version(ctx: AppContext, cert: Certificate) -> dict:
     """Seconds after a renewal: queue a sync of every link of the secret (unless turned off)."""
     if not ctx.settings.auto_sync_after_renewal:
         return {}
-    if not links_of_certificate(ctx, cert):
-        return {}
+    if ctx.app_service is None and not links_of_certificate(ctx, cert):
+        return {}  # with App Service managed, ARM may hold links certsync has not indexed yet
     op = submit(ctx, new_operation(OperationKind.SYNC_CERTIFICATE, cert.name, {"trigger": "renewal"}, "certsync"))
     return {"syncOperation": op.id}

@@ -1,0 +1,266 @@
+"""Sync in Azure Resource Manager: import each certificate resource of a secret again, check what
+App Service read, move the hostname bindings still on the old thumbprint, then index it all.
+
+ARM is the truth for links and bindings; the link and binding rows certsync keeps are an index
+of what ARM holds plus sync history (last sync, last error), written after ARM answered. Safety
+comes first: a version that is expired, does not match its key or does not cover a hostname
+bound to the resource is never imported (App Service moves the webspace's bindings with a
+re-import), and the failure is recorded on the link. A certificate resource that fails (403,
+429 after retries, 5xx, keyVaultSecretStatus) does not stop the others; its link keeps the
+error and the next sync or sweep tries again, since nothing half-done is ever recorded as done.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from functools import partial
+
+from shared import pki
+from shared.app_context import AppContext
+from shared.appservice.resources import SUCCEEDED, ArmBinding, ArmCertificate, link_name, parse_resource_id
+from shared.clock import utcnow
+from shared.errors import BadRequest, CertsyncError, Conflict, NotFound
+from shared.model import LinkedCertificate, SslBinding, SslState
+from shared.ports import AppService
+from shared.secret_refs import CurrentCertificate, current_certificate, parse_secret_id
+from shared.tables import retry_on_conflict
+
+log = logging.getLogger("certsync.appservice")
+APP_SERVICE_PRINCIPAL = "Microsoft Azure App Service (abfa0a7c-a6b6-4736-8310-5855508787cd)"
+
+
+@dataclass
+class ArmSyncResult:
+    certificates_synced: int = 0
+    certificates_changed: int = 0
+    bindings_moved: int = 0
+    failures: dict[str, str] = field(default_factory=dict)  # link name -> error code
+
+    def as_dict(self) -> dict:
+        return {
+            "appServiceCertificatesSynced": self.certificates_synced,
+            "appServiceCertificatesChanged": self.certificates_changed,
+            "appServiceBindingsMoved": self.bindings_moved,
+            "appServiceFailures": self.failures,
+        }
+
+
+def arm(ctx: AppContext) -> AppService:
+    if ctx.app_service is None:
+        raise BadRequest("set APP_SERVICE_SUBSCRIPTIONS to manage App Service", code="AppServiceNotConfigured")
+    return ctx.app_service
+
+
+def own_vault_id(ctx: AppContext) -> str:
+    """certsync's vault as ARM names it (KEY_VAULT_RESOURCE_ID)."""
+    if not ctx.settings.key_vault_resource_id:
+        raise BadRequest("set KEY_VAULT_RESOURCE_ID to the vault's ARM resource id", code="VaultResourceIdMissing")
+    return ctx.settings.key_vault_resource_id
+
+
+def managed_certificates(ctx: AppContext) -> list[ArmCertificate]:
+    """Every Key Vault-imported certificate resource in the managed scopes: one list per subscription."""
+    scopes = ctx.settings.app_service_scopes
+    found: list[ArmCertificate] = []
+    for subscription in dict.fromkeys(s.subscription for s in scopes):
+        for cert in arm(ctx).list_certificates(subscription):
+            if cert.key_vault_id and any(s.covers(cert.subscription, cert.resource_group) for s in scopes):
+                found.append(cert)
+    return found
+
+
+def certificates_of_secret(ctx: AppContext, secret_name: str) -> list[ArmCertificate]:
+    """Including resources a user created in the portal since the last sweep."""
+    vault_id = own_vault_id(ctx)
+    return [c for c in managed_certificates(ctx) if c.references(vault_id, secret_name)]
+
+
+def sync_secret(ctx: AppContext, secret_name: str, certificate: str = "") -> ArmSyncResult:
+    """Sync every certificate resource that references one of certsync's secrets."""
+    result = ArmSyncResult()
+    certs = certificates_of_secret(ctx, secret_name)
+    if not certs:
+        return result
+    current = current_certificate(ctx.vault, secret_name)
+    for cert in certs:
+        try:
+            changed, moved = sync_certificate(ctx, cert, current, certificate)
+        except CertsyncError as err:
+            result.failures[link_name(cert)] = err.code
+            continue
+        result.certificates_synced += 1
+        result.certificates_changed += changed
+        result.bindings_moved += moved
+    return result
+
+
+def sync_certificate(
+    ctx: AppContext, cert: ArmCertificate, current: CurrentCertificate, certificate: str = ""
+) -> tuple[bool, int]:
+    """Returns (thumbprint changed, bindings moved); on failure records the error on the link."""
+    try:
+        return _sync_certificate(ctx, cert, current, certificate)
+    except CertsyncError as err:
+        record_error(ctx, cert, current, certificate, err)
+        raise
+
+
+def _sync_certificate(
+    ctx: AppContext, cert: ArmCertificate, current: CurrentCertificate, certificate: str
+) -> tuple[bool, int]:
+    service, name = arm(ctx), link_name(cert)
+    indexed = ctx.links.find(name)
+    old = {cert.thumbprint, indexed.thumbprint if indexed else ""} - {"", current.thumbprint}
+    listed = service.list_bindings(cert.subscription, cert.resource_group)
+    bound = [b for b in listed if b.thumbprint in old]
+    pki.check_usable(current.bundle, [b.hostname for b in bound], utcnow())
+    imported = cert
+    if cert.thumbprint != current.thumbprint or cert.secret_status != SUCCEEDED:
+        imported = service.put_certificate(cert)
+    if imported.thumbprint != current.thumbprint:
+        raise _not_imported(imported, current)
+    moved = [_move(service, b, imported.thumbprint) for b in bound]
+    already = [(b, False) for b in listed if b.thumbprint == imported.thumbprint]
+    index(ctx, imported, current, certificate, moved + already, last_error="")
+    return imported.thumbprint != cert.thumbprint, sum(1 for m in moved if m[1])
+
+
+def _move(service: AppService, binding: ArmBinding, thumbprint: str) -> tuple[ArmBinding, bool]:
+    """Read the binding, PUT it when it is still on an old thumbprint, read it back."""
+    seen = service.get_binding(binding)
+    if seen.thumbprint == thumbprint or not seen.thumbprint:
+        return seen, False  # App Service moved it with the re-import, or SSL was turned off
+    service.put_binding(replace(seen, thumbprint=thumbprint, ssl_state=seen.ssl_state or SslState.SNI.value))
+    back = service.get_binding(binding)
+    if back.thumbprint != thumbprint:
+        raise Conflict(
+            f"the binding of {binding.hostname} on {binding.app} did not take the new certificate", code="ArmConflict"
+        )
+    return back, True
+
+
+def _not_imported(imported: ArmCertificate, current: CurrentCertificate) -> CertsyncError:
+    status = imported.secret_status or "UnknownError"
+    hint = ""
+    if status == "AzureServiceUnauthorizedToAccessKeyVault":
+        hint = f"; give {APP_SERVICE_PRINCIPAL} the Key Vault Secrets User role (get secrets) on the vault"
+    return Conflict(
+        f"App Service holds thumbprint {imported.thumbprint or 'none'} for {imported.id}, not the current version's "
+        f"{current.thumbprint}: keyVaultSecretStatus {status}{hint}",
+        code=status if status != SUCCEEDED else "ThumbprintMismatch",
+    )
+
+
+def index(
+    ctx: AppContext,
+    cert: ArmCertificate,
+    current: CurrentCertificate | None,
+    certificate: str,
+    bindings: list[tuple[ArmBinding, bool]],
+    last_error: str,
+) -> LinkedCertificate:
+    """Write ARM's state into the link and binding rows (ETag-checked upserts)."""
+    now = utcnow()
+    secret_id = f"{ctx.vault.url.rstrip('/')}/secrets/{cert.key_vault_secret_name}"
+
+    def upsert_link() -> LinkedCertificate:
+        existing = ctx.links.find(link_name(cert))
+        link = existing or LinkedCertificate(link_name(cert), cert.resource_group, parse_secret_id(secret_id).id)
+        link.certificate = certificate or link.certificate
+        link.resource_id, link.server_farm_id, link.secret_status = cert.id, cert.server_farm_id, cert.secret_status
+        link.last_checked_at, link.last_sync_error = now, last_error[:1000]
+        if not last_error:
+            if link.thumbprint != cert.thumbprint:
+                link.last_synced_at = now
+            link.thumbprint, link.not_after, link.hostnames = cert.thumbprint, cert.expiration, cert.host_names
+            if current is not None and current.thumbprint == cert.thumbprint:
+                link.version, link.secret_updated_on = current.version.version, current.version.updated_on
+        return ctx.links.save(link) if existing else ctx.links.add(link)
+
+    link = retry_on_conflict(upsert_link)
+    for binding, _ in bindings:
+        retry_on_conflict(partial(_upsert_binding, ctx, link, binding, now))
+    return link
+
+
+def _upsert_binding(ctx: AppContext, link: LinkedCertificate, b: ArmBinding, now: datetime) -> SslBinding:
+    row = SslBinding(
+        b.site,
+        b.hostname,
+        link.name,
+        b.thumbprint,
+        SslState(b.ssl_state),
+        now,
+        slot=b.slot,
+        resource_group=b.resource_group,
+    )
+    existing = ctx.bindings.find(b.site, b.hostname)
+    if existing is None:
+        return ctx.bindings.add(row)
+    row.etag = existing.etag
+    return ctx.bindings.save(row)
+
+
+def record_error(
+    ctx: AppContext, cert: ArmCertificate, current: CurrentCertificate | None, certificate: str, err: CertsyncError
+) -> None:
+    """Best effort: the error itself is what the caller reports."""
+    try:
+        index(ctx, cert, current, certificate, [], last_error=f"{err.code}: {err.message}")
+    except CertsyncError as failure:
+        log.warning("could not record the sync error of %s: %s", cert.id, failure.code)
+
+
+def sync_indexed_link(ctx: AppContext, link: LinkedCertificate) -> tuple[bool, int]:
+    """Sync the certificate resource a link row indexes (POST /links/{name}/sync)."""
+    where = parse_resource_id(link.resource_id)
+    try:
+        cert = arm(ctx).get_certificate(where.subscription, where.resource_group, where.name)
+    except NotFound:
+        raise NotFound(f"{link.resource_id} no longer exists in Azure Resource Manager", code="LinkNotFound") from None
+    current = current_certificate(ctx.vault, cert.key_vault_secret_name)
+    return sync_certificate(ctx, cert, current, link.certificate)
+
+
+def sweep(ctx: AppContext) -> ArmSyncResult:
+    """Discover every certificate resource that imports one of certsync's secrets (one list per
+    subscription), and sync those whose thumbprint, status or index lags the secret's latest
+    version (one Key Vault read per secret)."""
+    result = ArmSyncResult()
+    vault_id = own_vault_id(ctx)
+    by_secret: dict[str, list[ArmCertificate]] = defaultdict(list)
+    for cert in managed_certificates(ctx):
+        if cert.key_vault_id.rstrip("/").lower() == vault_id.rstrip("/").lower():
+            by_secret[cert.key_vault_secret_name.lower()].append(cert)
+    owners = {c.secret_name.lower(): c.name for c in ctx.certificates.list() if c.secret_name}
+    for secret, certs in by_secret.items():
+        try:
+            current = current_certificate(ctx.vault, certs[0].key_vault_secret_name)
+        except CertsyncError as err:
+            for cert in certs:
+                record_error(ctx, cert, None, owners.get(secret, ""), err)
+                result.failures[link_name(cert)] = err.code
+            continue
+        for cert in certs:
+            if _settled(ctx, cert, current):
+                continue
+            try:
+                changed, moved = sync_certificate(ctx, cert, current, owners.get(secret, ""))
+            except CertsyncError as err:
+                result.failures[link_name(cert)] = err.code
+                continue
+            result.certificates_synced += 1
+            result.certificates_changed += changed
+            result.bindings_moved += moved
+    return result
+
+
+def _settled(ctx: AppContext, cert: ArmCertificate, current: CurrentCertificate) -> bool:
+    """ARM holds the current version and certsync's index says so without an error."""
+    if cert.thumbprint != current.thumbprint or cert.secret_status != SUCCEEDED:
+        return False
+    indexed = ctx.links.find(link_name(cert))
+    return indexed is not None and not indexed.last_sync_error and indexed.thumbprint == cert.thumbprint

@@ -1,0 +1,267 @@
+"""End to end: certsync acting on App Service through the ARM emulator.
+
+A user who works only through ARM (imports the certificate's Key Vault secret into App Service
+and binds hostnames on a site and a slot with azure-mgmt-web, as the portal would) renews
+through certsync's HTTP API; the certificate resource, every binding and the certificate served
+over TLS (the emulator's TLS front, chosen by SNI) all carry the new version seconds later.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import ssl
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import pytest
+import requests
+from azure.mgmt.resource.resources import ResourceManagementClient
+from azure.mgmt.web import WebSiteManagementClient
+from azure.mgmt.web.models import AppServicePlan, Certificate, HostNameBinding, Site, SkuDescription
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+
+from devtools.arm_emulator import EmulatorHandle, start_emulator
+from devtools.arm_emulator.keyvault import AppServicePrincipalCredential
+from devtools.processes import env_only_host, free_port
+from tests.arm_emulator.support import make_pfx
+from tests.conftest import Api, app_env
+
+SUBSCRIPTION = "11111111-1111-1111-1111-111111111111"
+VAULT_ID = f"/subscriptions/{SUBSCRIPTION}/resourceGroups/certsync-local/providers/Microsoft.KeyVault/vaults/local"
+LOCATION = "westeurope"
+WITHIN_SECONDS = 30
+
+
+@dataclass
+class ArmStack:
+    arm: EmulatorHandle
+    api: Api
+    web: WebSiteManagementClient
+    groups: ResourceManagementClient
+
+    def manage(self, method: str, what: str, **kwargs) -> requests.Response:
+        return requests.request(
+            method, f"{self.arm.url}/_emulator/{what}", verify=str(self.arm.cert_path), timeout=10, **kwargs
+        )
+
+
+@pytest.fixture(scope="module")
+def arm_stack(storage_and_vault, tmp_path_factory) -> Iterator[ArmStack]:
+    """The ARM emulator (pages of 2, so every list follows nextLink) and a function host that
+    manages its subscription."""
+    connection, vault_url, cert, logs = storage_and_vault
+    with start_emulator(key_vault_url=vault_url, key_vault_cert=cert, page_size=2) as arm:
+        suffix = os.urandom(3).hex()
+        env = app_env(
+            connection,
+            vault_url,
+            cert,
+            CERTSYNC_TABLE_PREFIX=f"arm{suffix}",
+            OPERATIONS_QUEUE=f"arm-ops-{suffix}",
+            APP_SERVICE_SUBSCRIPTIONS=SUBSCRIPTION,
+            ARM_ENDPOINT=arm.url,
+            ARM_EMULATOR_CERT=str(arm.cert_path),
+            KEY_VAULT_RESOURCE_ID=VAULT_ID,
+        )
+        port = free_port()
+        host = env_only_host(port, env, tmp_path_factory.mktemp("arm-host"), log_path=logs / "arm-host.log")
+        host.start()
+        credential = AppServicePrincipalCredential()
+        options = {"base_url": arm.url, "connection_verify": str(arm.cert_path)}
+        web = WebSiteManagementClient(credential, SUBSCRIPTION, **options)  # type: ignore[arg-type]
+        groups = ResourceManagementClient(credential, SUBSCRIPTION, **options)  # type: ignore[arg-type]
+        try:
+            host.wait_ready(90)
+            yield ArmStack(arm, Api(f"http://127.0.0.1:{port}"), web, groups)
+        finally:
+            web.close()
+            groups.close()
+            host.stop()
+
+
+@pytest.fixture
+def stack(arm_stack: ArmStack) -> ArmStack:
+    arm_stack.manage("DELETE", "faults").raise_for_status()
+    arm_stack.manage("PUT", "keyvault-access", json={"allowed": True}).raise_for_status()
+    return arm_stack
+
+
+def issue(api: Api, name: str, hostnames: list[str]) -> dict:
+    op = api.wait_operation(
+        api.call("POST", "certificates", {"name": name, "hostnames": hostnames, "keyType": "EC256"})
+    )
+    assert op["status"] == "Succeeded", op
+    return api.call("GET", f"certificates/{name}").json()
+
+
+def renew(api: Api, name: str) -> dict:
+    op = api.wait_operation(api.call("POST", f"certificates/{name}/renew", {}))
+    assert op["status"] == "Succeeded", op
+    return api.call("GET", f"certificates/{name}").json()
+
+
+def app_world(stack: ArmStack, group: str, sites: list[str], slot: str = "") -> str:
+    """A resource group with a plan, sites and (optionally) a slot on each; returns the plan id."""
+    stack.groups.resource_groups.create_or_update(group, {"location": LOCATION})
+    plan = stack.web.app_service_plans.begin_create_or_update(
+        group, "plan", AppServicePlan(location=LOCATION, sku=SkuDescription(name="S1", tier="Standard"))
+    ).result()
+    for site in sites:
+        stack.web.web_apps.begin_create_or_update(group, site, Site(location=LOCATION, server_farm_id=plan.id)).result()
+        if slot:
+            stack.web.web_apps.begin_create_or_update_slot(
+                group, site, slot, Site(location=LOCATION, server_farm_id=plan.id)
+            ).result()
+    return plan.id or ""
+
+
+def import_secret(stack: ArmStack, group: str, name: str, secret: str, plan_id: str) -> str:
+    """What the portal does: import a Key Vault secret as an App Service certificate."""
+    envelope = Certificate(
+        location=LOCATION, key_vault_id=VAULT_ID, key_vault_secret_name=secret, server_farm_id=plan_id
+    )
+    imported = stack.web.certificates.create_or_update(group, name, envelope)
+    assert imported.key_vault_secret_status == "Succeeded"
+    return imported.thumbprint or ""
+
+
+def bind(stack: ArmStack, group: str, site: str, host: str, thumbprint: str, slot: str = "") -> None:
+    binding = HostNameBinding(ssl_state="SniEnabled", thumbprint=thumbprint)
+    if slot:
+        stack.web.web_apps.create_or_update_host_name_binding_slot(group, site, host, slot, binding)
+    else:
+        stack.web.web_apps.create_or_update_host_name_binding(group, site, host, binding)
+
+
+def served_thumbprint(stack: ArmStack, hostname: str) -> str:
+    """The certificate the TLS front presents for this SNI name."""
+    context = ssl.create_default_context()
+    context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+    with (
+        socket.create_connection(("127.0.0.1", stack.arm.tls_port), timeout=5) as raw,
+        context.wrap_socket(raw, server_hostname=hostname) as tls,
+    ):
+        der = tls.getpeercert(binary_form=True)
+    assert der is not None
+    return x509.load_der_x509_certificate(der).fingerprint(hashes.SHA1()).hex().upper()
+
+
+def binding_thumbprint(stack: ArmStack, group: str, site: str, host: str, slot: str = "") -> str:
+    if slot:
+        got = stack.web.web_apps.get_host_name_binding_slot(group, site, slot, host)
+    else:
+        got = stack.web.web_apps.get_host_name_binding(group, site, host)
+    return (got.thumbprint or "").upper()
+
+
+def eventually(check: Callable[[], bool], seconds: float = WITHIN_SECONDS) -> float:
+    started = time.monotonic()
+    while time.monotonic() - started < seconds:
+        if check():
+            return time.monotonic() - started
+        time.sleep(0.2)
+    raise AssertionError(f"not true within {seconds}s")
+
+
+def test_renewal_reaches_every_site_and_slot_of_a_user_who_works_only_in_arm(stack: ArmStack, unique: str) -> None:
+    name, group = f"shop-{unique}", f"rg-{unique}"
+    hosts = {f"shop{i}-{unique}.example.com" for i in range(3)}
+    cert = issue(stack.api, name, sorted(hosts))
+    plan = app_world(stack, group, [f"web-{unique}", f"api-{unique}"], slot="staging")
+    old = import_secret(stack, group, "imported", cert["keyVaultSecretName"], plan)
+    assert old == cert["thumbprint"]
+    bound = [
+        (f"web-{unique}", f"shop0-{unique}.example.com", ""),
+        (f"web-{unique}", f"shop1-{unique}.example.com", "staging"),
+        (f"api-{unique}", f"shop2-{unique}.example.com", ""),
+    ]
+    for site, host, slot in bound:
+        bind(stack, group, site, host, old, slot)
+        assert served_thumbprint(stack, host) == old
+
+    renewed = renew(stack.api, name)
+    new = renewed["thumbprint"]
+    assert new != old
+
+    def all_new() -> bool:
+        arm_cert = stack.web.certificates.get(group, "imported")
+        return (arm_cert.thumbprint or "").upper() == new and all(
+            binding_thumbprint(stack, group, site, host, slot) == new and served_thumbprint(stack, host) == new
+            for site, host, slot in bound
+        )
+
+    eventually(all_new)
+    overview = stack.api.call("GET", f"certificates/{name}").json()
+    [link] = overview["linkedCertificates"]
+    assert link["resourceId"].endswith(f"/resourceGroups/{group}/providers/Microsoft.Web/certificates/imported")
+    assert link["thumbprint"] == new and link["keyVaultSecretStatus"] == "Succeeded" and link["inSync"] is True
+    assert {(b["app"], b["hostname"], b["slot"]) for b in link["bindings"]} == {
+        (site, host, slot or None) for site, host, slot in bound
+    }
+
+
+def test_app_service_without_vault_access_shows_as_a_link_error(stack: ArmStack, unique: str) -> None:
+    name, group = f"locked-{unique}", f"rg-{unique}"
+    host = f"locked-{unique}.example.com"
+    cert = issue(stack.api, name, [host])
+    plan = app_world(stack, group, [f"locked-{unique}"])
+    old = import_secret(stack, group, "locked", cert["keyVaultSecretName"], plan)
+    bind(stack, group, f"locked-{unique}", host, old)
+    stack.manage("PUT", "keyvault-access", json={"allowed": False}).raise_for_status()
+
+    new = renew(stack.api, name)["thumbprint"]
+
+    def link_error() -> str:
+        links = stack.api.call("GET", f"certificates/{name}").json()["linkedCertificates"]
+        return (links[0]["lastSyncError"] or "") if links else ""
+
+    eventually(lambda: "AzureServiceUnauthorizedToAccessKeyVault" in link_error())
+    assert "Key Vault Secrets User" in link_error()
+    assert new != old
+    assert binding_thumbprint(stack, group, f"locked-{unique}", host) == old  # nothing else changed
+    assert served_thumbprint(stack, host) == old
+
+
+def test_a_version_that_does_not_cover_a_bound_hostname_is_never_imported(
+    stack: ArmStack, secret_client, unique: str
+) -> None:
+    """A new version written outside certsync drops a bound hostname: the sync refuses it, so App
+    Service keeps serving the old certificate; the link says why."""
+    name, group = f"narrow-{unique}", f"rg-{unique}"
+    hosts = [f"a-{unique}.example.com", f"b-{unique}.example.com"]
+    cert = issue(stack.api, name, hosts)
+    plan = app_world(stack, group, [f"narrow-{unique}"])
+    old = import_secret(stack, group, "narrow", cert["keyVaultSecretName"], plan)
+    bind(stack, group, f"narrow-{unique}", hosts[1], old)
+    narrow = make_pfx(hosts[0])
+    secret_client.set_secret(cert["keyVaultSecretName"], narrow.value, content_type="application/x-pkcs12")
+
+    op = stack.api.wait_operation(stack.api.call("POST", f"certificates/{name}/sync", {}))
+
+    assert op["status"] == "Failed" and "HostnameNotCovered" in op["error"]["message"], op
+    [link] = stack.api.call("GET", f"certificates/{name}").json()["linkedCertificates"]
+    assert "HostnameNotCovered" in link["lastSyncError"]
+    assert (stack.web.certificates.get(group, "narrow").thumbprint or "").upper() == old
+    assert binding_thumbprint(stack, group, f"narrow-{unique}", hosts[1]) == old
+    assert served_thumbprint(stack, hosts[1]) == old
+
+
+def test_a_secret_changed_outside_certsync_is_moved_by_the_sweep(stack: ArmStack, secret_client, unique: str) -> None:
+    name, group = f"outside-{unique}", f"rg-{unique}"
+    host = f"outside-{unique}.example.com"
+    cert = issue(stack.api, name, [host])
+    plan = app_world(stack, group, [f"outside-{unique}"])
+    old = import_secret(stack, group, "outside", cert["keyVaultSecretName"], plan)
+    bind(stack, group, f"outside-{unique}", host, old)
+    fresh = make_pfx(host)
+    secret_client.set_secret(cert["keyVaultSecretName"], fresh.value, content_type="application/x-pkcs12")
+
+    run = requests.post(f"{stack.api.base}/admin/functions/sync_sweep", json={"input": ""}, timeout=30)
+    assert run.status_code in (200, 202), run.text
+
+    eventually(lambda: binding_thumbprint(stack, group, f"outside-{unique}", host) == fresh.thumbprint)
+    assert (stack.web.certificates.get(group, "outside").thumbprint or "").upper() == fresh.thumbprint
+    assert served_thumbprint(stack, host) == fresh.thumbprint
