@@ -39,10 +39,12 @@ def export_certificate_http(req: func.HttpRequest) -> func.HttpResponse:
 @bp.route(route="certificates/{name}/secret", methods=["GET"])
 @endpoint(roles.READ)
 def certificate_secret_http(req: func.HttpRequest) -> func.HttpResponse:
-    location = secret_location(get_context(), route(req, "name"))
+    ctx = get_context()
+    location = secret_location(ctx, route(req, "name"))
     return json_response(
         {
             "keyVaultSecretId": location.secret_id,
+            "keyVaultResourceId": ctx.settings.key_vault_resource_id or None,
             "version": location.version,
             "versionId": location.version_id,
             "portalUrl": location.portal_url,

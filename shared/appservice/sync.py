@@ -101,15 +101,16 @@ def sync_certificate(
     ctx: AppContext, cert: ArmCertificate, current: CurrentCertificate, certificate: str = ""
 ) -> tuple[bool, int]:
     """Returns (thumbprint changed, bindings moved); on failure records the error on the link."""
+    seen = [cert]  # ARM's latest answer, so the error is recorded with its keyVaultSecretStatus
     try:
-        return _sync_certificate(ctx, cert, current, certificate)
+        return _sync_certificate(ctx, cert, current, certificate, seen)
     except CertsyncError as err:
-        record_error(ctx, cert, current, certificate, err)
+        record_error(ctx, seen[-1], current, certificate, err)
         raise
 
 
 def _sync_certificate(
-    ctx: AppContext, cert: ArmCertificate, current: CurrentCertificate, certificate: str
+    ctx: AppContext, cert: ArmCertificate, current: CurrentCertificate, certificate: str, seen: list[ArmCertificate]
 ) -> tuple[bool, int]:
     service, name = arm(ctx), link_name(cert)
     indexed = ctx.links.find(name)
@@ -120,6 +121,7 @@ def _sync_certificate(
     imported = cert
     if cert.thumbprint != current.thumbprint or cert.secret_status != SUCCEEDED:
         imported = service.put_certificate(cert)
+        seen.append(imported)
     if imported.thumbprint != current.thumbprint:
         raise _not_imported(imported, current)
     moved = [_move(service, b, imported.thumbprint) for b in bound]

@@ -12,6 +12,7 @@ from shared.composition import build_engine
 from shared.model import Operation
 from shared.queueing import parse_message
 from shared.settings import Settings
+from tests.fakes.appservice import FakeAppService
 from tests.fakes.hooks import Hooks
 from tests.fakes.queue import FakeQueue
 from tests.fakes.tables import (
@@ -47,6 +48,7 @@ class Fakes:
     bindings: FakeBindingStore
     operations: FakeOperationStore
     other_vaults: dict[str, FakeVault] = field(default_factory=dict)
+    app_service: FakeAppService | None = None
 
     def vault_at(self, url: str) -> FakeVault:
         """Another vault, as links to secrets outside certsync's own vault reach it."""
@@ -77,7 +79,9 @@ def fake_context(*, vault_clock: Callable[[], datetime] = utcnow, **app_settings
         open_vault=lambda url: holder[0].vault_at(url),
     )
     ctx._vaults[settings.key_vault_url] = vault
-    fakes = Fakes(ctx, hooks, vault, queue, *stores)
+    if settings.app_service_enabled:
+        ctx.app_service = FakeAppService(vault, settings.key_vault_resource_id)
+    fakes = Fakes(ctx, hooks, vault, queue, *stores, app_service=ctx.app_service)
     holder.append(fakes)
     return fakes
 

@@ -1,0 +1,76 @@
+"""`make run` walkthrough: do in the ARM emulator what a user does in the portal.
+
+    python -m devtools.appservice_demo create <certificate> <hostname>   # site, import cert-<certificate>, bind
+    python -m devtools.appservice_demo show <certificate>                # ARM's thumbprints
+
+Plain azure-mgmt-web calls against https://127.0.0.1:8444 (subscription 11111111-...).
+"""
+
+from __future__ import annotations
+
+import sys
+
+from azure.mgmt.resource.resources import ResourceManagementClient
+from azure.mgmt.web import WebSiteManagementClient
+from azure.mgmt.web.models import (
+    AppServicePlan,
+    Certificate,
+    CertificateProperties,
+    HostNameBinding,
+    HostNameBindingProperties,
+    Site,
+    SiteProperties,
+    SkuDescription,
+)
+
+from shared.credentials import EmulatorCredential
+
+SUBSCRIPTION = "11111111-1111-1111-1111-111111111111"
+VAULT_ID = f"/subscriptions/{SUBSCRIPTION}/resourceGroups/certsync-local/providers/Microsoft.KeyVault/vaults/local"
+GROUP, LOCATION = "demo", "westeurope"
+ARM = {"base_url": "https://127.0.0.1:8444", "connection_verify": ".data/arm/emulator-cert.pem"}
+
+
+def create(web: WebSiteManagementClient, certificate: str, hostname: str) -> None:
+    with ResourceManagementClient(EmulatorCredential(), SUBSCRIPTION, **ARM) as groups:  # type: ignore[arg-type]
+        groups.resource_groups.create_or_update(GROUP, {"location": LOCATION})
+    plan = web.app_service_plans.begin_create_or_update(
+        GROUP, "plan", AppServicePlan(location=LOCATION, sku=SkuDescription(name="S1", tier="Standard"))
+    ).result()
+    site = f"{certificate}-app"
+    web.web_apps.begin_create_or_update(
+        GROUP, site, Site(location=LOCATION, properties=SiteProperties(server_farm_id=plan.id))
+    ).result()
+    imported = CertificateProperties(
+        key_vault_id=VAULT_ID, key_vault_secret_name=f"cert-{certificate}", server_farm_id=plan.id
+    )
+    envelope = Certificate(location=LOCATION, properties=imported)
+    cert = web.certificates.create_or_update(GROUP, certificate, envelope)
+    print(f"certificate {cert.id}: {cert.key_vault_secret_status} {cert.thumbprint}")
+    binding = HostNameBinding(properties=HostNameBindingProperties(ssl_state="SniEnabled", thumbprint=cert.thumbprint))
+    web.web_apps.create_or_update_host_name_binding(GROUP, site, hostname, binding)
+    print(f"bound {hostname} on {site}; served on https://{hostname}:8445 (--resolve {hostname}:8445:127.0.0.1)")
+
+
+def show(web: WebSiteManagementClient, certificate: str) -> None:
+    cert = web.certificates.get(GROUP, certificate)
+    print(f"certificate {certificate}: {cert.thumbprint} ({cert.key_vault_secret_status})")
+    for binding in web.web_apps.list_host_name_bindings(GROUP, f"{certificate}-app"):
+        if binding.thumbprint:
+            print(f"binding {binding.name}: {binding.thumbprint}")
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) < 2 or argv[0] not in ("create", "show") or (argv[0] == "create" and len(argv) != 3):
+        print(__doc__, file=sys.stderr)
+        return 2
+    with WebSiteManagementClient(EmulatorCredential(), SUBSCRIPTION, **ARM) as web:  # type: ignore[arg-type]
+        if argv[0] == "create":
+            create(web, argv[1], argv[2])
+        else:
+            show(web, argv[1])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,139 @@
+"""In-memory App Service (shared.ports.AppService): certificate resources imported from a fake
+vault and hostname bindings of sites and slots, with the rules and errors of the adapter on the
+ARM emulator (tests/contract/test_app_service.py holds both to the same assertions).
+
+Like the emulator, a re-import moves the bindings of the webspace (here: the resource group)
+that used the old thumbprint. `failures` scripts ARM answers (429, 5xx, 403) per method.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import replace
+
+from shared import pki
+from shared.appservice.resources import SUCCEEDED, ArmBinding, ArmCertificate
+from shared.errors import BadRequest, CertsyncError, NotFound
+from shared.hostnames import covers
+from shared.ports import SecretStore
+from shared.secret_refs import current_certificate
+
+UNAUTHORIZED = "AzureServiceUnauthorizedToAccessKeyVault"
+
+
+class FakeAppService:
+    def __init__(self, vault: SecretStore, vault_id: str) -> None:
+        self.vault, self.vault_id = vault, vault_id
+        self.certificates: dict[str, ArmCertificate] = {}  # by lowercased resource id
+        self.sites: set[tuple[str, str, str, str]] = set()  # (subscription, group, site, slot)
+        self.bindings: dict[tuple[str, str, str, str, str], ArmBinding] = {}
+        self.vault_access = True
+        self.failures: dict[str, list[CertsyncError]] = {}  # method name -> errors to raise, in order
+        self.calls: Counter[str] = Counter()
+
+    # --- scripting (not part of the port) ---
+
+    def add_site(self, subscription: str, group: str, site: str, slot: str = "") -> None:
+        self.sites.add((subscription, group, site, slot))
+
+    # --- the port ---
+
+    def list_certificates(self, subscription: str) -> list[ArmCertificate]:
+        self._call("list_certificates")
+        return [c for c in self.certificates.values() if c.subscription == subscription]
+
+    def get_certificate(self, subscription: str, resource_group: str, name: str) -> ArmCertificate:
+        self._call("get_certificate")
+        probe = ArmCertificate(subscription, resource_group, name, "", "", "")
+        found = self.certificates.get(probe.id.lower())
+        if found is None:
+            raise NotFound(f"certificate {name} was not found", code="ResourceNotFound")
+        return found
+
+    def put_certificate(self, cert: ArmCertificate) -> ArmCertificate:
+        self._call("put_certificate")
+        existing = self.certificates.get(cert.id.lower())
+        stored = replace(cert, thumbprint=existing.thumbprint if existing else "", secret_status="")
+        stored = self._imported(stored)
+        if existing and existing.thumbprint and stored.thumbprint != existing.thumbprint:
+            for key, b in self.bindings.items():
+                same_space = (b.subscription, b.resource_group) == (cert.subscription, cert.resource_group)
+                if same_space and b.thumbprint == existing.thumbprint:
+                    self.bindings[key] = replace(b, thumbprint=stored.thumbprint)
+        self.certificates[cert.id.lower()] = stored
+        return stored
+
+    def list_bindings(self, subscription: str, resource_group: str) -> list[ArmBinding]:
+        self._call("list_bindings")
+        return [
+            b
+            for b in self.bindings.values()
+            if (b.subscription, b.resource_group) == (subscription, resource_group) and b.thumbprint
+        ]
+
+    def get_binding(self, binding: ArmBinding) -> ArmBinding:
+        self._call("get_binding")
+        found = self.bindings.get(_key(binding))
+        if found is None:
+            raise NotFound(f"hostname {binding.hostname} is not bound on {binding.app}", code="ResourceNotFound")
+        return found
+
+    def put_binding(self, binding: ArmBinding) -> ArmBinding:
+        self._call("put_binding")
+        if (binding.subscription, binding.resource_group, binding.site, binding.slot) not in self.sites:
+            raise NotFound(f"app {binding.app} was not found", code="ResourceNotFound")
+        if binding.thumbprint:
+            self._check_thumbprint(binding)
+        self.bindings[_key(binding)] = binding
+        return binding
+
+    def close(self) -> None:
+        return None
+
+    def _call(self, method: str) -> None:
+        self.calls[method] += 1
+        queued = self.failures.get(method)
+        if queued:
+            raise queued.pop(0)
+
+    def _imported(self, cert: ArmCertificate) -> ArmCertificate:
+        if cert.key_vault_id.lower() != self.vault_id.lower():
+            return replace(cert, secret_status="KeyVaultDoesNotExist")
+        if not self.vault_access:
+            return replace(cert, secret_status=UNAUTHORIZED)
+        try:
+            current = current_certificate(self.vault, cert.key_vault_secret_name)
+        except NotFound:
+            return replace(cert, secret_status="KeyVaultSecretDoesNotExist")
+        except CertsyncError:
+            return replace(cert, secret_status="UnknownError")
+        bundle = current.bundle
+        return replace(
+            cert,
+            thumbprint=current.thumbprint,
+            expiration=bundle.not_after,
+            host_names=tuple(pki.dns_names(bundle.certificate)),
+            secret_status=SUCCEEDED,
+        )
+
+    def _check_thumbprint(self, binding: ArmBinding) -> None:
+        owner = next(
+            (
+                c
+                for c in self.certificates.values()
+                if (c.subscription, c.resource_group) == (binding.subscription, binding.resource_group)
+                and c.thumbprint == binding.thumbprint
+            ),
+            None,
+        )
+        if owner is None:
+            raise BadRequest(
+                f"certificate {binding.thumbprint} was not found in resource group {binding.resource_group}",
+                code="BadRequest",
+            )
+        if not covers(owner.host_names, binding.hostname):
+            raise BadRequest(f"certificate does not cover {binding.hostname}", code="BadRequest")
+
+
+def _key(b: ArmBinding) -> tuple[str, str, str, str, str]:
+    return (b.subscription, b.resource_group, b.site, b.slot, b.hostname)

@@ -1,0 +1,167 @@
+"""Sync in App Service on the fakes: after a renewal every certificate resource of the secret
+(also ones certsync never saw) is imported again and its bindings follow; ARM failing midway
+(429, 5xx, 403, App Service unable to read the vault) leaves nothing on an invalid certificate,
+records why on the link, and a later delivery or sweep finishes the work."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from shared.appservice import sync as appservice
+from shared.appservice.resources import ArmBinding, ArmCertificate, link_name
+from shared.errors import DependencyError, Forbidden
+from shared.lifecycle import start_renewal
+from shared.model import OperationKind, OperationStatus
+from shared.sweep import run_sweep
+from tests.fakes.appservice import FakeAppService
+from tests.fakes.clock import TickingClock
+from tests.fakes.context import Fakes, deliver_one, fake_context
+from tests.service.conftest import issued, upload_version
+
+SUB = "11111111-1111-1111-1111-111111111111"
+VAULT_ID = f"/subscriptions/{SUB}/resourceGroups/certsync-local/providers/Microsoft.KeyVault/vaults/local"
+HOSTS = ("shop.example.com", "www.shop.example.com")
+
+
+@pytest.fixture
+def fakes() -> Fakes:
+    return fake_context(
+        vault_clock=TickingClock(timedelta(seconds=1)),
+        APP_SERVICE_SUBSCRIPTIONS=SUB,
+        KEY_VAULT_RESOURCE_ID=VAULT_ID,
+    )
+
+
+def arm_of(fakes: Fakes) -> FakeAppService:
+    assert fakes.app_service is not None
+    return fakes.app_service
+
+
+def imported_and_bound(fakes: Fakes, group: str, name: str, secret: str) -> ArmCertificate:
+    """What a user does in the portal: import the secret, bind both hostnames (site and slot)."""
+    arm = arm_of(fakes)
+    cert = arm.put_certificate(ArmCertificate(SUB, group, name, "westeurope", VAULT_ID, secret, "plan"))
+    site = f"web-{group}"
+    for slot in ("", "staging"):
+        arm.add_site(SUB, group, site, slot)
+    arm.put_binding(ArmBinding(SUB, group, site, HOSTS[0], "", "SniEnabled", cert.thumbprint))
+    arm.put_binding(ArmBinding(SUB, group, site, HOSTS[1], "staging", "SniEnabled", cert.thumbprint))
+    return cert
+
+
+def renewed(fakes: Fakes, name: str) -> str:
+    """Renew, and deliver until the queue is empty, as the host does (an ARM failure raises out
+    of the function and the message comes back)."""
+    start_renewal(fakes.ctx, name, OperationKind.RENEW, {}, "test")
+    for _ in range(20):
+        if not fakes.queue.messages:
+            break
+        try:
+            deliver_one(fakes)
+        except DependencyError:
+            continue
+    assert not fakes.queue.messages
+    return fakes.ctx.certificates.get(name).thumbprint
+
+
+def thumbprints(fakes: Fakes, group: str) -> set[str]:
+    arm = arm_of(fakes)
+    return {b.thumbprint for b in arm.list_bindings(SUB, group)} | {
+        c.thumbprint for c in arm.list_certificates(SUB) if c.resource_group == group
+    }
+
+
+def test_renewal_imports_every_resource_of_the_secret_and_indexes_them(fakes: Fakes) -> None:
+    cert = issued(fakes, "shop", HOSTS)
+    a = imported_and_bound(fakes, "rg-a", "shop", cert.secret_name)
+    imported_and_bound(fakes, "rg-b", "shop-copy", cert.secret_name)
+    before = arm_of(fakes).calls.copy()
+
+    new = renewed(fakes, "shop")
+    calls = arm_of(fakes).calls - before
+
+    assert new != cert.thumbprint
+    assert thumbprints(fakes, "rg-a") == thumbprints(fakes, "rg-b") == {new}
+    link = fakes.ctx.links.get(link_name(a))
+    assert (link.resource_id, link.thumbprint, link.certificate, link.scope) == (a.id, new, "shop", "rg-a")
+    rows = fakes.ctx.bindings.for_link(link.name)
+    assert sorted((b.app, b.hostname, b.slot, b.thumbprint) for b in rows) == [
+        ("web-rg-a", HOSTS[0], "", new),
+        ("web-rg-a", HOSTS[1], "staging", new),
+    ]
+    assert calls["list_certificates"] == 1  # one list per subscription
+    assert calls["put_certificate"] == 2  # one re-import per certificate resource
+    assert calls["list_bindings"] == 2 and calls["put_binding"] == 0  # App Service moved them with the import
+    assert calls["get_binding"] == 4  # each binding read back
+
+
+def test_throttling_and_5xx_midway_are_retried_by_the_next_delivery(fakes: Fakes) -> None:
+    cert = issued(fakes, "shop", HOSTS)
+    imported_and_bound(fakes, "rg-a", "shop", cert.secret_name)
+    imported_and_bound(fakes, "rg-b", "shop", cert.secret_name)
+    arm_of(fakes).failures["put_certificate"] = [
+        DependencyError("throttled", code="ArmThrottled", retry_after=1),
+        DependencyError("bad gateway", code="ArmUnavailable"),
+    ]
+
+    new = renewed(fakes, "shop")
+
+    assert thumbprints(fakes, "rg-a") == thumbprints(fakes, "rg-b") == {new}
+    sync = fakes.ctx.operations.list(target="shop", kind=OperationKind.SYNC_CERTIFICATE.value)[0]  # newest first
+    assert sync.parameters == {"trigger": "renewal"} and sync.status is OperationStatus.SUCCEEDED
+    assert not any(link.last_sync_error for link in fakes.ctx.links.list())
+
+
+def test_a_missing_role_is_a_link_error_naming_the_action_and_changes_nothing(fakes: Fakes) -> None:
+    cert = issued(fakes, "shop", HOSTS)
+    old = imported_and_bound(fakes, "rg-a", "shop", cert.secret_name)
+    action = "Microsoft.Web/certificates/write"
+    arm_of(fakes).failures["put_certificate"] = [
+        Forbidden(f"certsync's identity may not perform {action}", code="AuthorizationFailed")
+    ]
+
+    renewed(fakes, "shop")
+
+    assert thumbprints(fakes, "rg-a") == {old.thumbprint}
+    link = fakes.ctx.links.get(link_name(old))
+    assert link.last_sync_error.startswith("AuthorizationFailed") and action in link.last_sync_error
+
+
+def test_app_service_without_vault_access_keeps_every_binding_on_the_old_certificate(fakes: Fakes) -> None:
+    cert = issued(fakes, "shop", HOSTS)
+    old = imported_and_bound(fakes, "rg-a", "shop", cert.secret_name)
+    arm_of(fakes).vault_access = False
+
+    renewed(fakes, "shop")
+
+    assert thumbprints(fakes, "rg-a") == {old.thumbprint}
+    link = fakes.ctx.links.get(link_name(old))
+    assert link.last_sync_error.startswith("AzureServiceUnauthorizedToAccessKeyVault")
+    assert link.secret_status == "AzureServiceUnauthorizedToAccessKeyVault"
+
+
+def test_the_sweep_discovers_a_portal_import_and_moves_a_secret_changed_outside_certsync(fakes: Fakes) -> None:
+    cert = issued(fakes, "shop", HOSTS)
+    imported_and_bound(fakes, "rg-a", "shop", cert.secret_name)
+    _, outside = upload_version(fakes, cert.secret_name, HOSTS)
+
+    report = run_sweep(fakes.ctx)
+
+    assert report.app_service["appServiceCertificatesChanged"] == 1
+    assert thumbprints(fakes, "rg-a") == {outside}
+    puts = arm_of(fakes).calls["put_certificate"]
+    assert run_sweep(fakes.ctx).app_service["appServiceCertificatesSynced"] == 0  # settled: nothing to write
+    assert arm_of(fakes).calls["put_certificate"] == puts
+
+
+def test_a_version_that_drops_a_bound_hostname_is_never_imported(fakes: Fakes) -> None:
+    cert = issued(fakes, "shop", HOSTS)
+    old = imported_and_bound(fakes, "rg-a", "shop", cert.secret_name)
+    upload_version(fakes, cert.secret_name, HOSTS[:1])
+
+    result = appservice.sync_secret(fakes.ctx, cert.secret_name, "shop")
+
+    assert result.failures == {link_name(old): "HostnameNotCovered"}
+    assert thumbprints(fakes, "rg-a") == {old.thumbprint}
