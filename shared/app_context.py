@@ -11,8 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import urlparse
 
-from shared.dns.base import DnsProvider
 from shared.appservice.client import AzureAppService
+from shared.dns.base import DnsProvider
 from shared.errors import BadRequest
 from shared.issuers.acme import build_acme_issuer
 from shared.issuers.local_ca import LocalCA

@@ -1,6 +1,6 @@
 """In-memory App Service (shared.ports.AppService): certificate resources imported from a fake
 vault and hostname bindings of sites and slots, with the rules and errors of the adapter on the
-ARM emulator (tests/contract/test_app_service.py holds both to the same assertions).
+ARM emulator (tests/contract/test_app_service_port.py holds both to the same assertions).
 
 Like the emulator, a re-import moves the bindings of the webspace (here: the resource group)
 that used the old thumbprint. `failures` scripts ARM answers (429, 5xx, 403) per method.
