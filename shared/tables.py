@@ -156,11 +156,14 @@ class Repository:
         except AzureError as err:
             raise _dependency(err, f"querying {what}") from None
 
-    def _page(self, query: str, parameters: dict[str, Any], top: int, token: str | None, what: str) -> tuple[list, str | None]:
+    def _page(
+        self, query: str, parameters: dict[str, Any], top: int, token: str | None, what: str
+    ) -> tuple[list, str | None]:
         """One page of at most `top` rows from where `token` left off, and the next token."""
         start = decode_token(token)
         try:
-            pages = self.client.query_entities(query, parameters=parameters, results_per_page=top).by_page(continuation_token=start)
+            found = self.client.query_entities(query, parameters=parameters, results_per_page=top)
+            pages = found.by_page(continuation_token=start)  # type: ignore[arg-type]  # Tables takes its key dict
             rows = list(next(pages, []))
             return rows, encode_token(pages.continuation_token)  # type: ignore[attr-defined]
         except AzureError as err:
@@ -395,18 +398,7 @@ class BindingRepository(Repository):
         return Page([_binding_from(row) for row in rows], following)
 
     def for_link(self, link: str) -> list[SslBinding]:
-        """Through the link's index partition, then the binding rows by key, app by app. An
-        entry whose binding now serves another link (or is gone) is skipped."""
-        self._index_once(self._build_link_index)
-        by_app: dict[str, list[str]] = {}
-        for entry in self._query("PartitionKey eq @pk", {"pk": LINK_INDEX + link}, "bindings"):
-            by_app.setdefault(entry["App"], []).append(entry["Hostname"])
-        found = [
-            _binding_from(row)
-            for app, hostnames in sorted(by_app.items())
-            for row in self._rows_by_keys(app, hostnames, "bindings")
-        ]
-        return [binding for binding in found if binding.link == link]
+        return self.for_links([link])[link]
 
     def index_entries(self) -> list[BindingIndexEntry]:
         """Every entry of every link's index (the sweep's check for stale entries and orphans)."""
@@ -431,15 +423,28 @@ class BindingRepository(Repository):
             yield _binding_from(row)
 
     def for_links(self, links: Iterable[str]) -> dict[str, list[SslBinding]]:
-        """Bindings of many links, grouped by link name: through each link's index for a few,
-        one pass over the binding rows for many (the sweep)."""
+        """Bindings of links, grouped by link name. For a few links: their index partitions (15
+        a query), then the binding rows by key, app by app; an entry whose binding now serves
+        another link (or is gone) is skipped. For many (the sweep): one pass over the rows."""
         wanted = sorted(set(links))
-        if len(wanted) <= FULL_SCAN_ABOVE:
-            return {name: self.for_link(name) for name in wanted}
         grouped: dict[str, list[SslBinding]] = {name: [] for name in wanted}
-        for binding in self.all():
-            if binding.link in grouped:
-                grouped[binding.link].append(binding)
+        if len(wanted) > FULL_SCAN_ABOVE:
+            rows: Iterable[dict] = self._query("PartitionKey lt @index", {"index": INDEX_START}, "bindings")
+        else:
+            self._index_once(self._build_link_index)
+            by_app: dict[str, set[str]] = {}
+            for start in range(0, len(wanted), KEYS_PER_QUERY + 1):
+                chunk = wanted[start : start + KEYS_PER_QUERY + 1]
+                params = {f"p{i}": LINK_INDEX + name for i, name in enumerate(chunk)}
+                query = " or ".join(f"PartitionKey eq @{key}" for key in params)
+                for entry in self._query(query, params, "bindings"):
+                    by_app.setdefault(entry["App"], set()).add(entry["Hostname"])
+            rows = (
+                row for app, hosts in sorted(by_app.items()) for row in self._rows_by_keys(app, sorted(hosts), "bindings")
+            )
+        for row in rows:
+            if row.get("Link") in grouped:
+                grouped[row["Link"]].append(_binding_from(row))
         return grouped
 
     def _build_link_index(self) -> None:
