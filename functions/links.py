@@ -10,6 +10,7 @@ from shared import principal as roles
 from shared.composition import get_context
 from shared.links import DEFAULT_SCOPE, NewLink, create_link, delete_link
 from shared.model import validate_name
+from shared.overview import link_overview
 from shared.sync.handlers import start_link_sync
 
 bp = func.Blueprint()
@@ -40,10 +41,8 @@ def list_links_http(req: func.HttpRequest) -> func.HttpResponse:
 @bp.route(route="links/{name}", methods=["GET"])
 @endpoint(roles.READ)
 def get_link_http(req: func.HttpRequest) -> func.HttpResponse:
-    ctx = get_context()
-    link = ctx.links.get(validate_name(route(req, "name"), "link name"))
-    bindings = ctx.bindings.for_link(link.name)
-    return json_response({**shapes.link(link), "bindings": [shapes.binding(b) for b in bindings]})
+    state = link_overview(get_context(), validate_name(route(req, "name"), "link name"))
+    return json_response(shapes.link_state(state))
 
 
 @bp.route(route="links/{name}", methods=["DELETE"])

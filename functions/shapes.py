@@ -1,11 +1,10 @@
 """JSON shapes of the API (camelCase), one function per resource."""
 from __future__ import annotations
 
-
 from shared.clock import to_iso
+from shared.conditions import Condition
 from shared.model import Certificate, LinkedCertificate, Operation, SslBinding
 from shared.overview import CertificateOverview, CertificateSummary, LinkState
-
 
 iso = to_iso
 
@@ -36,8 +35,26 @@ def certificate(c: Certificate) -> dict:
     }
 
 
+def conditions(items: list[Condition]) -> list[dict]:
+    return [
+        {
+            "type": c.type.value,
+            "status": c.status.value,
+            "reason": c.reason.value,
+            "message": c.message,
+            "lastTransitionTime": iso(c.last_transition_time),
+        }
+        for c in items
+    ]
+
+
 def summary(s: CertificateSummary) -> dict:
-    return {**certificate(s.certificate), "linkCount": s.links, "outOfSyncLinks": s.out_of_sync_links}
+    return {
+        **certificate(s.certificate),
+        "linkCount": s.links,
+        "outOfSyncLinks": s.out_of_sync_links,
+        "conditions": conditions(s.conditions),
+    }
 
 
 def binding(b: SslBinding) -> dict:
@@ -53,22 +70,22 @@ def binding(b: SslBinding) -> dict:
     }
 
 
-def link(l: LinkedCertificate) -> dict:
+def link(item: LinkedCertificate) -> dict:
     return {
-        "name": l.name,
-        "scope": l.scope,
-        "keyVaultSecretId": l.secret_id,
-        "certificate": l.certificate or None,
-        "thumbprint": l.thumbprint or None,
-        "version": l.version or None,
-        "notAfter": iso(l.not_after),
-        "hostnames": list(l.hostnames),
-        "lastSyncedAt": iso(l.last_synced_at),
-        "lastCheckedAt": iso(l.last_checked_at),
-        "lastSyncError": l.last_sync_error or None,
-        "resourceId": l.resource_id or None,
-        "serverFarmId": l.server_farm_id or None,
-        "keyVaultSecretStatus": l.secret_status or None,
+        "name": item.name,
+        "scope": item.scope,
+        "keyVaultSecretId": item.secret_id,
+        "certificate": item.certificate or None,
+        "thumbprint": item.thumbprint or None,
+        "version": item.version or None,
+        "notAfter": iso(item.not_after),
+        "hostnames": list(item.hostnames),
+        "lastSyncedAt": iso(item.last_synced_at),
+        "lastCheckedAt": iso(item.last_checked_at),
+        "lastSyncError": item.last_sync_error or None,
+        "resourceId": item.resource_id or None,
+        "serverFarmId": item.server_farm_id or None,
+        "keyVaultSecretStatus": item.secret_status or None,
     }
 
 
@@ -78,6 +95,7 @@ def link_state(s: LinkState) -> dict:
         "currentThumbprint": s.newest_thumbprint or None,
         "inSync": s.in_sync,
         "syncState": s.state.value,
+        "conditions": conditions(s.conditions),
         "bindings": [binding(b) for b in s.bindings],
     }
 
@@ -92,6 +110,7 @@ def overview(o: CertificateOverview) -> dict:
         "newVersionInKeyVault": o.new_version_in_key_vault,
         "outOfSyncLinks": o.out_of_sync_links,
         "syncAvailable": o.sync_available,
+        "conditions": conditions(o.conditions),
         "linkedCertificates": [link_state(s) for s in o.links],
     }
 

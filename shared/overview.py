@@ -11,7 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from shared.app_context import AppContext
-from shared.errors import CertsyncError
+from shared.clock import utcnow
+from shared.conditions import Condition, certificate_conditions, link_conditions
+from shared.errors import CertsyncError, NotFound
 from shared.links import links_of_certificate
 from shared.model import Certificate, LinkedCertificate, SslBinding
 from shared.paging import Page
@@ -25,6 +27,7 @@ class LinkState:
     newest_thumbprint: str  # the newest version certsync knows of for the secret
     bindings: list[SslBinding]
     state: LinkSyncState
+    conditions: list[Condition] = field(default_factory=list)
 
     @property
     def in_sync(self) -> bool:
@@ -40,6 +43,7 @@ class CertificateOverview:
     current_error: str | None
     newest_thumbprint: str
     links: list[LinkState] = field(default_factory=list)
+    conditions: list[Condition] = field(default_factory=list)
 
     @property
     def new_version_in_key_vault(self) -> bool:
@@ -60,17 +64,19 @@ class CertificateSummary:
     certificate: Certificate
     out_of_sync_links: int
     links: int
+    conditions: list[Condition] = field(default_factory=list)
 
 
 def link_states(
     cert: Certificate, links: list[LinkedCertificate], bindings: dict[str, list[SslBinding]]
 ) -> list[LinkState]:
-    """Pure: the sync state of each link of the certificate's secret, by name."""
-    newest = newest_known_thumbprint(cert, links)
-    return [
-        LinkState(link, newest, bindings.get(link.name, []), link_sync_state(link, bindings.get(link.name, []), newest))
-        for link in sorted(links, key=lambda link: link.name)
-    ]
+    """Pure: the sync state and conditions of each link of the certificate's secret, by name."""
+    newest, now = newest_known_thumbprint(cert, links), utcnow()
+    states = []
+    for link in sorted(links, key=lambda link: link.name):
+        state = link_sync_state(link, bindings.get(link.name, []), newest)
+        states.append(LinkState(link, newest, bindings.get(link.name, []), state, link_conditions(link, state, now)))
+    return states
 
 
 def certificate_overview(ctx: AppContext, name: str) -> CertificateOverview:
@@ -86,14 +92,44 @@ def certificate_overview(ctx: AppContext, name: str) -> CertificateOverview:
             current_error = f"{err.code}: {err.message}"
     states = link_states(cert, links, ctx.bindings.for_links(link.name for link in links))
     newest = newest_known_thumbprint(cert, links)
-    return CertificateOverview(cert, secret, current_version, current_thumbprint, current_error, newest, states)
+    out_of_sync = sum(1 for state in states if not state.in_sync)
+    conditions = certificate_conditions(cert, utcnow(), out_of_sync, len(states))
+    return CertificateOverview(
+        cert, secret, current_version, current_thumbprint, current_error, newest, states, conditions
+    )
 
 
 def certificate_summary(ctx: AppContext, cert: Certificate) -> CertificateSummary:
     """The list's row of one certificate: the same link states as its overview, Table data only."""
     links = links_of_certificate(ctx, cert)
     states = link_states(cert, links, ctx.bindings.for_links(link.name for link in links))
-    return CertificateSummary(cert, sum(1 for s in states if not s.in_sync), len(states))
+    out_of_sync = sum(1 for s in states if not s.in_sync)
+    conditions = certificate_conditions(cert, utcnow(), out_of_sync, len(states))
+    return CertificateSummary(cert, out_of_sync, len(states), conditions)
+
+
+def link_overview(ctx: AppContext, name: str) -> LinkState:
+    """One link with its bindings, measured against the same newest version as its
+    certificate's overview (all links of the secret); a link to a secret no certsync
+    certificate owns is measured against itself."""
+    link = ctx.links.get(name)
+    cert = _certificate_or_none(ctx, link.certificate)
+    if cert is None:
+        bindings = ctx.bindings.for_link(link.name)
+        state = link_sync_state(link, bindings, "")
+        return LinkState(link, link.thumbprint, bindings, state, link_conditions(link, state, utcnow()))
+    siblings = [other for other in links_of_certificate(ctx, cert) if other.name != link.name] + [link]
+    states = link_states(cert, siblings, ctx.bindings.for_links([link.name]))
+    return next(state for state in states if state.link.name == link.name)
+
+
+def _certificate_or_none(ctx: AppContext, name: str) -> Certificate | None:
+    if not name:
+        return None
+    try:
+        return ctx.certificates.get(name)
+    except NotFound:
+        return None
 
 
 def certificate_summaries(ctx: AppContext, top: int, token: str | None = None) -> Page[CertificateSummary]:
