@@ -15,6 +15,7 @@ from devtools.identity_endpoint import IdentityEndpoint
 from devtools.kv_emulator.tls import ensure_certificate
 from devtools.processes import (
     app_settings,
+    arm_emulator,
     azurite,
     env_only_host,
     free_port,
@@ -70,6 +71,28 @@ def storage_and_vault(tmp_path_factory) -> Iterator[tuple[str, str, Path, Path]]
 
 
 app_env = app_settings  # the name the tests use
+
+
+@dataclass
+class ArmStack:
+    url: str  # ARM API (any bearer token); subscription 11111111-1111-1111-1111-111111111111 as in `make run`
+    tls_port: int  # the TLS front: the certificate each SSL-bound hostname serves, by SNI
+    cert: Path  # trust this for both
+
+
+@pytest.fixture(scope="session")
+def arm_stack(storage_and_vault, tmp_path_factory) -> Iterator[ArmStack]:
+    """The ARM emulator as a process on free ports, importing certificates from the stack's Key Vault emulator."""
+    _, vault_url, vault_cert, logs = storage_and_vault
+    base = tmp_path_factory.mktemp("arm")
+    port, tls_port = free_port(), free_port()
+    service = arm_emulator(port, tls_port, None, base, vault_url, vault_cert, log_path=logs / "arm.log")
+    service.start()
+    try:
+        service.wait_ready()
+        yield ArmStack(f"https://127.0.0.1:{port}", tls_port, base / "emulator-cert.pem")
+    finally:
+        service.stop()
 
 
 @dataclass

@@ -7,6 +7,7 @@ Vault emulator; a re-PUT therefore picks up a renewal. The outcome is keyVaultSe
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from typing import Any
 
 from devtools.arm_emulator import keyvault
@@ -27,6 +28,8 @@ from devtools.arm_emulator.resources import (
 )
 from devtools.arm_emulator.store import Resource, ResourceStore
 from devtools.kv_emulator.wire import Reply
+
+log = logging.getLogger("devtools.arm_emulator")
 
 CERTIFICATE_TYPE = "Microsoft.Web/certificates"
 BINDING_TYPES = ("Microsoft.Web/sites/hostNameBindings", "Microsoft.Web/sites/slots/hostNameBindings")
@@ -84,6 +87,8 @@ def put_certificate(state: ArmState, request: ArmRequest) -> Reply:
     new_props: dict[str, Any] = {"friendlyName": "", "serverFarmId": server_farm_id}
     if props.get("keyVaultId") is not None or props.get("keyVaultSecretName") is not None:
         read = _read_from_vault(state, props)
+        if read.status != keyvault.SUCCEEDED:
+            log.info("certificate %s: %s (%s)", name, read.status, read.reason)
         new_props.update(keyVaultId=props["keyVaultId"], keyVaultSecretName=props["keyVaultSecretName"])
         new_props["keyVaultSecretStatus"] = read.status
         facts, pfx = read.facts, read.pfx

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import json
-import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from devtools.arm_emulator.errors import bad_request
@@ -25,7 +24,6 @@ class ArmState:
     # had no access policy / role on the vault.
     vault_access: bool = True
     fault_subscriptions: tuple[str, ...] | None = None
-    lock: threading.Lock = field(default_factory=threading.Lock)
 
 
 @dataclass(frozen=True)

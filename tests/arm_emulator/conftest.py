@@ -40,7 +40,7 @@ def arm(vault: VaultHandle) -> Iterator[EmulatorHandle]:
 def secrets(vault: VaultHandle) -> Iterator[SecretClient]:
     client = SecretClient(
         vault.url,
-        AppServicePrincipalCredential(),  # type: ignore[arg-type]
+        AppServicePrincipalCredential(),
         verify_challenge_resource=False,
         connection_verify=str(vault.cert_path),
     )
@@ -68,7 +68,7 @@ def make_web(arm: EmulatorHandle) -> Iterator[Callable[..., WebSiteManagementCli
     def make(subscription: str = SUBSCRIPTION, **options: Any) -> WebSiteManagementClient:
         clients.append(
             WebSiteManagementClient(
-                AppServicePrincipalCredential(),  # type: ignore[arg-type]
+                AppServicePrincipalCredential(),
                 subscription,
                 base_url=arm.url,
                 connection_verify=str(arm.cert_path),
@@ -90,7 +90,7 @@ def web(make_web: Callable[..., WebSiteManagementClient]) -> WebSiteManagementCl
 @pytest.fixture
 def groups(arm: EmulatorHandle) -> Iterator[ResourceManagementClient]:
     client = ResourceManagementClient(
-        AppServicePrincipalCredential(),  # type: ignore[arg-type]
+        AppServicePrincipalCredential(),
         SUBSCRIPTION,
         base_url=arm.url,
         connection_verify=str(arm.cert_path),
@@ -143,7 +143,7 @@ def dns(arm: EmulatorHandle, groups: ResourceManagementClient) -> Iterator[DnsMa
     """azure-mgmt-dns against the emulator, with a resource group `dns` holding nothing yet."""
     groups.resource_groups.create_or_update("dns", {"location": LOCATION})
     client = DnsManagementClient(
-        AppServicePrincipalCredential(),  # type: ignore[arg-type]
+        AppServicePrincipalCredential(),
         SUBSCRIPTION,
         base_url=arm.url,
         connection_verify=str(arm.cert_path),
