@@ -84,6 +84,7 @@ def put_certificate(state: ArmState, request: ArmRequest) -> Reply:
         # Guess: the Web provider's wording for a serverFarmId that names no plan.
         raise bad_request(f"The server farm '{server_farm_id}' was not found.", "NotFound")
 
+    # Guess: hostNames in the request are ignored; the certificate's own names are reported.
     new_props: dict[str, Any] = {"friendlyName": "", "serverFarmId": server_farm_id}
     if props.get("keyVaultId") is not None or props.get("keyVaultSecretName") is not None:
         read = _read_from_vault(state, props)
@@ -162,6 +163,7 @@ def _read_from_vault(state: ArmState, props: dict[str, Any]) -> SecretRead:
     vault_id, secret_name = props.get("keyVaultId"), props.get("keyVaultSecretName")
     if not isinstance(vault_id, str) or not isinstance(secret_name, str) or not vault_id or not secret_name:
         raise bad_request("keyVaultId and keyVaultSecretName must both be given as strings.")
+    # Guess: a vault ARM does not know is a status, not a 400 on the PUT.
     if vault_id.rstrip("/").lower() != local_vault_id().lower():
         return SecretRead(keyvault.VAULT_MISSING, reason="the emulator knows one vault only")
     if not state.vault_access:

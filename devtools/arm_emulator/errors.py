@@ -84,7 +84,7 @@ def conflict(message: str, code: str = "Conflict") -> ArmError:
 
 def injected(status: int, retry_after: int | None, subscription: str, operation: str) -> ArmError:
     headers = {"Retry-After": str(retry_after)} if retry_after is not None else {}
-    if status == 429:
+    if status == 429:  # Guess: code and wording as azure-cli users have reported ARM's throttling
         wait = retry_after if retry_after is not None else 1
         kind = "write" if operation.endswith((".put", ".delete", ".patch")) else "read"
         message = (

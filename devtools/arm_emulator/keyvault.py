@@ -71,7 +71,7 @@ class KeyVaultReader:
         except ResourceNotFoundError:
             return SecretRead(SECRET_MISSING, reason="the secret does not exist")
         except HttpResponseError as err:
-            if err.status_code == 403:  # a disabled secret answers Forbidden/SecretDisabled
+            if err.status_code == 403:  # Guess: a disabled secret (Forbidden/SecretDisabled) reads as missing
                 return SecretRead(SECRET_MISSING, reason="the secret is disabled")
             log.info("Key Vault answered %s reading %s", err.status_code, secret_name)
             return SecretRead(UNKNOWN_ERROR, reason=f"Key Vault answered {err.status_code}")

@@ -84,6 +84,7 @@ def resolve(method: str, path: str, segments: list[str]) -> Target:
     if len(low) < 3 or low[0] != "subscriptions":
         raise no_route(method, path)
     subscription = segments[1]
+    # Guess/simplification: every well-formed subscription id exists (ARM would say SubscriptionNotFound).
     if not SUBSCRIPTION_ID.match(subscription):
         raise invalid_subscription(subscription)
     if low[2] == "providers" and len(low) == 5 and low[3] == "microsoft.web" and low[4] in _TOP_LEVEL_WEB:

@@ -1,9 +1,10 @@
 """The TLS front: HTTPS for every SSL-bound hostname, the certificate chosen by SNI at handshake.
 
 Each handshake looks at the current bindings, so moving a binding or re-importing a certificate
-changes what `openssl s_client -servername HOST` shows at once. A name no app has an SSL
+changes what `openssl s_client -servername HOST` shows at once. Guess: a name no app has an SSL
 binding for (or no SNI at all) gets the emulator's own certificate and a 404 page, the way App
-Service's front end answers with its default *.azurewebsites.net certificate.
+Service's front end answers with its default *.azurewebsites.net certificate. IpBasedEnabled
+bindings are served by SNI too.
 """
 
 from __future__ import annotations

@@ -134,6 +134,7 @@ def put_site(state: ArmState, request: ArmRequest) -> Reply:
                 raise conflict(f"Website with given name {name} already exists.")
     resource = _app_resource(state, request, body, location, site_id, name, existing, parent=None)
     state.store.put(resource)
+    # Simplification: the Web provider may answer 202 + Azure-AsyncOperation; here it is done at once.
     return Reply(200, app_view(state.store, resource))
 
 
@@ -291,7 +292,7 @@ def _listed(state: ArmState, request: ArmRequest, resource_type: str) -> list[Re
 def put_binding(state: ArmState, request: ArmRequest) -> Reply:
     app = _require_app(state, request)
     host = _host_name(request)
-    if host == app.properties["defaultHostName"]:
+    if host == app.properties["defaultHostName"]:  # Guess: the default binding cannot be changed this way
         raise bad_request(f"The hostname '{host}' is the app's default hostname; App Service manages its binding.")
     for binding_type in (SITE_BINDING_TYPE, SLOT_BINDING_TYPE):
         for other in state.store.all_of_type(binding_type):
@@ -407,6 +408,7 @@ def _checked_thumbprint(state: ArmState, request: ArmRequest, app: Resource, hos
             f"Certificate with thumbprint '{thumbprint.strip().upper()}' was not found in resource group '{group}' "
             f"and location '{app.body['location']}' (the app's webspace)."
         )
+    # Guess: App Service does not refuse an expired certificate here; neither does the emulator.
     if not covers(cert.properties.get("hostNames") or [], host):
         raise bad_request(f"The certificate '{cert.body['name']}' does not cover the hostname '{host}'.")
     return str(cert.properties["thumbprint"])
