@@ -1,11 +1,11 @@
 """`make run` walkthrough: do in the ARM emulator what a user does in the portal.
 
-    python -m devtools.appservice_demo create <certificate> <hostname>   # site, import cert-<certificate>, bind
+    python -m devtools.appservice_demo site <certificate>                # resource group demo, plan, app <certificate>-app
+    python -m devtools.appservice_demo create <certificate> <hostname>   # that app, then import cert-<certificate>, bind
     python -m devtools.appservice_demo show <certificate>                # ARM's thumbprints
 
 Plain azure-mgmt-web calls against https://127.0.0.1:8444 (subscription 11111111-...).
 """
-
 from __future__ import annotations
 
 import sys
@@ -31,41 +31,54 @@ GROUP, LOCATION = "demo", "westeurope"
 ARM = {"base_url": "https://127.0.0.1:8444", "connection_verify": ".data/arm/emulator-cert.pem"}
 
 
-def create(web: WebSiteManagementClient, certificate: str, hostname: str) -> None:
+def site(web: WebSiteManagementClient, certificate: str) -> str:
+    """The app `<certificate>-app` in resource group demo; returns its plan's id."""
     with ResourceManagementClient(EmulatorCredential(), SUBSCRIPTION, **ARM) as groups:  # type: ignore[arg-type]
         groups.resource_groups.create_or_update(GROUP, {"location": LOCATION})
-    plan = web.app_service_plans.begin_create_or_update(
-        GROUP, "plan", AppServicePlan(location=LOCATION, sku=SkuDescription(name="S1", tier="Standard"))
-    ).result()
-    site = f"{certificate}-app"
-    web.web_apps.begin_create_or_update(
-        GROUP, site, Site(location=LOCATION, properties=SiteProperties(server_farm_id=plan.id))
-    ).result()
+    sku = SkuDescription(name="S1", tier="Standard")
+    plan = web.app_service_plans.begin_create_or_update(GROUP, "plan", AppServicePlan(location=LOCATION, sku=sku))
+    plan_id = plan.result().id or ""
+    app = Site(location=LOCATION, properties=SiteProperties(server_farm_id=plan_id))
+    web.web_apps.begin_create_or_update(GROUP, f"{certificate}-app", app).result()
+    print(f"app {certificate}-app in resource group {GROUP}")
+    return plan_id
+
+
+def create(web: WebSiteManagementClient, certificate: str, hostname: str) -> None:
+    plan_id = site(web, certificate)
     imported = CertificateProperties(
-        key_vault_id=VAULT_ID, key_vault_secret_name=f"cert-{certificate}", server_farm_id=plan.id
+        key_vault_id=VAULT_ID, key_vault_secret_name=f"cert-{certificate}", server_farm_id=plan_id
     )
-    envelope = Certificate(location=LOCATION, properties=imported)
-    cert = web.certificates.create_or_update(GROUP, certificate, envelope)
-    print(f"certificate {cert.id}: {cert.key_vault_secret_status} {cert.thumbprint}")
-    binding = HostNameBinding(properties=HostNameBindingProperties(ssl_state="SniEnabled", thumbprint=cert.thumbprint))
-    web.web_apps.create_or_update_host_name_binding(GROUP, site, hostname, binding)
-    print(f"bound {hostname} on {site}; served on https://{hostname}:8445 (--resolve {hostname}:8445:127.0.0.1)")
+    cert = web.certificates.create_or_update(GROUP, certificate, Certificate(location=LOCATION, properties=imported))
+    print(f"certificate {cert.id}: {_text(cert.key_vault_secret_status)} {cert.thumbprint}")
+    ssl = HostNameBindingProperties(ssl_state="SniEnabled", thumbprint=cert.thumbprint)
+    web.web_apps.create_or_update_host_name_binding(
+        GROUP, f"{certificate}-app", hostname, HostNameBinding(properties=ssl)
+    )
+    print(f"bound {hostname}; served on https://{hostname}:8445 (curl -k --resolve {hostname}:8445:127.0.0.1)")
 
 
 def show(web: WebSiteManagementClient, certificate: str) -> None:
     cert = web.certificates.get(GROUP, certificate)
-    print(f"certificate {certificate}: {cert.thumbprint} ({cert.key_vault_secret_status})")
+    print(f"certificate {certificate}: {cert.thumbprint} ({_text(cert.key_vault_secret_status)})")
     for binding in web.web_apps.list_host_name_bindings(GROUP, f"{certificate}-app"):
         if binding.thumbprint:
             print(f"binding {binding.name}: {binding.thumbprint}")
 
 
+def _text(value: object) -> str:
+    return str(getattr(value, "value", value))
+
+
 def main(argv: list[str]) -> int:
-    if len(argv) < 2 or argv[0] not in ("create", "show") or (argv[0] == "create" and len(argv) != 3):
+    arity = {"site": 2, "create": 3, "show": 2}
+    if not argv or arity.get(argv[0]) != len(argv):
         print(__doc__, file=sys.stderr)
         return 2
     with WebSiteManagementClient(EmulatorCredential(), SUBSCRIPTION, **ARM) as web:  # type: ignore[arg-type]
-        if argv[0] == "create":
+        if argv[0] == "site":
+            site(web, argv[1])
+        elif argv[0] == "create":
             create(web, argv[1], argv[2])
         else:
             show(web, argv[1])

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from shared import pki
 from shared.app_context import AppContext
+from shared.appservice.linking import bind_hostname
 from shared.clock import utcnow
 from shared.errors import BadRequest, CertsyncError, Conflict, DependencyError, NotFound, PreconditionFailed
 from shared.hostnames import normalize_hostname
@@ -163,6 +164,7 @@ class BindingRequest:
     hostname: str
     link: str
     ssl_state: str = SslState.SNI.value
+    slot: str = ""  # a deployment slot of the app (App Service links only)
 
 
 def put_binding(ctx: AppContext, request: BindingRequest) -> tuple[SslBinding, bool]:
@@ -174,6 +176,9 @@ def put_binding(ctx: AppContext, request: BindingRequest) -> tuple[SslBinding, b
     except ValueError:
         raise BadRequest("sslState must be SniEnabled or IpBasedEnabled", code="InvalidSslState") from None
     link = ctx.links.get(validate_name(request.link, "link name"))
+    if link.resource_id:  # the link indexes an App Service certificate: the binding is made in ARM
+        created = ctx.bindings.find(app, hostname) is None
+        return bind_hostname(ctx, link, app, hostname, ssl_state.value, request.slot), created
     ref = parse_secret_id(link.secret_id)
     held = certificate_at(ctx.vault_for(ref.vault_url), ref.name, link.version)
     pki.check_usable(held.bundle, [hostname], utcnow())

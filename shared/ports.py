@@ -22,7 +22,7 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import Protocol
 
-from shared.appservice.resources import ArmBinding, ArmCertificate
+from shared.appservice.resources import ArmApp, ArmBinding, ArmCertificate
 from shared.dns.base import DnsProvider
 from shared.issuers.base import Issuer
 from shared.model import BindingIndexEntry, Certificate, LinkedCertificate, Operation, SslBinding
@@ -225,6 +225,10 @@ class AppService(Protocol):
 
     def put_certificate(self, cert: ArmCertificate) -> ArmCertificate:
         """Create or import again from Key Vault; returns ARM's answer (thumbprint, keyVaultSecretStatus)."""
+        ...
+
+    def get_app(self, subscription: str, resource_group: str, site: str, slot: str = "") -> ArmApp:
+        """A site (or slot); NotFound code "ResourceNotFound"."""
         ...
 
     def list_bindings(self, subscription: str, resource_group: str) -> builtins.list[ArmBinding]:

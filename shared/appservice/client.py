@@ -26,7 +26,7 @@ from azure.mgmt.web.models import (
     Site,
 )
 
-from shared.appservice.resources import ArmBinding, ArmCertificate, parse_resource_id
+from shared.appservice.resources import ArmApp, ArmBinding, ArmCertificate, parse_resource_id
 from shared.credentials import EmulatorCredential
 from shared.errors import BadRequest, CertsyncError, Conflict, DependencyError, Forbidden, NotFound
 from shared.settings import Settings
@@ -88,6 +88,13 @@ class AzureAppService:
         with _arm_errors("Microsoft.Web/certificates/write", f"importing certificate {cert.id}"):
             put = self.client(cert.subscription).certificates.create_or_update(cert.resource_group, cert.name, envelope)
         return _certificate(put)
+
+    def get_app(self, subscription: str, resource_group: str, site: str, slot: str = "") -> ArmApp:
+        web = self.client(subscription)
+        action = "Microsoft.Web/sites/slots/read" if slot else "Microsoft.Web/sites/read"
+        with _arm_errors(action, f"reading app {site}{'/' + slot if slot else ''} in {resource_group}"):
+            app = web.web_apps.get_slot(resource_group, site, slot) if slot else web.web_apps.get(resource_group, site)
+        return ArmApp(subscription, resource_group, site, slot, app.location or "", app.server_farm_id or "")
 
     def list_bindings(self, subscription: str, resource_group: str) -> list[ArmBinding]:
         """SSL-enabled hostnames of every site and slot of a resource group (one list of sites,

@@ -82,6 +82,18 @@ class ArmBinding:
         return f"{self.site}/{self.slot}" if self.slot else self.site
 
 
+@dataclass(frozen=True)
+class ArmApp:
+    """A site or deployment slot: where a certificate for it must live (its webspace)."""
+
+    subscription: str
+    resource_group: str
+    site: str
+    slot: str
+    location: str
+    server_farm_id: str
+
+
 def link_name(cert: ArmCertificate) -> str:
     """A certsync link name for an ARM certificate: its own name when that is a valid link name,
     else a slug; always suffixed with a hash of the resource id, since names are unique only

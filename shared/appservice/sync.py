@@ -123,7 +123,7 @@ def _sync_certificate(
         imported = service.put_certificate(cert)
         seen.append(imported)
     if imported.thumbprint != current.thumbprint:
-        raise _not_imported(imported, current)
+        raise not_imported(imported, current)
     moved = [_move(service, b, imported.thumbprint) for b in bound]
     already = [(b, False) for b in listed if b.thumbprint == imported.thumbprint]
     index(ctx, imported, current, certificate, moved + already, last_error="")
@@ -144,7 +144,7 @@ def _move(service: AppService, binding: ArmBinding, thumbprint: str) -> tuple[Ar
     return back, True
 
 
-def _not_imported(imported: ArmCertificate, current: CurrentCertificate) -> CertsyncError:
+def not_imported(imported: ArmCertificate, current: CurrentCertificate) -> CertsyncError:
     status = imported.secret_status or "UnknownError"
     hint = ""
     if status == "AzureServiceUnauthorizedToAccessKeyVault":

@@ -265,3 +265,53 @@ def test_a_secret_changed_outside_certsync_is_moved_by_the_sweep(stack: ArmStack
     eventually(lambda: binding_thumbprint(stack, group, f"outside-{unique}", host) == fresh.thumbprint)
     assert (stack.web.certificates.get(group, "outside").thumbprint or "").upper() == fresh.thumbprint
     assert served_thumbprint(stack, host) == fresh.thumbprint
+
+
+def test_link_from_certsync_binds_in_arm_and_renewal_follows(stack: ArmStack, unique: str) -> None:
+    """The README walkthrough through certsync's API alone: link to an app, bind a hostname of
+    the site and one of its slot, renew, and see the new certificate served on both."""
+    name, group, site = f"linked-{unique}", f"rg-{unique}", f"linked-{unique}"
+    hosts = [f"linked-{unique}.example.com", f"staging-{unique}.example.com"]
+    cert = issue(stack.api, name, hosts)
+    app_world(stack, group, [site], slot="staging")
+
+    linked = stack.api.call(
+        "POST", f"apps/{site}/certificates", {"certificate": name, "resourceGroup": group, "hostnames": hosts[:1]}
+    )
+    assert linked.status_code == 201, linked.text
+    link = linked.json()
+    assert link["resourceId"].endswith(f"/resourceGroups/{group}/providers/Microsoft.Web/certificates/{name}")
+    assert [(b["app"], b["hostname"], b["thumbprint"]) for b in link["bindings"]] == [
+        (site, hosts[0], cert["thumbprint"])
+    ]
+    assert served_thumbprint(stack, hosts[0]) == cert["thumbprint"]
+    on_slot = stack.api.call("PUT", f"apps/{site}/bindings/{hosts[1]}", {"link": link["name"], "slot": "staging"})
+    assert on_slot.status_code == 201, on_slot.text
+    assert binding_thumbprint(stack, group, site, hosts[1], "staging") == cert["thumbprint"]
+
+    new = renew(stack.api, name)["thumbprint"]
+
+    eventually(lambda: all(served_thumbprint(stack, h) == new for h in hosts))
+    assert (stack.web.certificates.get(group, name).thumbprint or "").upper() == new
+
+
+def test_linking_a_hostname_the_certificate_does_not_cover_is_refused_before_arm_is_touched(
+    stack: ArmStack, unique: str
+) -> None:
+    name, group, site = f"refused-{unique}", f"rg-{unique}", f"refused-{unique}"
+    issue(stack.api, name, [f"refused-{unique}.example.com"])
+    app_world(stack, group, [site])
+
+    refused = stack.api.call(
+        "POST",
+        f"apps/{site}/certificates",
+        {"certificate": name, "resourceGroup": group, "hostnames": [f"other-{unique}.example.com"]},
+    )
+
+    assert refused.status_code == 400 and refused.json()["error"]["code"] == "HostnameNotCovered"
+    assert list(stack.web.certificates.list_by_resource_group(group)) == []
+    outside = stack.api.call("POST", f"apps/{site}/certificates", {"certificate": name, "resourceGroup": "x"})
+    assert outside.status_code == 404 or outside.json()["error"]["code"] in (
+        "ResourceGroupNotFound",
+        "ResourceNotFound",
+    )

@@ -12,7 +12,7 @@ from collections import Counter
 from dataclasses import replace
 
 from shared import pki
-from shared.appservice.resources import SUCCEEDED, ArmBinding, ArmCertificate
+from shared.appservice.resources import SUCCEEDED, ArmApp, ArmBinding, ArmCertificate
 from shared.errors import BadRequest, CertsyncError, NotFound
 from shared.hostnames import covers
 from shared.ports import SecretStore
@@ -25,7 +25,7 @@ class FakeAppService:
     def __init__(self, vault: SecretStore, vault_id: str) -> None:
         self.vault, self.vault_id = vault, vault_id
         self.certificates: dict[str, ArmCertificate] = {}  # by lowercased resource id
-        self.sites: set[tuple[str, str, str, str]] = set()  # (subscription, group, site, slot)
+        self.sites: dict[tuple[str, str, str, str], ArmApp] = {}  # (subscription, group, site, slot)
         self.bindings: dict[tuple[str, str, str, str, str], ArmBinding] = {}
         self.vault_access = True
         self.failures: dict[str, list[CertsyncError]] = {}  # method name -> errors to raise, in order
@@ -33,8 +33,8 @@ class FakeAppService:
 
     # --- scripting (not part of the port) ---
 
-    def add_site(self, subscription: str, group: str, site: str, slot: str = "") -> None:
-        self.sites.add((subscription, group, site, slot))
+    def add_site(self, subscription: str, group: str, site: str, slot: str = "", plan: str = "plan") -> None:
+        self.sites[(subscription, group, site, slot)] = ArmApp(subscription, group, site, slot, "westeurope", plan)
 
     # --- the port ---
 
@@ -62,6 +62,13 @@ class FakeAppService:
                     self.bindings[key] = replace(b, thumbprint=stored.thumbprint)
         self.certificates[cert.id.lower()] = stored
         return stored
+
+    def get_app(self, subscription: str, resource_group: str, site: str, slot: str = "") -> ArmApp:
+        self._call("get_app")
+        found = self.sites.get((subscription, resource_group, site, slot))
+        if found is None:
+            raise NotFound(f"app {site} was not found in {resource_group}", code="ResourceNotFound")
+        return found
 
     def list_bindings(self, subscription: str, resource_group: str) -> list[ArmBinding]:
         self._call("list_bindings")
