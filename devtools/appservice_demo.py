@@ -1,8 +1,8 @@
 """`make run` walkthrough: do in the ARM emulator what a user does in the portal.
 
-    python -m devtools.appservice_demo site <certificate>                # resource group demo, plan, app <certificate>-app
-    python -m devtools.appservice_demo create <certificate> <hostname>   # that app, then import cert-<certificate>, bind
-    python -m devtools.appservice_demo show <certificate>                # ARM's thumbprints
+    python -m devtools.appservice_demo site <certificate>               # group demo, a plan, app <certificate>-app
+    python -m devtools.appservice_demo create <certificate> <hostname>  # that app, import cert-<certificate>, bind
+    python -m devtools.appservice_demo show <certificate>               # ARM's thumbprints
 
 Plain azure-mgmt-web calls against https://127.0.0.1:8444 (subscription 11111111-...).
 """
