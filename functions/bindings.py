@@ -12,6 +12,7 @@ from shared.composition import get_context
 from shared.errors import BadRequest
 from shared.links import BindingRequest, delete_binding, put_binding
 from shared.model import validate_app
+from shared.overview import link_overview
 
 bp = func.Blueprint()
 
@@ -46,9 +47,9 @@ def link_to_app_http(req: func.HttpRequest) -> func.HttpResponse:
         slot=field(body, "slot", str, ""),
         hostnames=tuple(hostnames),
     )
-    link, bindings = link_to_app(get_context(), request)
-    detail = {**shapes.link(link), "bindings": [shapes.binding(b) for b in bindings]}
-    return json_response(detail, 201, {"Location": f"/api/links/{link.name}"})
+    ctx = get_context()
+    link, _ = link_to_app(ctx, request)
+    return json_response(shapes.link_state(link_overview(ctx, link.name)), 201, {"Location": f"/api/links/{link.name}"})
 
 
 @bp.route(route="apps/{app}/bindings", methods=["GET"])
