@@ -11,6 +11,7 @@ from functions.dashboard import bp as dashboard_bp
 from functions.export import bp as export_bp
 from functions.health import bp as health_bp
 from functions.links import bp as links_bp
+from functions.metrics import bp as metrics_bp
 from functions.openapi import bp as openapi_bp
 from functions.operations import bp as operations_bp
 from functions.timers import bp as timers_bp
@@ -31,6 +32,7 @@ for blueprint in (
     operations_bp,
     ca_bp,
     openapi_bp,
+    metrics_bp,
     dashboard_bp,
     worker_bp,
     timers_bp,

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from shared import logs
+from shared import logs, telemetry
 from shared.app_context import AppContext
 from shared.dns.base import DnsProvider
 from shared.errors import ServiceNotConfigured
@@ -27,6 +27,7 @@ from shared.sync.handlers import run_certificate_sync, run_link_sync
 
 log = logging.getLogger("certsync.start")
 HOST_JSON = Path(__file__).resolve().parent.parent / "host.json"
+APPINSIGHTS_SETTING = "APPLICATIONINSIGHTS_CONNECTION_STRING"  # set: metrics and traces go to Azure Monitor
 
 
 def operation_handlers() -> dict[OperationKind, Handler]:
@@ -75,6 +76,8 @@ _started = _Started()
 def start(env: Mapping[str, str] | None = None, *, host_json: Path = HOST_JSON) -> Application | None:
     """Compose once at start. A bad setting is logged here, once, and answered by every endpoint."""
     logs.install()
+    source = os.environ if env is None else env
+    telemetry.install(telemetry.telemetry_for(source.get(APPINSIGHTS_SETTING) or None))
     try:
         _started.application, _started.problem = compose(env, host_json=host_json), ""
     except SettingsError as err:

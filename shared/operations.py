@@ -9,11 +9,13 @@ CertsyncError for expected failures; the message is stored, never a stack trace.
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from shared import telemetry
 from shared.app_context import AppContext
 from shared.certificate_states import STALE_AFTER, claim_alive
 from shared.clock import epoch_ms, utcnow
@@ -99,13 +101,22 @@ class OperationEngine:
             op.status, op.updated_at = OperationStatus.RUNNING, utcnow()
             ctx.operations.save(op)
             op.final_attempt = delivery >= self.last_delivery
+            started, outcome = time.perf_counter(), "Redelivered"
             try:
-                op.result = self._handler_for(op)(ctx, op) or {}
-                op.status = OperationStatus.SUCCEEDED
-            except Exception as err:
-                self._record_error(op, err, delivery)
-            op.updated_at = utcnow()
-            return ctx.operations.save(op)
+                saved = self._handle(ctx, op, delivery)
+                outcome = saved.status.value
+                return saved
+            finally:  # certsync_operations_total and _duration_seconds, by kind and outcome
+                telemetry.instruments().record_operation(op.kind.value, outcome, time.perf_counter() - started)
+
+    def _handle(self, ctx: AppContext, op: Operation, delivery: int) -> Operation:
+        try:
+            op.result = self._handler_for(op)(ctx, op) or {}
+            op.status = OperationStatus.SUCCEEDED
+        except Exception as err:
+            self._record_error(op, err, delivery)
+        op.updated_at = utcnow()
+        return ctx.operations.save(op)
 
     def _handler_for(self, op: Operation) -> Handler:
         handler = self.handlers.get(op.kind)

@@ -14,6 +14,7 @@ from azure.data.tables import TableServiceClient
 from azure.identity import DefaultAzureCredential, ManagedIdentityCredential
 from azure.storage.queue import QueueClient
 
+from shared.dependencies import QUEUE, TABLE, response_hook
 from shared.storage_account import StorageAccount, StorageIdentity
 
 
@@ -35,11 +36,13 @@ class StorageClients:
         self._credential = storage_credential(account.identity) if account.identity else None
 
     def table_service(self, **options: Any) -> TableServiceClient:
+        options.setdefault("raw_response_hook", response_hook(TABLE))
         if self.account.connection_string is not None:
             return TableServiceClient.from_connection_string(self.account.connection_string, **options)
         return TableServiceClient(self.account.table_url, credential=self._credential, **self._tls(options))
 
     def queue(self, queue_name: str, **options: Any) -> QueueClient:
+        options.setdefault("raw_response_hook", response_hook(QUEUE))
         if self.account.connection_string is not None:
             return QueueClient.from_connection_string(self.account.connection_string, queue_name, **options)
         return QueueClient(self.account.queue_url, queue_name, credential=self._credential, **self._tls(options))

@@ -20,6 +20,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from shared import telemetry
 from shared.app_context import AppContext
 from shared.appservice import sync as appservice
 from shared.clock import utcnow
@@ -80,6 +81,7 @@ def run_sweep(ctx: AppContext, budget_seconds: float = DEFAULT_BUDGET_SECONDS, n
     report.bindings_repaired = _repair_lagging_bindings(ctx, links, bindings, report.changed_ids)
     report.orphans_removed = repair_orphans(ctx, (link.name for link in links), now)
     report.seconds = time.monotonic() - started
+    telemetry.instruments().record_sweep(report.seconds, report.changed_secrets, "all")
     return report
 
 
@@ -136,6 +138,7 @@ def run_vault_sweep(
     links = [link for link in ctx.links.in_vault(vault_url) if link.secret_id > after]
     report = _sync_changed(ctx, links, None, started, budget_seconds, now or utcnow(), at_least=1)
     report.seconds = time.monotonic() - started
+    telemetry.instruments().record_sweep(report.seconds, report.changed_secrets, "vault")
     return report
 
 

@@ -17,6 +17,7 @@ from azure.core.pipeline.policies import RetryPolicy
 from azure.keyvault.secrets import SecretClient, SecretProperties
 
 from shared.credentials import vault_credential
+from shared.dependencies import KEY_VAULT, response_hook
 from shared.errors import DependencyError, NotFound
 from shared.settings import Settings
 
@@ -51,6 +52,7 @@ def make_secret_client(settings: Settings, vault_url: str | None = None) -> Secr
         options["verify_challenge_resource"] = False
         if settings.key_vault_emulator_cert:
             options["connection_verify"] = str(settings.key_vault_emulator_cert)
+    options["raw_response_hook"] = response_hook(KEY_VAULT)
     return SecretClient(url, vault_credential(settings), retry_policy=NoRetryWhereNoVault(), **options)
 
 

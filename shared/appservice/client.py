@@ -28,6 +28,7 @@ from azure.mgmt.web.models import (
 
 from shared.appservice.resources import ArmApp, ArmBinding, ArmCertificate, parse_resource_id
 from shared.credentials import EmulatorCredential
+from shared.dependencies import ARM, response_hook
 from shared.errors import BadRequest, CertsyncError, Conflict, DependencyError, Forbidden, NotFound
 from shared.settings import Settings
 
@@ -64,6 +65,7 @@ class AzureAppService:
                 connection_verify=self.verify,
                 retry_total=self.retry_total,
                 retry_backoff_factor=0.2,
+                raw_response_hook=response_hook(ARM),
                 retry_backoff_max=10,
             )
         return self._clients[subscription]

@@ -7,14 +7,16 @@ concurrent order touching the same name is retried instead of overwritten.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from azure.core.credentials import TokenCredential
 from azure.core.exceptions import AzureError, HttpResponseError, ResourceNotFoundError
 from azure.mgmt.dns import DnsManagementClient
 from azure.mgmt.dns.models import RecordSet, TxtRecord
 
+from shared.dependencies import ARM, response_hook
 from shared.dns.base import absolute_name
 from shared.errors import BadRequest, DependencyError
 
@@ -80,7 +82,7 @@ class AzureDnsProvider:
         client: Any = None,
     ) -> None:
         if client is None:
-            client = DnsManagementClient(credential, subscription_id)
+            client = DnsManagementClient(credential, subscription_id, raw_response_hook=response_hook(ARM))
         self.client = client
         self.resource_group = resource_group
         self.ttl = ttl

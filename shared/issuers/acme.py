@@ -34,6 +34,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
 
 from shared.clock import utcnow
+from shared.dependencies import ACME, requests_hook
 from shared.dns.azure_dns import AzureDnsProvider
 from shared.dns.base import DnsProvider, absolute_name
 from shared.errors import BadRequest, CertsyncError, IssuerError, NotFound
@@ -379,6 +380,7 @@ class _Conversation:
         self.account_url = ""
         self._last_response: requests.Response | None = None
         net.session.hooks["response"].append(self._remember)
+        net.session.hooks["response"].append(requests_hook(ACME))
 
     @classmethod
     @contextmanager
