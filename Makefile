@@ -34,7 +34,7 @@ deps: $(INSTALLED) node_modules/.installed .debs-installed
 run: deps
 	$(BIN)/python -m devtools.stack
 
-test: deps
+test: deps lint
 	$(BIN)/python -m pytest
 
 # The fast ring: domain and service-layer tests on the in-memory fakes, and the fake half of the

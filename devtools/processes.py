@@ -10,9 +10,9 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from devtools.kv_emulator.tls import TlsFiles
 
@@ -67,7 +67,7 @@ class Service:
     process: subprocess.Popen | None = None
 
     def start(self) -> None:
-        out = open(self.log_path, "ab") if self.log_path else None  # None: share our terminal
+        out = open(self.log_path, "ab") if self.log_path else None  # noqa: SIM115 - the child owns it; None: share our terminal
         self.process = subprocess.Popen(
             self.argv,
             cwd=self.cwd,

@@ -30,10 +30,11 @@ CREATE_FIELDS = {"keyType", "autoRenew", "issuer", "validityDays", "reuseKey", "
 
 def _key_type(value: object) -> KeyType:
     try:
-        return KeyType(value)
+        return KeyType(value if isinstance(value, str) else "")
     except ValueError:
         allowed = ", ".join(k.value for k in KeyType)
-        raise BadRequest(f"keyType {str(value)[:40]!r} is not supported; use one of {allowed}", code="InvalidKeyType") from None
+        message = f"keyType {str(value)[:40]!r} is not supported; use one of {allowed}"
+        raise BadRequest(message, code="InvalidKeyType") from None
 
 
 @bp.route(route="certificates", methods=["POST"])

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from typing import Iterable
+from collections.abc import Iterable
 
 import idna  # IDNA 2008 + UTS 46; arrives with requests/acme (see requirements.txt)
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import Enum
+from enum import StrEnum
 
 from shared.errors import BadRequest
 
@@ -16,7 +16,7 @@ APP_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,59}$")
 SCOPE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.()-]{0,88}[A-Za-z0-9_()-]$|^[A-Za-z0-9]$")
 
 
-class CertificateStatus(str, Enum):
+class CertificateStatus(StrEnum):
     PENDING_ISSUANCE = "PendingIssuance"
     ISSUED = "Issued"
     RENEWING = "Renewing"
@@ -25,19 +25,19 @@ class CertificateStatus(str, Enum):
     EXPIRED = "Expired"
 
 
-class SslState(str, Enum):
+class SslState(StrEnum):
     SNI = "SniEnabled"
     IP = "IpBasedEnabled"
 
 
-class OperationStatus(str, Enum):
+class OperationStatus(StrEnum):
     QUEUED = "Queued"
     RUNNING = "Running"
     SUCCEEDED = "Succeeded"
     FAILED = "Failed"
 
 
-class OperationKind(str, Enum):
+class OperationKind(StrEnum):
     ISSUE = "issue"
     RENEW = "renew"
     REKEY = "rekey"
@@ -155,7 +155,8 @@ def validate_name(value: object, what: str = "name", pattern: re.Pattern[str] = 
 
 
 def validate_app(value: object) -> str:
-    return _checked(value, APP_PATTERN, "app name", "letters, digits and hyphens, at most 60 characters", "InvalidAppName")
+    rule = "letters, digits and hyphens, at most 60 characters"
+    return _checked(value, APP_PATTERN, "app name", rule, "InvalidAppName")
 
 
 def validate_scope(value: object) -> str:

@@ -10,7 +10,7 @@ import binascii
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from enum import Enum
+from enum import StrEnum
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
 from cryptography.hazmat.primitives.serialization import pkcs12
-from cryptography.x509.oid import ExtensionOID, NameOID
+from cryptography.x509.oid import NameOID
 
 from shared.errors import BadRequest
 from shared.hostnames import covers
@@ -29,7 +29,7 @@ PublicKey = rsa.RSAPublicKey | ec.EllipticCurvePublicKey
 MAX_COMMON_NAME_LENGTH = 64  # RFC 5280 upper bound; longer names live only in the SAN
 
 
-class KeyType(str, Enum):
+class KeyType(StrEnum):
     RSA2048 = "RSA2048"
     RSA3072 = "RSA3072"
     RSA4096 = "RSA4096"
@@ -77,7 +77,7 @@ def sha256_fingerprint(cert: x509.Certificate) -> str:
 def dns_names(cert: x509.Certificate) -> tuple[str, ...]:
     """The SAN DNS names, lowercase; the subject CN is ignored, as modern clients ignore it."""
     try:
-        san = cert.extensions.get_extension_for_oid(ExtensionOID.SUBJECT_ALTERNATIVE_NAME).value
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     except x509.ExtensionNotFound:
         return ()
     return tuple(name.lower() for name in san.get_values_for_type(x509.DNSName))

@@ -70,11 +70,13 @@ class SecretGroup:
     links: list[LinkedCertificate]
 
 
-def run_sweep(ctx: AppContext, budget_seconds: float = DEFAULT_BUDGET_SECONDS, now: datetime | None = None) -> SweepReport:
+def run_sweep(
+    ctx: AppContext, budget_seconds: float = DEFAULT_BUDGET_SECONDS, now: datetime | None = None
+) -> SweepReport:
     """The whole sweep in one invocation (one instance, small fleets, tests)."""
     started, now = time.monotonic(), now or utcnow()
     links = ctx.links.list()
-    bindings = ctx.bindings.for_links(l.name for l in links)
+    bindings = ctx.bindings.for_links(link.name for link in links)
     report = _sync_changed(ctx, links, bindings, started, budget_seconds, now)
     if ctx.app_service is not None:
         report.app_service = _sweep_app_service(ctx)
@@ -165,7 +167,7 @@ def _sync_changed(
         try:
             latest = {v.name: v for v in ctx.vault_for(vault_url).list_secrets()}
         except CertsyncError as err:
-            _fail_all(ctx, [l for g in vault_groups for l in g.links], err, report)
+            _fail_all(ctx, [link for g in vault_groups for link in g.links], err, report)
             continue
         changed += [g for g in vault_groups if _needs_sync(g, latest.get(g.ref.name), now, interval)]
     changed.sort(key=lambda g: g.ref.id)

@@ -5,15 +5,18 @@ row's ETag, so concurrent writers cannot silently overwrite each other.
 """
 from __future__ import annotations
 
+import builtins
+import contextlib
 import hashlib
 import json
 import threading
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime, timedelta
-from typing import Any, Callable, Iterable, Iterator, TypeVar
+from typing import Any, TypeVar
 
 from azure.core import MatchConditions
 from azure.core.exceptions import AzureError, ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
-from azure.data.tables import TableClient, TableServiceClient, TableTransactionError, UpdateMode
+from azure.data.tables import TableClient, TableEntity, TableServiceClient, TableTransactionError, UpdateMode
 
 from shared.clock import from_iso, utcnow
 from shared.errors import CertsyncError, Conflict, DependencyError, NotFound, PreconditionFailed
@@ -97,7 +100,7 @@ class Repository:
             raise _dependency(err, f"creating {what}") from None
         return meta.get("etag", "")
 
-    def _update(self, entity: dict, etag: str, what: str) -> str:
+    def _update(self, entity: dict, etag: str | None, what: str) -> str:
         try:
             meta = self.client.update_entity(
                 entity, mode=UpdateMode.REPLACE, etag=etag, match_condition=MatchConditions.IfNotModified
@@ -121,18 +124,18 @@ class Repository:
                 chunk = group[start : start + 100]
                 try:
                     results = self.client.submit_transaction(
-                        [("update", row_of(i), {"mode": UpdateMode.REPLACE, "etag": i.etag, "match_condition": MatchConditions.IfNotModified}) for i in chunk]  # type: ignore[attr-defined]
+                        [("update", row_of(i), _replace_if_unchanged(i.etag)) for i in chunk]  # type: ignore[attr-defined]
                     )
                 except TableTransactionError:
                     lost += chunk
                     continue
                 except AzureError as err:
                     raise _dependency(err, f"updating {len(chunk)} rows") from None
-                for item, meta in zip(chunk, results):
+                for item, meta in zip(chunk, results, strict=False):
                     item.etag = meta.get("etag", "")  # type: ignore[attr-defined]
         return lost
 
-    def _get(self, partition: str, row: str, what: str, code: str = "NotFound") -> dict:
+    def _get(self, partition: str, row: str, what: str, code: str = "NotFound") -> TableEntity:
         try:
             return self.client.get_entity(partition, row)
         except ResourceNotFoundError:
@@ -140,7 +143,7 @@ class Repository:
         except AzureError as err:
             raise _dependency(err, f"reading {what}") from None
 
-    def _delete(self, partition: str, row: str, etag: str, what: str) -> None:
+    def _delete(self, partition: str, row: str, etag: str | None, what: str) -> None:
         try:
             self.client.delete_entity(partition, row, etag=etag, match_condition=MatchConditions.IfNotModified)
         except ResourceModifiedError:
@@ -190,7 +193,8 @@ class Repository:
         for start in range(0, len(rows), KEYS_PER_QUERY):
             params = {"pk": partition, **{f"r{i}": row for i, row in enumerate(rows[start : start + KEYS_PER_QUERY])}}
             terms = " or ".join(f"RowKey eq @{key}" for key in params if key != "pk")
-            yield from self._query(f"PartitionKey eq @pk and ( {terms} )", params, what)  # the SDK reads "@r0)" as one name
+            # a space before ")": the SDK reads "@r0)" as one name
+            yield from self._query(f"PartitionKey eq @pk and ( {terms} )", params, what)
 
     def _index_once(self, build: Callable[[], None]) -> None:
         """Rows written before the indexes existed get their index rows once per table: the
@@ -329,10 +333,12 @@ class LinkRepository(Repository):
 
     def page(self, top: int, token: str | None = None) -> Page[LinkedCertificate]:
         """By scope, then name."""
-        rows, following = self._page("PartitionKey lt @index", {"index": INDEX_START}, top, token, "linked certificates")
+        rows, following = self._page(
+            "PartitionKey lt @index", {"index": INDEX_START}, top, token, "linked certificates"
+        )
         return Page([_link_from(row) for row in rows], following)
 
-    def for_secret(self, secret_id: str) -> list[LinkedCertificate]:
+    def for_secret(self, secret_id: str) -> builtins.list[LinkedCertificate]:
         """Through the secret's index partition, then the link rows by key, scope by scope."""
         self._index_once(self._build_secret_index)
         entries = self._query("PartitionKey eq @pk", {"pk": _secret_partition(secret_id)}, "linked certificates")
@@ -350,7 +356,7 @@ class LinkRepository(Repository):
         for link in self.list():
             self._upsert(_secret_index_row(link), f"linked certificate {link.name}")
 
-    def in_vault(self, vault_url: str) -> list[LinkedCertificate]:
+    def in_vault(self, vault_url: str) -> builtins.list[LinkedCertificate]:
         """A range over SecretId: every id in the vault starts with `<vault>/secrets/` ('0' follows '/')."""
         bounds = {"index": INDEX_START, "low": f"{vault_url}/secrets/", "high": f"{vault_url}/secrets0"}
         query = "PartitionKey lt @index and SecretId ge @low and SecretId lt @high"
@@ -413,10 +419,8 @@ class BindingRepository(Repository):
     def unindex(self, entry: BindingIndexEntry) -> None:
         """Drop an entry only if nobody refreshed it since it was read."""
         key = _link_index_key(entry.app, entry.hostname)
-        try:
+        with contextlib.suppress(PreconditionFailed):  # refreshed by a create meanwhile: it stays
             self._delete(LINK_INDEX + entry.link, key, entry.etag, f"binding {entry.hostname}")
-        except PreconditionFailed:
-            pass  # refreshed by a create meanwhile: it stays
 
     def all(self) -> Iterator[SslBinding]:
         for row in self._query("PartitionKey lt @index", {"index": INDEX_START}, "bindings"):
@@ -440,7 +444,9 @@ class BindingRepository(Repository):
                 for entry in self._query(query, params, "bindings"):
                     by_app.setdefault(entry["App"], set()).add(entry["Hostname"])
             rows = (
-                row for app, hosts in sorted(by_app.items()) for row in self._rows_by_keys(app, sorted(hosts), "bindings")
+                row
+                for app, hosts in sorted(by_app.items())
+                for row in self._rows_by_keys(app, sorted(hosts), "bindings")
             )
         for row in rows:
             if row.get("Link") in grouped:
@@ -480,7 +486,9 @@ class OperationRepository(Repository):
                 break
         return ops
 
-    def page(self, top: int, token: str | None = None, target: str | None = None, kind: str | None = None) -> Page[Operation]:
+    def page(
+        self, top: int, token: str | None = None, target: str | None = None, kind: str | None = None
+    ) -> Page[Operation]:
         """Newest first; a filtered page may hold fewer than `top` (Table Storage stops early)."""
         query, params = "PartitionKey eq @pk", {"pk": OPERATION_PARTITION}
         if target:
@@ -613,7 +621,8 @@ def _link_index_key(app: str, hostname: str) -> str:
 
 
 def _link_index_row(b: SslBinding) -> dict:
-    return {"PartitionKey": LINK_INDEX + b.link, "RowKey": _link_index_key(b.app, b.hostname), "App": b.app, "Hostname": b.hostname}
+    key = _link_index_key(b.app, b.hostname)
+    return {"PartitionKey": LINK_INDEX + b.link, "RowKey": key, "App": b.app, "Hostname": b.hostname}
 
 
 def _binding_row(b: SslBinding) -> dict:
@@ -712,3 +721,8 @@ def _timestamp(row: dict) -> datetime | None:
 
 def _etag(row: dict) -> str:
     return row.metadata.get("etag", "") if hasattr(row, "metadata") else ""
+
+
+def _replace_if_unchanged(etag: str | None) -> dict[str, Any]:
+    """Options of a transaction update that replaces the row only if nobody wrote it since `etag`."""
+    return {"mode": UpdateMode.REPLACE, "etag": etag, "match_condition": MatchConditions.IfNotModified}

@@ -125,7 +125,7 @@ class Route:
         if len(segments) != len(self.pattern):
             return None
         params: dict[str, str] = {}
-        for part, segment in zip(self.pattern, segments):
+        for part, segment in zip(self.pattern, segments, strict=False):
             if part in (NAME, VERSION):
                 params[part] = segment
             elif part != segment.lower():

@@ -11,7 +11,7 @@ import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Protocol
+from typing import Any, Protocol
 
 from devtools.kv_emulator.errors import Conflict, Forbidden, SecretNotFound
 from devtools.kv_emulator.protocol import RECOVERABLE_DAYS
@@ -80,14 +80,14 @@ class NewVersion:
 class PropertiesUpdate:
     """What an update request asks to change; UNSET fields stay as they are."""
 
-    content_type: str | None | _Unset = UNSET
-    tags: dict[str, str] | None | _Unset = UNSET
+    content_type: str | _Unset | None = UNSET
+    tags: dict[str, str] | _Unset | None = UNSET
     enabled: bool | _Unset = UNSET
-    not_before: int | None | _Unset = UNSET
-    expires: int | None | _Unset = UNSET
+    not_before: int | _Unset | None = UNSET
+    expires: int | _Unset | None = UNSET
 
     def apply(self, version: SecretVersion, now: int) -> SecretVersion:
-        changes: dict[str, object] = {
+        changes: dict[str, Any] = {
             name: value
             for name, value in (
                 ("content_type", self.content_type),
@@ -192,7 +192,7 @@ class SecretVault:
             if existing is None:
                 secret = Secret(name=name, versions=(version,))
             else:
-                secret = replace(existing, versions=existing.versions + (version,))
+                secret = replace(existing, versions=(*existing.versions, version))
             self._store(secret)
             return secret, version
 

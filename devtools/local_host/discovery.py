@@ -13,10 +13,11 @@ import os
 import sys
 import traceback
 import typing
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Callable
+from typing import Any
 
 from azure.functions.decorators.function_app import Function, FunctionRegister
 
@@ -102,7 +103,7 @@ def import_app_module(app_dir: Path) -> ModuleType:
     sys.modules.pop(module_name, None)  # a second LocalHost in one process re-reads the script
     try:
         return importlib.import_module(module_name)
-    except Exception:  # noqa: BLE001 - any import failure is an indexing failure
+    except Exception:
         raise AppLoadError(f"importing {script.name} failed:\n{traceback.format_exc()}") from None
 
 
@@ -119,7 +120,7 @@ def find_function_app(module: ModuleType) -> FunctionRegister:
 def _type_hints(target: Callable[..., Any]) -> dict[str, Any]:
     try:
         return typing.get_type_hints(target)
-    except Exception:  # noqa: BLE001 - unresolvable string annotations: fall back to raw ones
+    except Exception:
         return {k: p.annotation for k, p in inspect.signature(target).parameters.items()}
 
 
@@ -156,6 +157,6 @@ def discover_functions(app_dir: Path) -> list[FunctionSpec]:
     app = find_function_app(import_app_module(app_dir))
     try:
         functions = app.get_functions()  # builds and validates; may only be called once per app
-    except Exception as err:  # noqa: BLE001 - the library's own validation errors
+    except Exception as err:
         raise AppLoadError(f"indexing the FunctionApp failed: {err}") from None
     return [_spec(f) for f in functions]

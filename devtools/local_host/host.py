@@ -12,9 +12,10 @@ import os
 import re
 import threading
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import azure.functions as func
 from azure.storage.blob import BlobServiceClient
@@ -286,7 +287,7 @@ class LocalHost:
             os.chdir(self._previous_cwd)
             self._previous_cwd = None
 
-    def __enter__(self) -> "LocalHost":
+    def __enter__(self) -> LocalHost:
         self.start()
         return self
 

@@ -97,7 +97,7 @@ class CronSchedule:
     days_of_week: tuple[int, ...]
 
     @classmethod
-    def parse(cls, expression: str) -> "CronSchedule":
+    def parse(cls, expression: str) -> CronSchedule:
         fields = expression.split()
         if len(fields) == 5:
             fields = ["0", *fields]
@@ -106,7 +106,7 @@ class CronSchedule:
                 f"{expression!r} has {len(fields)} fields; NCRONTAB needs six: "
                 "second minute hour day month day-of-week"
             )
-        parsed = [_parse_field(text, kind) for text, kind in zip(fields, _FIELDS)]
+        parsed = [_parse_field(text, kind) for text, kind in zip(fields, _FIELDS, strict=False)]
         return cls(expression, *parsed)
 
     def next_after(self, moment: datetime) -> datetime | None:

@@ -8,13 +8,15 @@ reaches maxDequeueCount the message is copied to `<queue>-poison` and deleted.
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import random
 import threading
+from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from datetime import timedelta
-from typing import Any, Callable
+from typing import Any
 
 from azure.core.exceptions import AzureError, HttpResponseError, ResourceExistsError, ResourceNotFoundError
 from azure.storage.queue import QueueClient
@@ -48,10 +50,8 @@ def send_creating_queue(queue: QueueClient, text: str) -> None:
     try:
         queue.send_message(text)
     except ResourceNotFoundError:
-        try:
+        with contextlib.suppress(ResourceExistsError):
             queue.create_queue()
-        except ResourceExistsError:
-            pass
         queue.send_message(text)
 
 
@@ -86,7 +86,7 @@ class _Lease:
         self._done = threading.Event()
         self._thread = threading.Thread(target=self._renew, name=f"lease-{message.id}", daemon=True)
 
-    def __enter__(self) -> "_Lease":
+    def __enter__(self) -> _Lease:
         self._thread.start()
         return self
 
@@ -153,7 +153,7 @@ class QueueListener:
         while not self._stopping.is_set():
             try:
                 messages = self._receive()
-            except Exception as err:  # noqa: BLE001 - storage down or misconfigured: keep polling
+            except Exception as err:
                 self._report_poll_failure(err)
                 self._sleep(self._backoff.next_delay(False))
                 continue
@@ -169,10 +169,9 @@ class QueueListener:
 
     def _receive(self) -> list[StoredMessage]:
         if not self._queue_ready:
-            try:
-                self._queue.create_queue()  # the extension waits for the queue; creating it is friendlier locally
-            except ResourceExistsError:
-                pass
+            # the extension waits for the queue; creating it is friendlier locally
+            with contextlib.suppress(ResourceExistsError):
+                self._queue.create_queue()
             self._queue_ready = True
         try:
             pages = self._queue.receive_messages(
@@ -205,11 +204,11 @@ class QueueListener:
     def _process(self, message: StoredMessage) -> None:
         try:
             self._process_message(message)
-        except Exception:  # noqa: BLE001 - a storage error must not kill the worker thread
+        except Exception:
             log.exception("handling queue message %s from '%s' failed", message.id, self.queue_name)
 
     def _process_message(self, message: StoredMessage) -> None:
-        if message.dequeue_count > self._options.max_dequeue_count:
+        if (message.dequeue_count or 0) > self._options.max_dequeue_count:
             self._move_to_poison(message, message.pop_receipt)
             return
         try:
@@ -235,7 +234,7 @@ class QueueListener:
             self._ignore_gone(lambda: self._queue.delete_message(message.id, lease.pop_receipt))
         elif self._poison is None:
             pass  # no poison queue: leave it invisible so a failing message cannot spin (the extension's rule)
-        elif message.dequeue_count >= self._options.max_dequeue_count:
+        elif (message.dequeue_count or 0) >= self._options.max_dequeue_count:
             self._move_to_poison(message, lease.pop_receipt)
         else:
             seconds = int(self._options.visibility_timeout.total_seconds())

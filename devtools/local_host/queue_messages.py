@@ -84,7 +84,7 @@ def output_bodies(value: Any) -> list[bytes]:
     if isinstance(value, Iterable) and not isinstance(value, dict):
         bodies: list[bytes] = []
         for item in value:
-            if isinstance(item, (bytes, bytearray)) or isinstance(item, Iterable) and not isinstance(item, str):
+            if isinstance(item, (bytes, bytearray)) or (isinstance(item, Iterable) and not isinstance(item, str)):
                 raise OutputValueError(f"invalid data type in output queue message list: {type(item).__name__}")
             bodies += output_bodies(item)
         return bodies

@@ -6,7 +6,8 @@ the host does; a local listener on that queue is woken at once (the host's Share
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from devtools.local_host.app_settings import resolve_setting_expressions
 from devtools.local_host.discovery import Binding, FunctionSpec

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Generic, Sequence, TypeVar
+from typing import Generic, TypeVar
 from urllib.parse import unquote
 
 T = TypeVar("T")
@@ -228,7 +229,7 @@ class Segment:
     pattern: re.Pattern[str] = field(compare=False)
 
     @classmethod
-    def parse(cls, text: str) -> "Segment":
+    def parse(cls, text: str) -> Segment:
         parts = _parse_segment(text)
         if not parts:
             raise RouteTemplateError("a route cannot have an empty segment ('//')")
@@ -259,7 +260,7 @@ class Segment:
         if not found:
             return None
         params = [p for p in self.parts if isinstance(p, Parameter)]
-        values = dict(zip((p.name for p in params), found.groups()))
+        values = dict(zip((p.name for p in params), found.groups(), strict=False))
         return values if all(p.accepts(values[p.name]) for p in params) else None
 
 
@@ -274,7 +275,7 @@ class RouteTemplate:
     segments: tuple[Segment, ...]
 
     @classmethod
-    def parse(cls, text: str) -> "RouteTemplate":
+    def parse(cls, text: str) -> RouteTemplate:
         trimmed = text.strip()
         trimmed = trimmed[2:] if trimmed.startswith("~/") else trimmed.lstrip("/")
         segments = tuple(Segment.parse(s) for s in trimmed.split("/")) if trimmed else ()

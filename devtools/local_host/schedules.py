@@ -14,7 +14,8 @@ from devtools.local_host.timespan import TimeSpanError, parse_timespan
 
 
 class TimerSchedule(Protocol):
-    expression: str
+    @property
+    def expression(self) -> str: ...
 
     def next_after(self, moment: datetime) -> datetime | None: ...
 

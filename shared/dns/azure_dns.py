@@ -33,9 +33,9 @@ def find_zone(fqdn: str, zone_names: Iterable[str]) -> str | None:
     best: str | None = None
     for zone in zone_names:
         candidate = absolute_name(zone)
-        if name == candidate or name.endswith("." + candidate):
-            if best is None or len(candidate) > len(best):
-                best = candidate
+        covers = name == candidate or name.endswith("." + candidate)
+        if covers and (best is None or len(candidate) > len(best)):
+            best = candidate
     return best.rstrip(".") if best else None
 
 
@@ -50,7 +50,7 @@ def relative_record_name(fqdn: str, zone: str) -> str:
 
 
 def with_txt_value(values: tuple[str, ...], value: str) -> tuple[str, ...]:
-    return values if value in values else values + (value,)
+    return values if value in values else (*values, value)
 
 
 def without_txt_value(values: tuple[str, ...], value: str) -> tuple[str, ...]:

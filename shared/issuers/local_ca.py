@@ -340,7 +340,7 @@ def _key_usage(
     )
 
 
-def _signature_hash(key: PrivateKey) -> hashes.HashAlgorithm:
+def _signature_hash(key: PrivateKey) -> hashes.SHA256 | hashes.SHA384:
     # Match the hash to the curve strength (ecdsa-with-SHA384 for P-384), SHA-256 otherwise.
     if isinstance(key, ec.EllipticCurvePrivateKey) and key.curve.key_size >= 384:
         return hashes.SHA384()
