@@ -14,10 +14,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
-from bench import acme_figures, figures, renewal_http, sweep_bench
+from bench import acme_figures, figures, renewal_http, scale_bench, sweep_bench
 from bench.api import Api
 from bench.fleet import FleetShape
-from bench.report import Row, code_version, console_table, write_markdown
+from bench.report import Row, code_version, console_table, replace_sections, write_markdown
 from bench.stack import BenchStack, app_env
 from devtools.processes import ROOT
 
@@ -43,6 +43,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--latency-ms", type=int, default=10, help="added to every Key Vault request")
     parser.add_argument("--naive-workers", type=int, default=1, help="threads for the naive loop (1 = a plain loop)")
     parser.add_argument("--renewals", type=int, default=5, help="repetitions of the renew -> bindings timing")
+    parser.add_argument("--scale-links", type=int, default=100_000, help="links of the 1-vs-3-instance sweep")
+    parser.add_argument("--scale-secrets", type=int, default=20_000)
+    parser.add_argument("--scale-vaults", type=int, default=10)
+    parser.add_argument("--only", choices=["scale"], help="run this section only and replace it in the output")
     parser.add_argument("--output", type=Path, default=ROOT / "docs" / "benchmarks.md")
     parser.add_argument("--no-write", action="store_true", help="print only; leave docs/benchmarks.md alone")
     return parser.parse_args(argv)
@@ -70,6 +74,8 @@ def main(argv: list[str] | None = None) -> int:
             sections.append((title, "Not measured in this run.", [Row(title, "not measured", _first_line(err))]))
 
     try:
+        if args.only:
+            raise _SkipMainSections
         log(f"starting Azurite and two Key Vault emulators (logs in {stack.logs})")
         stack.start_storage_and_vaults(2)
         shape = FleetShape(links=args.links, secrets=args.secrets, changed_fraction=args.changed_percent / 100)
@@ -104,8 +110,18 @@ def main(argv: list[str] | None = None) -> int:
             return ("ACME issue and renew (Pebble)", acme_figures.DESCRIPTION, acme_figures.rows(acme_figures.run(stack)))
 
         section("ACME issue and renew (Pebble)", acme_section)
+    except _SkipMainSections:
+        pass
     finally:
         stack.close()
+
+    def scale_section() -> Section:
+        changed = args.changed_percent / 100
+        shape = FleetShape(links=args.scale_links, secrets=args.scale_secrets, changed_fraction=changed)
+        result = scale_bench.run(base / "scale", shape, args.scale_vaults, args.latency_ms, log)
+        return ("Scale: the sweep on 1 and 3 instances", scale_bench.describe(result), scale_bench.rows(result))
+
+    section("Scale: the sweep on 1 and 3 instances", scale_section)  # its own stack, after the others stopped
     rows = [row for _, _, section_rows in sections for row in section_rows]
     print(console_table(rows))
     seconds = time.monotonic() - clock
@@ -116,7 +132,10 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_write:
         extra = _extra_args(argv)
         command = f"`.venv/bin/python -m bench{extra}`" if extra else "`make bench` (runs `.venv/bin/python -m bench`)"
-        write_markdown(args.output, command, code, started, seconds, sections, notes)
+        if args.only:
+            replace_sections(args.output, command, started, sections)
+        else:
+            write_markdown(args.output, command, code, started, seconds, sections, notes)
         log(f"wrote {args.output}")
     missed = [r for r in rows if r.passed is False]
     log(f"done in {seconds:.0f}s; {len(missed)} target(s) missed")
@@ -125,6 +144,10 @@ def main(argv: list[str] | None = None) -> int:
     else:
         shutil.rmtree(base, ignore_errors=True)
     return 1 if failed else 0
+
+
+class _SkipMainSections(Exception):
+    """--only: the shared stack's sections are left out."""
 
 
 def _start_host(stack: BenchStack, log: Callable[[str], None]) -> str | None:

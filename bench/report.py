@@ -80,6 +80,24 @@ def write_markdown(
     path.write_text("\n".join(out))
 
 
+def replace_sections(path: Path, command: str, started: datetime, sections: list[tuple[str, str, list[Row]]]) -> None:
+    """A run of some sections only (`--only`): put each in place of its namesake (or before the
+    Notes), saying which command and date produced it; the other sections keep their run."""
+    text = path.read_text() if path.exists() else "# Benchmarks\n\n## Notes\n"
+    for title, prose, rows in sections:
+        block = "\n".join([f"## {title}", "", f"From {command} on {started:%Y-%m-%d %H:%M} UTC, a separate run.",
+                            "", prose.strip(), "", markdown_table(rows), "", ""])  # fmt: skip
+        heading = f"## {title}\n"
+        if heading in text:
+            start = text.index(heading)
+            end = text.find("\n## ", start + len(heading))
+            text = text[:start] + block + (text[end + 1 :] if end >= 0 else "")
+        else:
+            at = text.find("## Notes")
+            text = text[:at] + block + text[at:] if at >= 0 else text + "\n" + block
+    path.write_text(text)
+
+
 # What a run executes; tests and docs changing under a run do not change its figures.
 CODE_PATHS = ("bench", "shared", "functions", "devtools", "function_app.py", "host.json", "requirements.txt")
 

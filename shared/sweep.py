@@ -35,6 +35,7 @@ from shared.vault import SecretVersion
 
 log = logging.getLogger("certsync.sweep")
 DEFAULT_BUDGET_SECONDS = 480.0  # inside the 10-minute Consumption limit, with room to record
+SYNC_SETTLES_WITHIN = timedelta(minutes=2)  # a sync moves a link's bindings well within this
 
 
 @dataclass
@@ -119,7 +120,9 @@ def run_sweep_unit(ctx: AppContext, op: Operation) -> dict:
     if not vault:
         links = ctx.links.list()
         bindings = ctx.bindings.for_links(link.name for link in links)
-        repaired = _repair_lagging_bindings(ctx, links, bindings, set())
+        # a link synced moments ago is a vault unit's sync still moving its bindings: not lagging
+        settled = [link for link in links if not _synced_recently(link, utcnow())]
+        repaired = _repair_lagging_bindings(ctx, settled, bindings, set())
         orphans = repair_orphans(ctx, (link.name for link in links), utcnow())
         return {"links": len(links), "bindingsRepaired": repaired, "orphansRemoved": orphans}
     budget = float(op.parameters.get("budgetSeconds", DEFAULT_BUDGET_SECONDS))
@@ -247,6 +250,10 @@ def _by_vault(groups: list[SecretGroup]) -> dict[str, list[SecretGroup]]:
     for group in groups:
         vaults[group.ref.vault_url].append(group)
     return vaults
+
+
+def _synced_recently(link: LinkedCertificate, now: datetime) -> bool:
+    return link.last_synced_at is not None and now - link.last_synced_at < SYNC_SETTLES_WITHIN
 
 
 def _repair_lagging_bindings(
