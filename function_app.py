@@ -8,6 +8,7 @@ from functions.bindings import bp as bindings_bp
 from functions.ca import bp as ca_bp
 from functions.certificates import bp as certificates_bp
 from functions.dashboard import bp as dashboard_bp
+from functions.deliveries import bp as deliveries_bp
 from functions.export import bp as export_bp
 from functions.health import bp as health_bp
 from functions.links import bp as links_bp
@@ -30,6 +31,7 @@ for blueprint in (
     links_bp,
     bindings_bp,
     operations_bp,
+    deliveries_bp,
     ca_bp,
     openapi_bp,
     metrics_bp,

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from shared.clock import to_iso
 from shared.conditions import Condition
-from shared.model import Certificate, LinkedCertificate, Operation, SslBinding
+from shared.model import Certificate, Delivery, LinkedCertificate, Operation, SslBinding
 from shared.overview import CertificateOverview, CertificateSummary, LinkState
 
 iso = to_iso
@@ -128,4 +128,22 @@ def operation(op: Operation) -> dict:
         "parameters": op.parameters,
         "result": op.result,
         "error": error,
+    }
+
+
+def delivery(d: Delivery) -> dict:
+    """A webhook delivery; `webhook` is scheme and host only (the path may be the secret)."""
+    return {
+        "id": d.id,
+        "eventId": d.event_id,
+        "eventType": d.event_type,
+        "subject": d.subject,
+        "webhook": d.webhook,
+        "status": d.status.value,
+        "attempts": d.attempts,
+        "lastError": d.last_error or None,
+        "operation": d.operation or None,
+        "createdAt": iso(d.created_at),
+        "nextAttemptAt": iso(d.next_attempt_at),
+        "deliveredAt": iso(d.delivered_at),
     }

@@ -1,4 +1,5 @@
-"""Timers: auto-renew every 8 hours and the background sync sweep."""
+"""Timers: auto-renew every 8 hours and the background sync sweep (which also checks the
+conditions worth a notification: shared.notify.watch)."""
 from __future__ import annotations
 
 import logging
@@ -7,6 +8,7 @@ import azure.functions as func
 
 from shared.auto_renew import run_auto_renew
 from shared.composition import get_context
+from shared.notify.watch import run_watch
 from shared.sweep import start_sweep
 
 bp = func.Blueprint()
@@ -25,3 +27,4 @@ def sync_sweep(timer: func.TimerRequest) -> None:
     instances take them from the operations queue."""
     units = start_sweep(get_context())
     log.info("sync_sweep: %d units queued", len(units))
+    log.info("notifications: %s", run_watch(get_context()))

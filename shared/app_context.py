@@ -20,6 +20,7 @@ from shared.ports import (
     AppService,
     BindingStore,
     CertificateStore,
+    DeliveryStore,
     Issuer,
     LinkStore,
     OperationQueue,
@@ -30,7 +31,14 @@ from shared.ports import (
 from shared.queueing import StorageOperationQueue
 from shared.settings import Settings
 from shared.storage_clients import StorageClients
-from shared.tables import BindingRepository, CertificateRepository, LinkRepository, OperationRepository, TableStore
+from shared.tables import (
+    BindingRepository,
+    CertificateRepository,
+    DeliveryRepository,
+    LinkRepository,
+    OperationRepository,
+    TableStore,
+)
 from shared.vault import Vault, make_secret_client
 
 ISSUER_NAMES = ("local", "acme")
@@ -50,6 +58,7 @@ class AppContext:
     bindings: BindingStore
     operations: OperationStore
     open_vault: Callable[[str], SecretStore]  # a client for another vault, by its URL
+    deliveries: DeliveryStore
     dns: DnsProvider | None = None  # None: the provider the settings describe (Azure DNS)
     app_service: AppService | None = None  # set when APP_SERVICE_SUBSCRIPTIONS names any
     _vaults: dict[str, SecretStore] = field(default_factory=dict)
@@ -70,6 +79,7 @@ class AppContext:
             links=LinkRepository(store),
             bindings=BindingRepository(store),
             operations=OperationRepository(store),
+            deliveries=DeliveryRepository(store),
             open_vault=lambda url: Vault(make_secret_client(settings, vault_url=url)),
             dns=dns,
             app_service=AzureAppService.from_settings(settings) if settings.app_service_enabled else None,

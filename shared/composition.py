@@ -20,6 +20,8 @@ from shared.dns.base import DnsProvider
 from shared.errors import ServiceNotConfigured
 from shared.lifecycle import run_issuance
 from shared.model import OperationKind
+from shared.notify.delivery import run_delivery
+from shared.notify.events import notify_sync_failure
 from shared.operations import Handler, OperationEngine
 from shared.settings import Settings, SettingsError, max_dequeue_count
 from shared.sweep import run_sweep_unit
@@ -37,9 +39,10 @@ def operation_handlers() -> dict[OperationKind, Handler]:
         OperationKind.ISSUE: run_issuance,
         OperationKind.RENEW: run_issuance,
         OperationKind.REKEY: run_issuance,
-        OperationKind.SYNC_LINK: run_link_sync,
-        OperationKind.SYNC_CERTIFICATE: run_certificate_sync,
+        OperationKind.SYNC_LINK: notify_sync_failure(run_link_sync),
+        OperationKind.SYNC_CERTIFICATE: notify_sync_failure(run_certificate_sync),
         OperationKind.SWEEP: run_sweep_unit,
+        OperationKind.DELIVER_WEBHOOK: run_delivery,
     }
 
 

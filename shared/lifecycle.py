@@ -23,6 +23,7 @@ from shared.hostnames import normalize_hostnames
 from shared.issuers.base import IssueRequest
 from shared.links import links_of_certificate
 from shared.model import Certificate, CertificateStatus, Operation, OperationKind, validate_name
+from shared.notify.events import ISSUANCE_EVENTS, EventType, operation_event, record
 from shared.operations import abandon, is_active, new_operation, operation_age, submit
 from shared.pfx_size import check_fits_in_key_vault
 from shared.sync.handlers import after_new_version
@@ -287,6 +288,8 @@ def _record_success(
         cert.failure_count, cert.last_error = 0, ""
         if cert.active_operation == op.id:
             cert.active_operation = ""
+        issued = {"thumbprint": bundle.thumbprint, "version": version.version, "notAfter": to_iso(bundle.not_after)}
+        _notify(ctx, op, ISSUANCE_EVENTS[op.kind], {**issued, "hostnames": list(cert.hostnames)})
         return ctx.certificates.save(cert)
 
     return retry_on_conflict(apply)
@@ -307,6 +310,16 @@ def _record_failure(ctx: AppContext, op: Operation, err: CertsyncError, retry: R
         cert.status, cert.renewal_due_at = outcome.status, outcome.renewal_due_at
         if cert.active_operation == op.id:
             cert.active_operation = ""
+        error = {"code": err.code, "message": err.message}
+        _notify(ctx, op, EventType.RENEWAL_FAILED, {"operation": op.id, "kind": op.kind.value, "error": error,
+                                                    "failureCount": cert.failure_count,
+                                                    "nextAttemptAt": to_iso(cert.renewal_due_at)})
         ctx.certificates.save(cert)
 
     retry_on_conflict(apply)
+
+
+def _notify(ctx: AppContext, op: Operation, kind: EventType, data: dict) -> None:
+    """Recorded before the certificate row it describes: a crash in between is redelivered and
+    records the same event (its id comes from the operation), so it is neither lost nor doubled."""
+    record(ctx, operation_event(op, kind, {"operation": op.id, **data}))

@@ -45,6 +45,13 @@ class OperationKind(StrEnum):
     SYNC_CERTIFICATE = "syncCertificate"
     EXPORT = "export"
     SWEEP = "sweep"  # one unit of the sync sweep: a vault's links, or the binding repair pass
+    DELIVER_WEBHOOK = "deliverWebhook"  # one attempt to deliver a notification to one webhook
+
+
+class DeliveryStatus(str, Enum):
+    PENDING = "Pending"
+    SUCCEEDED = "Succeeded"
+    FAILED = "Failed"
 
 
 @dataclass
@@ -146,6 +153,28 @@ class Operation:
     requested_by: str = ""
     etag: str = field(default="", compare=False, repr=False)
     final_attempt: bool = field(default=True, compare=False, repr=False)  # set per delivery, never stored
+
+
+@dataclass
+class Delivery:
+    """One event for one webhook: written before it is sent, so nothing is lost while a receiver
+    is down. `id` starts with the event id (the idempotency key every attempt carries)."""
+
+    id: str
+    event_id: str
+    event_type: str
+    subject: str  # the certificate or link the event is about
+    webhook: str  # the target's scheme and host only (its path may be a secret)
+    target_key: str  # which configured target (shared.notify.targets.WebhookTarget.key)
+    payload: dict  # the event as recorded: id, type, time, subject, data
+    status: DeliveryStatus = DeliveryStatus.PENDING
+    attempts: int = 0
+    last_error: str = ""
+    operation: str = ""  # the operation that makes the next attempt
+    created_at: datetime | None = None
+    next_attempt_at: datetime | None = None
+    delivered_at: datetime | None = None
+    etag: str = field(default="", compare=False, repr=False)
 
 
 def validate_name(value: object, what: str = "name", pattern: re.Pattern[str] = NAME_PATTERN) -> str:

@@ -25,7 +25,7 @@ from typing import Protocol
 from shared.appservice.resources import ArmApp, ArmBinding, ArmCertificate
 from shared.dns.base import DnsProvider
 from shared.issuers.base import Issuer
-from shared.model import BindingIndexEntry, Certificate, LinkedCertificate, Operation, SslBinding
+from shared.model import BindingIndexEntry, Certificate, Delivery, LinkedCertificate, Operation, SslBinding
 from shared.paging import Page
 from shared.vault import SecretVersion
 
@@ -33,6 +33,7 @@ __all__ = [
     "AppService",
     "BindingStore",
     "CertificateStore",
+    "DeliveryStore",
     "DnsProvider",
     "Issuer",
     "LinkStore",
@@ -157,6 +158,24 @@ class OperationStore(Protocol):
     def list(self, target: str | None = None, kind: str | None = None, limit: int = 100) -> builtins.list[Operation]:
         """Ordered by id, which puts the newest first."""
         ...
+
+
+class DeliveryStore(Protocol):
+    """Webhook deliveries (shared.notify), newest first."""
+
+    def add(self, delivery: Delivery) -> Delivery:
+        """Conflict code "AlreadyExists": the event was recorded for this webhook before."""
+        ...
+
+    def save(self, delivery: Delivery) -> Delivery: ...
+
+    def get(self, delivery_id: str) -> Delivery:
+        """NotFound code "DeliveryNotFound"."""
+        ...
+
+    def page(self, top: int, token: str | None = None, status: str | None = None) -> Page[Delivery]: ...
+
+    def list(self, status: str | None = None, limit: int = 100) -> builtins.list[Delivery]: ...
 
 
 class StorageHealth(Protocol):

@@ -15,6 +15,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from shared.loopback import is_loopback_url
+from shared.notify.targets import WebhookTarget, parse_targets
 from shared.storage_account import StorageAccount, StorageSettingError
 
 
@@ -59,6 +60,11 @@ class Settings:
     arm_endpoint: str = "https://management.azure.com"
     arm_emulator_cert: Path | None = None
     key_vault_resource_id: str = ""
+    # Notifications (issue #15): webhook targets, and when a condition is worth a notification.
+    webhooks: tuple[WebhookTarget, ...] = ()
+    webhook_expiry_days: int = 14  # "expiring within N days without a successful renewal"
+    webhook_out_of_sync_minutes: int = 60  # "a link out of sync for longer than T"
+    webhook_cutoff_hours: int = 24  # a delivery retries until this long after its event, then fails
 
     @property
     def app_service_enabled(self) -> bool:
@@ -107,6 +113,10 @@ class Settings:
             arm_endpoint=reader.url_or("ARM_ENDPOINT", "https://management.azure.com"),
             arm_emulator_cert=reader.path("ARM_EMULATOR_CERT", ".data/arm/emulator-cert.pem"),
             key_vault_resource_id=reader.text("KEY_VAULT_RESOURCE_ID", ""),
+            webhooks=reader.webhooks("WEBHOOK_URL"),
+            webhook_expiry_days=reader.integer("WEBHOOK_EXPIRY_DAYS", 14, 1, 396),
+            webhook_out_of_sync_minutes=reader.integer("WEBHOOK_OUT_OF_SYNC_MINUTES", 60, 1, 60 * 24 * 30),
+            webhook_cutoff_hours=reader.integer("WEBHOOK_CUTOFF_HOURS", 24, 1, 24 * 7),
         )
         if not settings.table_prefix.isalnum() or not settings.table_prefix[0].isalpha():
             raise SettingsError("CERTSYNC_TABLE_PREFIX must be letters and digits, starting with a letter")
@@ -165,6 +175,12 @@ class _Reader:
         if parsed.scheme != "https" or not parsed.hostname:
             raise SettingsError(f"app setting {name} must be an https URL, got {value!r}")
         return value
+
+    def webhooks(self, name: str) -> tuple[WebhookTarget, ...]:
+        try:
+            return parse_targets(self.text(name, ""))
+        except ValueError as err:  # the message shows scheme and host only, never a secret path
+            raise SettingsError(f"app setting {name}: {err}") from None
 
     def queue_name(self, name: str) -> str:
         value = self.required(name)

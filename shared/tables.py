@@ -24,6 +24,8 @@ from shared.model import (
     BindingIndexEntry,
     Certificate,
     CertificateStatus,
+    Delivery,
+    DeliveryStatus,
     LinkedCertificate,
     Operation,
     OperationKind,
@@ -37,6 +39,7 @@ T = TypeVar("T")
 _index_lock = threading.Lock()
 CERT_PARTITION = "certificate"
 OPERATION_PARTITION = "operation"
+DELIVERY_PARTITION = "delivery"
 # Index partitions start with "~": scopes (resource groups) and app names cannot, and "~" sorts
 # after every character they may hold, so `PartitionKey lt "~"` reads the entity rows only.
 INDEX_START = "~"
@@ -499,6 +502,41 @@ class OperationRepository(Repository):
         return Page([_operation_from(row) for row in rows], following)
 
 
+class DeliveryRepository(Repository):
+    """Webhook deliveries, newest first (their ids start with the inverted event time)."""
+
+    table_name = "deliveries"
+
+    def add(self, delivery: Delivery) -> Delivery:
+        delivery.etag = self._insert(_delivery_row(delivery), f"delivery {delivery.id}")
+        return delivery
+
+    def save(self, delivery: Delivery) -> Delivery:
+        delivery.etag = self._update(_delivery_row(delivery), delivery.etag, f"delivery {delivery.id}")
+        return delivery
+
+    def get(self, delivery_id: str) -> Delivery:
+        return _delivery_from(self._get(DELIVERY_PARTITION, delivery_id, f"delivery {delivery_id}", "DeliveryNotFound"))
+
+    def page(self, top: int, token: str | None = None, status: str | None = None) -> Page[Delivery]:
+        query, params = "PartitionKey eq @pk", {"pk": DELIVERY_PARTITION}
+        if status:
+            query, params["status"] = query + " and Status eq @status", status
+        rows, following = self._page(query, params, top, token, "deliveries")
+        return Page([_delivery_from(row) for row in rows], following)
+
+    def list(self, status: str | None = None, limit: int = 100) -> list[Delivery]:
+        query, params = "PartitionKey eq @pk", {"pk": DELIVERY_PARTITION}
+        if status:
+            query, params["status"] = query + " and Status eq @status", status
+        found: list[Delivery] = []
+        for row in self._query(query, params, "deliveries"):
+            found.append(_delivery_from(row))
+            if len(found) >= limit:
+                break
+        return found
+
+
 # --- row mapping -------------------------------------------------------------------------
 
 
@@ -686,6 +724,48 @@ def _operation_from(row: dict) -> Operation:
         parameters=json.loads(row.get("Parameters", "{}")),
         result=json.loads(row.get("Result", "{}")),
         requested_by=row.get("RequestedBy", ""),
+        etag=_etag(row),
+    )
+
+
+def _delivery_row(d: Delivery) -> dict:
+    return _drop_none(
+        {
+            "PartitionKey": DELIVERY_PARTITION,
+            "RowKey": d.id,
+            "EventId": d.event_id,
+            "EventType": d.event_type,
+            "Subject": d.subject,
+            "Webhook": d.webhook,
+            "TargetKey": d.target_key,
+            "Payload": _json(d.payload),
+            "Status": d.status.value,
+            "Attempts": d.attempts,
+            "LastError": d.last_error,
+            "Operation": d.operation,
+            "CreatedAt": d.created_at,
+            "NextAttemptAt": d.next_attempt_at,
+            "DeliveredAt": d.delivered_at,
+        }
+    )
+
+
+def _delivery_from(row: dict) -> Delivery:
+    return Delivery(
+        id=row["RowKey"],
+        event_id=row.get("EventId", ""),
+        event_type=row.get("EventType", ""),
+        subject=row.get("Subject", ""),
+        webhook=row.get("Webhook", ""),
+        target_key=row.get("TargetKey", ""),
+        payload=json.loads(row.get("Payload", "{}")),
+        status=DeliveryStatus(row.get("Status", DeliveryStatus.PENDING.value)),
+        attempts=int(row.get("Attempts", 0)),
+        last_error=row.get("LastError", ""),
+        operation=row.get("Operation", ""),
+        created_at=_dt(row.get("CreatedAt")),
+        next_attempt_at=_dt(row.get("NextAttemptAt")),
+        delivered_at=_dt(row.get("DeliveredAt")),
         etag=_etag(row),
     )
 

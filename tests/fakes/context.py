@@ -18,6 +18,7 @@ from tests.fakes.queue import FakeQueue
 from tests.fakes.tables import (
     FakeBindingStore,
     FakeCertificateStore,
+    FakeDeliveryStore,
     FakeLinkStore,
     FakeOperationStore,
     FakeStorageHealth,
@@ -47,6 +48,7 @@ class Fakes:
     links: FakeLinkStore
     bindings: FakeBindingStore
     operations: FakeOperationStore
+    deliveries: FakeDeliveryStore
     other_vaults: dict[str, FakeVault] = field(default_factory=dict)
     app_service: FakeAppService | None = None
 
@@ -66,6 +68,7 @@ def fake_context(*, vault_clock: Callable[[], datetime] = utcnow, **app_settings
     vault = FakeVault(settings.key_vault_url, clock=vault_clock, hooks=hooks)
     stores = FakeCertificateStore(hooks), FakeLinkStore(hooks), FakeBindingStore(hooks), FakeOperationStore(hooks)
     queue = FakeQueue()
+    deliveries = FakeDeliveryStore(hooks)
     holder: list[Fakes] = []
     ctx = AppContext(
         settings=settings,
@@ -77,11 +80,12 @@ def fake_context(*, vault_clock: Callable[[], datetime] = utcnow, **app_settings
         bindings=stores[2],
         operations=stores[3],
         open_vault=lambda url: holder[0].vault_at(url),
+        deliveries=deliveries,
     )
     ctx._vaults[settings.key_vault_url] = vault
     if settings.app_service_enabled:
         ctx.app_service = FakeAppService(vault, settings.key_vault_resource_id)
-    fakes = Fakes(ctx, hooks, vault, queue, *stores, app_service=ctx.app_service)
+    fakes = Fakes(ctx, hooks, vault, queue, *stores, deliveries, app_service=ctx.app_service)
     holder.append(fakes)
     return fakes
 

@@ -9,11 +9,11 @@ from typing import Generic, TypeVar
 
 from shared.clock import utcnow
 from shared.errors import Conflict, DependencyError, NotFound, PreconditionFailed
-from shared.model import BindingIndexEntry, Certificate, LinkedCertificate, Operation, SslBinding
+from shared.model import BindingIndexEntry, Certificate, Delivery, LinkedCertificate, Operation, SslBinding
 from shared.paging import Page, decode_token, encode_token
 from tests.fakes.hooks import Hooks
 
-T = TypeVar("T", Certificate, LinkedCertificate, SslBinding, Operation)
+T = TypeVar("T", Certificate, LinkedCertificate, SslBinding, Operation, Delivery)
 Key = tuple[str, str]
 BATCH_LIMIT = 100  # rows per entity-group transaction
 _etags = itertools.count(1)
@@ -327,6 +327,30 @@ class FakeOperationStore(_Store):
             return (not target or op.target == target) and (not kind or op.kind.value == kind)
 
         return self._around("page", lambda: self.table.page(top, token, keep), top, token, target, kind)
+
+
+class FakeDeliveryStore(_Store):
+    label = "deliveries"
+
+    def __init__(self, hooks: Hooks) -> None:
+        super().__init__(hooks)
+        self.table: FakeTable[Delivery] = FakeTable("deliveries", lambda d: ("delivery", d.id), hooks)
+
+    def add(self, delivery: Delivery) -> Delivery:
+        return self._around("add", lambda: self.table.insert(delivery, f"delivery {delivery.id}"), delivery)
+
+    def save(self, delivery: Delivery) -> Delivery:
+        return self._around("save", lambda: self.table.replace(delivery, f"delivery {delivery.id}"), delivery)
+
+    def get(self, delivery_id: str) -> Delivery:
+        what = f"delivery {delivery_id}"
+        return self._around("get", lambda: self.table.read(("delivery", delivery_id), what, "DeliveryNotFound"))
+
+    def page(self, top: int, token: str | None = None, status: str | None = None) -> Page[Delivery]:
+        return self._around("page", lambda: self.table.page(top, token, lambda d: not status or d.status == status))
+
+    def list(self, status: str | None = None, limit: int = 100) -> list[Delivery]:
+        return self._around("list", lambda: self.table.scan(lambda d: not status or d.status == status)[:limit])
 
 
 class FakeStorageHealth:
