@@ -48,7 +48,7 @@ class OperationKind(StrEnum):
     DELIVER_WEBHOOK = "deliverWebhook"  # one attempt to deliver a notification to one webhook
 
 
-class DeliveryStatus(str, Enum):
+class DeliveryStatus(StrEnum):
     PENDING = "Pending"
     SUCCEEDED = "Succeeded"
     FAILED = "Failed"
