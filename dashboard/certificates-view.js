@@ -60,18 +60,24 @@ function certificateRow(c, messages) {
     checked: c.autoRenew,
     "aria-label": `Auto-renew ${c.name}`,
     "data-focus": "auto-renew",
-    onchange: () =>
-      run(toggle, messages, async () => {
+    onchange: () => {
+      // Recorded at once: a row rebuilt while the request runs (the filter's debounced redraw)
+      // must show the value asked for, not the one before the click.
+      const wanted = toggle.checked;
+      c.autoRenew = wanted;
+      return run(toggle, messages, async () => {
         try {
-          const saved = await api.setAutoRenew(c.name, toggle.checked);
+          const saved = await api.setAutoRenew(c.name, wanted);
           c.autoRenew = saved.autoRenew;
           switchText.textContent = saved.autoRenew ? "On" : "Off";
           messages.notice(`Auto-renew is ${saved.autoRenew ? "on" : "off"} for ${c.name}.`);
         } catch (err) {
+          c.autoRenew = !wanted;
           toggle.checked = c.autoRenew;
           throw err;
         }
-      }),
+      });
+    },
   });
   const switchText = h("span", { class: "switch-text", "aria-hidden": "true" }, c.autoRenew ? "On" : "Off");
   const outOfSync =
