@@ -42,6 +42,7 @@ class SweepBench:
     restored_rows: int
     sweep: VariantRun
     naive: VariantRun
+    without_metrics: VariantRun
 
 
 def run(stack: BenchStack, shape: FleetShape, latency_ms: int, naive_workers: int, log=print) -> SweepBench:
@@ -55,12 +56,18 @@ def run(stack: BenchStack, shape: FleetShape, latency_ms: int, naive_workers: in
         admin.set_latency(latency_ms)
     original = snapshot(ctx)
     sweep = _measure(stack, ctx, fleet, env, "sweep", {}, original, log)
+    restored = _restore(ctx, original)
+    without = _measure(stack, ctx, fleet, env, "sweep-without-metrics", {}, original, log)
+    _restore(ctx, original)
+    naive = _measure(stack, ctx, fleet, env, "naive", {"workers": naive_workers}, original, log)
+    return SweepBench(fleet, stack.vault_urls, latency_ms, build.seconds, restored, sweep, naive, without)
+
+
+def _restore(ctx: AppContext, original) -> int:
     restored = restore(ctx, original, snapshot(ctx))
-    start = snapshot(ctx)
-    if not same_rows(original, start):
-        raise RuntimeError("restoring the fleet after the sweep did not give back the original rows")
-    naive = _measure(stack, ctx, fleet, env, "naive", {"workers": naive_workers}, start, log)
-    return SweepBench(fleet, stack.vault_urls, latency_ms, build.seconds, restored, sweep, naive)
+    if not same_rows(original, snapshot(ctx)):
+        raise RuntimeError("restoring the fleet after a run did not give back the original rows")
+    return restored
 
 
 def _measure(stack, ctx, fleet, env, variant, options, before, log) -> VariantRun:
@@ -77,7 +84,8 @@ def _measure(stack, ctx, fleet, env, variant, options, before, log) -> VariantRu
 
 
 def rows(bench: SweepBench) -> list[Row]:
-    s, n, fleet = bench.sweep, bench.naive, bench.fleet
+    s, n, w, fleet = bench.sweep, bench.naive, bench.without_metrics, bench.fleet
+    overhead = (s.seconds / w.seconds - 1) * 100
     out = [
         Row(SECTION, "wall time: sweep / naive", f"{s.seconds:.1f} s / {n.seconds:.1f} s ({n.seconds / s.seconds:.1f}x)",
             f"sweep < 60 s for {len(fleet.links):,} links", s.seconds < 60),
@@ -103,7 +111,11 @@ def rows(bench: SweepBench) -> list[Row]:
         Row(SECTION, "  naive, by method", _ops_dict({k: v for k, v in n.table_requests.items() if k != "total"})),
         Row(SECTION, "peak RSS: sweep / naive", f"{s.peak_rss_mb:.0f} MB / {n.peak_rss_mb:.0f} MB (idle process: {s.baseline_rss_mb:.0f} MB)",
             "sweep < 300 MB", s.peak_rss_mb < 300),
+        Row(SECTION, "metrics overhead: sweep with / without metrics",
+            f"{s.seconds:.1f} s / {w.seconds:.1f} s ({overhead:+.1f} %)", "< 5 %", overhead < 5),
         Row(SECTION, "correct: sweep", s.verification.summary(), "all changed moved, rest untouched", s.verification.ok),
+        Row(SECTION, "correct: sweep without metrics", w.verification.summary(), "all changed moved, rest untouched",
+            w.verification.ok),
         Row(SECTION, "correct: naive", n.verification.summary(), "all changed moved, rest untouched", n.verification.ok),
     ]  # fmt: skip
     return out
@@ -122,6 +134,8 @@ Links and bindings were written straight through the repositories (fleet built i
 for the sweep's periodic full check.
 
 - **sweep**: `run_sweep(ctx)` (shared/sweep.py), as the `sync_sweep` timer runs it.
+- **sweep without metrics**: the same `run_sweep(ctx)` with OpenTelemetry's no-op meter provider, on the same
+  starting rows, for the overhead of the metrics (operations, dependency requests, sweep); target under 5 %.
 - **naive**: for every link, `fetch_current` (one GET of its secret) then `sync_link(ctx, name, current)`: what a
   per-link sync loop does; here {loop}.
 

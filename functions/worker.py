@@ -6,7 +6,7 @@ import logging
 import azure.functions as func
 
 from shared.composition import application
-from shared.queueing import parse_message
+from shared.queueing import parse_message, parse_trace_context
 
 bp = func.Blueprint()
 log = logging.getLogger("certsync.worker")
@@ -21,4 +21,5 @@ def run_operation_queue(msg: func.QueueMessage) -> None:
         return
     app = application()  # not configured: raises; the host retries the delivery, then poison-queues it
     # Dependency outages raise out of here so the host redelivers the message (then poison queue).
-    app.engine.run(app.context, op_id, delivery=msg.dequeue_count or 1)
+    body = msg.get_body().decode("utf-8")
+    app.engine.run(app.context, op_id, delivery=msg.dequeue_count or 1, trace=parse_trace_context(body))

@@ -61,15 +61,20 @@ def new_operation(
 def submit(ctx: AppContext, op: Operation, delay_seconds: int = 0) -> Operation:
     """Record, then enqueue. When the enqueue fails the operation is closed as Failed at once,
     so no claim waits on it; auto_renew resumes a first issuance left behind."""
-    ctx.operations.add(op)
-    try:
-        ctx.queue.enqueue(op.id, delay_seconds=delay_seconds)
-    except CertsyncError as err:
-        _fail(op, err.code, err.message)
-        op.updated_at = utcnow()
-        ctx.operations.save(op)
-        raise
+    with telemetry.operation_span(f"queue {op.kind.value}", op.id, op.kind.value, producer=True):
+        ctx.operations.add(op)
+        try:
+            ctx.queue.enqueue(op.id, delay_seconds=delay_seconds, trace=telemetry.trace_context())
+        except CertsyncError as err:
+            _close_unqueued(ctx, op, err)
+            raise
     return op
+
+
+def _close_unqueued(ctx: AppContext, op: Operation, err: CertsyncError) -> None:
+    _fail(op, err.code, err.message)
+    op.updated_at = utcnow()
+    ctx.operations.save(op)
 
 
 def is_active(op: Operation, now: datetime | None = None) -> bool:
@@ -89,8 +94,11 @@ class OperationEngine:
     handlers: Mapping[OperationKind, Handler]
     last_delivery: int
 
-    def run(self, ctx: AppContext, op_id: str, delivery: int = 1) -> Operation | None:
-        with operation_context(op_id):
+    def run(
+        self, ctx: AppContext, op_id: str, delivery: int = 1, trace: Mapping[str, str] | None = None
+    ) -> Operation | None:
+        """One delivery, in a span that continues the trace of the request that queued it."""
+        with operation_context(op_id), telemetry.operation_span("run operation", op_id, carrier=trace) as span:
             try:
                 op = ctx.operations.get(op_id)
             except NotFound:
@@ -98,6 +106,7 @@ class OperationEngine:
                 return None
             if op.status in FINISHED:
                 return op  # a redelivery of finished work: leave it alone
+            span.set_attribute(telemetry.OPERATION_KIND, op.kind.value)
             op.status, op.updated_at = OperationStatus.RUNNING, utcnow()
             ctx.operations.save(op)
             op.final_attempt = delivery >= self.last_delivery
@@ -105,6 +114,7 @@ class OperationEngine:
             try:
                 saved = self._handle(ctx, op, delivery)
                 outcome = saved.status.value
+                span.set_attribute("certsync.operation.outcome", outcome)
                 return saved
             finally:  # certsync_operations_total and _duration_seconds, by kind and outcome
                 telemetry.instruments().record_operation(op.kind.value, outcome, time.perf_counter() - started)

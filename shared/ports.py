@@ -18,7 +18,7 @@ the same assertions against both, so they keep the same semantics:
 from __future__ import annotations
 
 import builtins
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
 from typing import Protocol
 
@@ -222,7 +222,11 @@ class SecretStore(Protocol):
 class OperationQueue(Protocol):
     """Delivers operation ids to the worker at least once (a crash redelivers)."""
 
-    def enqueue(self, operation_id: str, *, delay_seconds: int = 0) -> None: ...
+    def enqueue(
+        self, operation_id: str, *, delay_seconds: int = 0, trace: Mapping[str, str] | None = None
+    ) -> None:
+        """`trace`: the W3C trace context to carry to the worker (traceparent, tracestate)."""
+        ...
 
     def close(self) -> None: ...
 

@@ -5,6 +5,7 @@ Messages are base64 text, the Functions host's default queue message encoding.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 
 from azure.core.exceptions import AzureError, ResourceExistsError
 from azure.storage.queue import TextBase64DecodePolicy, TextBase64EncodePolicy
@@ -24,9 +25,9 @@ class StorageOperationQueue:
         )
         self._created = False
 
-    def enqueue(self, operation_id: str, *, delay_seconds: int = 0) -> None:
+    def enqueue(self, operation_id: str, *, delay_seconds: int = 0, trace: Mapping[str, str] | None = None) -> None:
         self._ensure_queue()
-        body = json.dumps({"operationId": operation_id})
+        body = message_body(operation_id, trace)
         try:
             self.client.send_message(body, visibility_timeout=delay_seconds or None)
         except AzureError as err:
@@ -45,6 +46,22 @@ class StorageOperationQueue:
 
     def close(self) -> None:
         self.client.close()
+
+
+def message_body(operation_id: str, trace: Mapping[str, str] | None = None) -> str:
+    """{"operationId", and the W3C `traceparent`/`tracestate` of the span that queued it}."""
+    return json.dumps({"operationId": operation_id, **dict(trace or {})})
+
+
+def parse_trace_context(body: str) -> dict[str, str]:
+    """The trace context a message carries ({} when none or malformed: tracing is best effort)."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    return {k: v for k, v in data.items() if k in ("traceparent", "tracestate") and isinstance(v, str)}
 
 
 def parse_message(body: str) -> str:

@@ -10,11 +10,12 @@ from; `install` adds the readers of an exporter (Azure Monitor) when it is confi
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 from azure.monitor.opentelemetry import configure_azure_monitor
-from opentelemetry import metrics
+from opentelemetry import metrics, propagate, trace
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.metrics.view import ExplicitBucketHistogramAggregation, View
@@ -69,9 +70,15 @@ class Instruments:
 class Telemetry:
     """The process's instruments and the in-memory reader /api/metrics renders."""
 
-    def __init__(self, reader: InMemoryMetricReader, provider: metrics.MeterProvider) -> None:
+    def __init__(
+        self,
+        reader: InMemoryMetricReader,
+        provider: metrics.MeterProvider,
+        tracer_provider: trace.TracerProvider | None = None,
+    ) -> None:
         self.reader = reader
         self.instruments = Instruments(provider)
+        self.tracer = (tracer_provider or trace.NoOpTracerProvider()).get_tracer("certsync")
 
 
 def local_telemetry() -> Telemetry:
@@ -84,13 +91,19 @@ def azure_monitor_telemetry(
     connection_string: str,
     configure: Callable[..., Any] = configure_azure_monitor,
     provider: Callable[[], metrics.MeterProvider] = metrics.get_meter_provider,
+    tracer_provider: Callable[[], trace.TracerProvider] = trace.get_tracer_provider,
 ) -> Telemetry:
     """APPLICATIONINSIGHTS_CONNECTION_STRING set: the azure-monitor-opentelemetry distro, as
     Functions apps use it, sets the global providers (metrics, traces, logs) with its exporters;
     our in-memory reader rides on the same MeterProvider so /api/metrics still works."""
     reader = InMemoryMetricReader()
     configure(connection_string=connection_string, metric_readers=[reader], views=VIEWS)
-    return Telemetry(reader, provider())
+    return Telemetry(reader, provider(), tracer_provider())
+
+
+def disabled_telemetry() -> Telemetry:
+    """Instruments that record nothing (OpenTelemetry's no-op provider): the bench's baseline."""
+    return Telemetry(InMemoryMetricReader(), metrics.NoOpMeterProvider())
 
 
 def telemetry_for(connection_string: str | None) -> Telemetry:
@@ -113,3 +126,29 @@ def install(telemetry: Telemetry) -> Telemetry:
 
 def instruments() -> Instruments:
     return _current.instruments
+
+
+# --- traces: one operation from its HTTP request through the queue to Key Vault and back ---
+
+OPERATION_ID = "certsync.operation.id"
+OPERATION_KIND = "certsync.operation.kind"
+TRACE_KEYS = ("traceparent", "tracestate")
+
+
+def trace_context() -> dict[str, str]:
+    """The current span as W3C trace context (traceparent), for a queue message; {} when no span."""
+    carrier: dict[str, str] = {}
+    propagate.inject(carrier)
+    return {k: v for k, v in carrier.items() if k in TRACE_KEYS}
+
+
+@contextmanager
+def operation_span(
+    name: str, op_id: str, kind: str = "", carrier: Mapping[str, str] | None = None, producer: bool = False
+) -> Iterator[trace.Span]:
+    """A span carrying the operation id; `carrier` continues the trace a queue message brought."""
+    parent = propagate.extract(dict(carrier)) if carrier else None
+    attributes = {OPERATION_ID: op_id, **({OPERATION_KIND: kind} if kind else {})}
+    span_kind = trace.SpanKind.PRODUCER if producer else trace.SpanKind.CONSUMER
+    with _current.tracer.start_as_current_span(name, context=parent, kind=span_kind, attributes=attributes) as span:
+        yield span

@@ -10,7 +10,7 @@ from shared.app_context import AppContext
 from shared.clock import utcnow
 from shared.composition import build_engine
 from shared.model import Operation
-from shared.queueing import parse_message
+from shared.queueing import parse_message, parse_trace_context
 from shared.settings import Settings
 from tests.fakes.appservice import FakeAppService
 from tests.fakes.hooks import Hooks
@@ -99,7 +99,7 @@ def deliver_one(fakes: Fakes, *, max_attempts: int = ENGINE.last_delivery) -> Op
     op_id = parse_message(message.body)
     try:
         engine = replace(ENGINE, last_delivery=max_attempts)
-        result = engine.run(fakes.ctx, op_id, delivery=message.dequeue_count)
+        result = engine.run(fakes.ctx, op_id, delivery=message.dequeue_count, trace=parse_trace_context(message.body))
     except Exception:
         if message.dequeue_count >= max_attempts:
             fakes.queue.complete(message)

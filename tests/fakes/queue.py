@@ -2,13 +2,13 @@
 worker parses them, delayed messages invisible until their time, at-least-once delivery."""
 from __future__ import annotations
 
-import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from shared.clock import utcnow
 from shared.errors import DependencyError
+from shared.queueing import message_body
 
 
 @dataclass
@@ -24,10 +24,10 @@ class FakeQueue:
         self.messages: list[Message] = []
         self.down = False
 
-    def enqueue(self, operation_id: str, *, delay_seconds: int = 0) -> None:
+    def enqueue(self, operation_id: str, *, delay_seconds: int = 0, trace: Mapping[str, str] | None = None) -> None:
         if self.down:
             raise DependencyError("queue certsync-operations failed: ServiceRequestError")
-        body = json.dumps({"operationId": operation_id})
+        body = message_body(operation_id, trace)
         self.messages.append(Message(body, self.clock() + timedelta(seconds=delay_seconds)))
 
     def receive(self, *, ignore_delay: bool = False) -> Message | None:

@@ -9,11 +9,15 @@ from typing import Any
 import pytest
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from shared import telemetry
 from shared.errors import IssuerError
 from shared.issuers.base import IssuedCertificate, IssueRequest
-from shared.lifecycle import start_renewal
+from shared import pki
+from shared.lifecycle import NewCertificate, create_certificate, start_renewal
 from shared.metrics_state import exposition
 from shared.model import OperationKind
 from shared.sweep import run_sweep
@@ -162,3 +166,33 @@ def test_without_the_connection_string_no_exporter_is_configured() -> None:
     made = telemetry.telemetry_for(None)
     made.instruments.record_operation("issue", "Succeeded", 0.1)
     assert made.reader.get_metrics_data() is not None
+
+
+def test_a_trace_follows_an_operation_from_its_request_through_the_queue(fakes: Fakes) -> None:
+    exporter = InMemorySpanExporter()
+    tracer_provider = TracerProvider()
+    tracer_provider.add_span_processor(SimpleSpanProcessor(exporter))
+    reader = InMemoryMetricReader()
+    telemetry.install(telemetry.Telemetry(reader, MeterProvider(metric_readers=[reader]), tracer_provider))
+
+    # stands in for the span the Functions host opens for the HTTP request
+    with tracer_provider.get_tracer("host").start_as_current_span("POST /api/certificates") as request:
+        op = create_certificate(fakes.ctx, NewCertificate(name="shop", hostnames=("www.example.com",), key_type=pki.KeyType.EC256))
+    message = fakes.queue.messages[0].body
+    drain(fakes)
+
+    spans = {span.name: span for span in exporter.get_finished_spans()}
+    queued, ran = spans["queue issue"], spans["run operation"]
+    assert queued.parent is not None and queued.parent.span_id == request.get_span_context().span_id
+    assert ran.parent is not None and ran.parent.span_id == queued.context.span_id
+    assert ran.context.trace_id == request.get_span_context().trace_id
+    assert f"{ran.context.trace_id:032x}" in message  # the traceparent travelled in the queue message
+    assert queued.attributes and ran.attributes
+    assert queued.attributes[telemetry.OPERATION_ID] == ran.attributes[telemetry.OPERATION_ID] == op.id
+    assert ran.attributes[telemetry.OPERATION_KIND] == "issue"
+    assert ran.attributes["certsync.operation.outcome"] == "Succeeded"
+
+
+def test_without_a_span_the_message_carries_no_trace_context(fakes: Fakes) -> None:
+    create_certificate(fakes.ctx, NewCertificate(name="shop", hostnames=("www.example.com",), key_type=pki.KeyType.EC256))
+    assert "traceparent" not in fakes.queue.messages[0].body
