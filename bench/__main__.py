@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
-from bench import acme_figures, figures, renewal_http, scale_bench, sweep_bench
+from bench import acme_figures, app_service, figures, renewal_http, scale_bench, sweep_bench
 from bench.api import Api
 from bench.fleet import FleetShape
 from bench.report import Row, code_version, console_table, replace_sections, write_markdown
@@ -46,7 +46,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--scale-links", type=int, default=100_000, help="links of the 1-vs-3-instance sweep")
     parser.add_argument("--scale-secrets", type=int, default=20_000)
     parser.add_argument("--scale-vaults", type=int, default=10)
-    parser.add_argument("--only", choices=["scale"], help="run this section only and replace it in the output")
+    parser.add_argument("--arm-renewals", type=int, default=5, help="renewals timed on 20 App Service apps")
+    parser.add_argument("--arm-sweep-certificates", type=int, default=5_000)
+    parser.add_argument("--arm-latency-ms", type=int, default=20, help="added to every ARM request in the sweep")
+    parser.add_argument(
+        "--only", choices=["scale", "app-service"], help="run this section only and replace it in the output"
+    )
     parser.add_argument("--output", type=Path, default=ROOT / "docs" / "benchmarks.md")
     parser.add_argument("--no-write", action="store_true", help="print only; leave docs/benchmarks.md alone")
     return parser.parse_args(argv)
@@ -74,17 +79,26 @@ def main(argv: list[str] | None = None) -> int:
             sections.append((title, "Not measured in this run.", [Row(title, "not measured", _first_line(err))]))
 
     try:
-        if args.only:
+        if args.only == "scale":
             raise _SkipMainSections
         log(f"starting Azurite and two Key Vault emulators (logs in {stack.logs})")
         stack.start_storage_and_vaults(2)
         shape = FleetShape(links=args.links, secrets=args.secrets, changed_fraction=args.changed_percent / 100)
+
+        def app_service_section() -> Section:
+            result = app_service.run(stack, args.arm_renewals, args.arm_sweep_certificates, args.arm_latency_ms, log)
+            return ("App Service (ARM)", app_service.describe(result), app_service.rows(result))
+
+        if args.only == "app-service":
+            section("App Service (ARM)", app_service_section)
+            raise _SkipMainSections
 
         def sweep_section() -> Section:
             result = sweep_bench.run(stack, shape, args.latency_ms, args.naive_workers, log)
             return ("Sweep vs naive", sweep_bench.describe(result), sweep_bench.rows(result))
 
         section("Sweep vs naive", sweep_section)
+        section("App Service (ARM)", app_service_section)
 
         host_prefix = _start_host(stack, log)
 
@@ -121,7 +135,8 @@ def main(argv: list[str] | None = None) -> int:
         result = scale_bench.run(base / "scale", shape, args.scale_vaults, args.latency_ms, log)
         return ("Scale: the sweep on 1 and 3 instances", scale_bench.describe(result), scale_bench.rows(result))
 
-    section("Scale: the sweep on 1 and 3 instances", scale_section)  # its own stack, after the others stopped
+    if args.only in (None, "scale"):
+        section("Scale: the sweep on 1 and 3 instances", scale_section)  # its own stack, after the others stopped
     rows = [row for _, _, section_rows in sections for row in section_rows]
     print(console_table(rows))
     seconds = time.monotonic() - clock

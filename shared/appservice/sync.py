@@ -85,9 +85,10 @@ def sync_secret(ctx: AppContext, secret_name: str, certificate: str = "") -> Arm
     if not certs:
         return result
     current = current_certificate(ctx.vault, secret_name)
+    groups = GroupBindings(arm(ctx))
     for cert in certs:
         try:
-            changed, moved = sync_certificate(ctx, cert, current, certificate)
+            changed, moved = sync_certificate(ctx, cert, current, certificate, groups)
         except CertsyncError as err:
             result.failures[link_name(cert)] = err.code
             continue
@@ -97,25 +98,49 @@ def sync_secret(ctx: AppContext, secret_name: str, certificate: str = "") -> Arm
     return result
 
 
+class GroupBindings:
+    """SSL bindings per resource group, listed once per sync or sweep however many certificate
+    resources the group holds (each binding is read again before it is moved)."""
+
+    def __init__(self, service: AppService) -> None:
+        self.service = service
+        self._listed: dict[tuple[str, str], list[ArmBinding]] = {}
+
+    def of(self, cert: ArmCertificate) -> list[ArmBinding]:
+        key = (cert.subscription, cert.resource_group.lower())
+        if key not in self._listed:
+            self._listed[key] = self.service.list_bindings(cert.subscription, cert.resource_group)
+        return self._listed[key]
+
+
 def sync_certificate(
-    ctx: AppContext, cert: ArmCertificate, current: CurrentCertificate, certificate: str = ""
+    ctx: AppContext,
+    cert: ArmCertificate,
+    current: CurrentCertificate,
+    certificate: str = "",
+    groups: GroupBindings | None = None,
 ) -> tuple[bool, int]:
     """Returns (thumbprint changed, bindings moved); on failure records the error on the link."""
     seen = [cert]  # ARM's latest answer, so the error is recorded with its keyVaultSecretStatus
     try:
-        return _sync_certificate(ctx, cert, current, certificate, seen)
+        return _sync_certificate(ctx, cert, current, certificate, seen, groups or GroupBindings(arm(ctx)))
     except CertsyncError as err:
         record_error(ctx, seen[-1], current, certificate, err)
         raise
 
 
 def _sync_certificate(
-    ctx: AppContext, cert: ArmCertificate, current: CurrentCertificate, certificate: str, seen: list[ArmCertificate]
+    ctx: AppContext,
+    cert: ArmCertificate,
+    current: CurrentCertificate,
+    certificate: str,
+    seen: list[ArmCertificate],
+    groups: GroupBindings,
 ) -> tuple[bool, int]:
     service, name = arm(ctx), link_name(cert)
     indexed = ctx.links.find(name)
     old = {cert.thumbprint, indexed.thumbprint if indexed else ""} - {"", current.thumbprint}
-    listed = service.list_bindings(cert.subscription, cert.resource_group)
+    listed = groups.of(cert)
     bound = [b for b in listed if b.thumbprint in old]
     pki.check_usable(current.bundle, [b.hostname for b in bound], utcnow())
     imported = cert
@@ -124,22 +149,38 @@ def _sync_certificate(
         seen.append(imported)
     if imported.thumbprint != current.thumbprint:
         raise not_imported(imported, current)
-    moved = [_move(service, b, imported.thumbprint) for b in bound]
-    already = [(b, False) for b in listed if b.thumbprint == imported.thumbprint]
+    moved = _move_all(service, cert, bound, imported.thumbprint) if bound else []
+    moved_keys = {(b.app, b.hostname) for b, _ in moved}
+    already = [
+        (b, False) for b in listed if b.thumbprint == imported.thumbprint and (b.app, b.hostname) not in moved_keys
+    ]
     index(ctx, imported, current, certificate, moved + already, last_error="")
     return imported.thumbprint != cert.thumbprint, sum(1 for m in moved if m[1])
 
 
-def _move(service: AppService, binding: ArmBinding, thumbprint: str) -> tuple[ArmBinding, bool]:
-    """Read the binding, PUT it when it is still on an old thumbprint, read it back."""
-    seen = service.get_binding(binding)
-    if seen.thumbprint == thumbprint or not seen.thumbprint:
-        return seen, False  # App Service moved it with the re-import, or SSL was turned off
+def _move_all(
+    service: AppService, cert: ArmCertificate, bound: list[ArmBinding], thumbprint: str
+) -> list[tuple[ArmBinding, bool]]:
+    """Read the group's bindings again (App Service moves the webspace's bindings with a
+    re-import), then PUT and read back each one still on an old thumbprint."""
+    wanted = {(b.app, b.hostname) for b in bound}
+    now = {(b.app, b.hostname): b for b in service.list_bindings(cert.subscription, cert.resource_group)}
+    done: list[tuple[ArmBinding, bool]] = []
+    for key in sorted(wanted):
+        seen = now.get(key)
+        if seen is None:
+            continue  # SSL turned off or the hostname removed meanwhile: nothing of ours to move
+        done.append((seen, False) if seen.thumbprint == thumbprint else _move(service, seen, thumbprint))
+    return done
+
+
+def _move(service: AppService, seen: ArmBinding, thumbprint: str) -> tuple[ArmBinding, bool]:
+    """PUT a binding still on an old thumbprint to the new one and read it back."""
     service.put_binding(replace(seen, thumbprint=thumbprint, ssl_state=seen.ssl_state or SslState.SNI.value))
-    back = service.get_binding(binding)
+    back = service.get_binding(seen)
     if back.thumbprint != thumbprint:
         raise Conflict(
-            f"the binding of {binding.hostname} on {binding.app} did not take the new certificate", code="ArmConflict"
+            f"the binding of {seen.hostname} on {seen.app} did not take the new certificate", code="ArmConflict"
         )
     return back, True
 
@@ -183,23 +224,34 @@ def index(
         return ctx.links.save(link) if existing else ctx.links.add(link)
 
     link = retry_on_conflict(upsert_link)
-    for binding, _ in bindings:
-        retry_on_conflict(partial(_upsert_binding, ctx, link, binding, now))
+    if bindings:
+        _index_bindings(ctx, link, [_row(link, b, now) for b, _ in bindings])
     return link
 
 
-def _upsert_binding(ctx: AppContext, link: LinkedCertificate, b: ArmBinding, now: datetime) -> SslBinding:
-    row = SslBinding(
-        b.site,
-        b.hostname,
-        link.name,
-        b.thumbprint,
-        SslState(b.ssl_state),
-        now,
-        slot=b.slot,
-        resource_group=b.resource_group,
-    )
-    existing = ctx.bindings.find(b.site, b.hostname)
+def _row(link: LinkedCertificate, b: ArmBinding, now: datetime) -> SslBinding:
+    state = SslState(b.ssl_state)
+    return SslBinding(b.site, b.hostname, link.name, b.thumbprint, state, now, b.slot, b.resource_group)
+
+
+def _index_bindings(ctx: AppContext, link: LinkedCertificate, rows: list[SslBinding]) -> None:
+    """Rows already indexed under this link change in one transaction per app; new rows (and
+    rows that lost a race) go one by one, each with its index entry first."""
+    known = {(b.app, b.hostname): b for b in ctx.bindings.for_link(link.name)}
+    batch, single = [], []
+    for row in rows:
+        existing = known.get((row.app, row.hostname))
+        if existing is None:
+            single.append(row)
+        elif (existing.thumbprint, existing.ssl_state, existing.slot) != (row.thumbprint, row.ssl_state, row.slot):
+            row.etag = existing.etag
+            batch.append(row)
+    for row in single + ctx.bindings.save_batch(batch):
+        retry_on_conflict(partial(_upsert_binding, ctx, row))
+
+
+def _upsert_binding(ctx: AppContext, row: SslBinding) -> SslBinding:
+    existing = ctx.bindings.find(row.app, row.hostname)
     if existing is None:
         return ctx.bindings.add(row)
     row.etag = existing.etag
@@ -238,6 +290,8 @@ def sweep(ctx: AppContext) -> ArmSyncResult:
         if cert.key_vault_id.rstrip("/").lower() == vault_id.rstrip("/").lower():
             by_secret[cert.key_vault_secret_name.lower()].append(cert)
     owners = {c.secret_name.lower(): c.name for c in ctx.certificates.list() if c.secret_name}
+    indexed = {link.name: link for link in ctx.links.list() if link.resource_id}  # one read, not one per resource
+    groups = GroupBindings(arm(ctx))
     for secret, certs in by_secret.items():
         try:
             current = current_certificate(ctx.vault, certs[0].key_vault_secret_name)
@@ -247,10 +301,10 @@ def sweep(ctx: AppContext) -> ArmSyncResult:
                 result.failures[link_name(cert)] = err.code
             continue
         for cert in certs:
-            if _settled(ctx, cert, current):
+            if _settled(cert, current, indexed.get(link_name(cert))):
                 continue
             try:
-                changed, moved = sync_certificate(ctx, cert, current, owners.get(secret, ""))
+                changed, moved = sync_certificate(ctx, cert, current, owners.get(secret, ""), groups)
             except CertsyncError as err:
                 result.failures[link_name(cert)] = err.code
                 continue
@@ -260,9 +314,8 @@ def sweep(ctx: AppContext) -> ArmSyncResult:
     return result
 
 
-def _settled(ctx: AppContext, cert: ArmCertificate, current: CurrentCertificate) -> bool:
+def _settled(cert: ArmCertificate, current: CurrentCertificate, indexed: LinkedCertificate | None) -> bool:
     """ARM holds the current version and certsync's index says so without an error."""
     if cert.thumbprint != current.thumbprint or cert.secret_status != SUCCEEDED:
         return False
-    indexed = ctx.links.find(link_name(cert))
     return indexed is not None and not indexed.last_sync_error and indexed.thumbprint == cert.thumbprint

@@ -28,6 +28,7 @@ class FakeAppService:
         self.sites: dict[tuple[str, str, str, str], ArmApp] = {}  # (subscription, group, site, slot)
         self.bindings: dict[tuple[str, str, str, str, str], ArmBinding] = {}
         self.vault_access = True
+        self.moves_bindings_on_import = True  # what the emulator guesses App Service does
         self.failures: dict[str, list[CertsyncError]] = {}  # method name -> errors to raise, in order
         self.calls: Counter[str] = Counter()
 
@@ -55,7 +56,8 @@ class FakeAppService:
         existing = self.certificates.get(cert.id.lower())
         stored = replace(cert, thumbprint=existing.thumbprint if existing else "", secret_status="")
         stored = self._imported(stored)
-        if existing and existing.thumbprint and stored.thumbprint != existing.thumbprint:
+        moved = existing and existing.thumbprint and stored.thumbprint != existing.thumbprint
+        if moved and self.moves_bindings_on_import:
             for key, b in self.bindings.items():
                 same_space = (b.subscription, b.resource_group) == (cert.subscription, cert.resource_group)
                 if same_space and b.thumbprint == existing.thumbprint:

@@ -93,8 +93,26 @@ def test_renewal_imports_every_resource_of_the_secret_and_indexes_them(fakes: Fa
     ]
     assert calls["list_certificates"] == 1  # one list per subscription
     assert calls["put_certificate"] == 2  # one re-import per certificate resource
-    assert calls["list_bindings"] == 2 and calls["put_binding"] == 0  # App Service moved them with the import
-    assert calls["get_binding"] == 4  # each binding read back
+    assert calls["list_bindings"] == 4  # per resource group: before the import, and after it to read back
+    assert calls["put_binding"] == calls["get_binding"] == 0  # App Service moved them with the import
+
+
+def test_bindings_app_service_did_not_move_are_put_and_read_back(fakes: Fakes) -> None:
+    cert = issued(fakes, "shop", HOSTS)
+    imported_and_bound(fakes, "rg-a", "shop", cert.secret_name)
+    arm_of(fakes).moves_bindings_on_import = False
+    before = arm_of(fakes).calls.copy()
+
+    new = renewed(fakes, "shop")
+
+    calls = arm_of(fakes).calls - before
+    assert thumbprints(fakes, "rg-a") == {new}
+    assert (calls["put_certificate"], calls["list_bindings"], calls["put_binding"], calls["get_binding"]) == (
+        1,
+        2,
+        2,
+        2,
+    )
 
 
 def test_throttling_and_5xx_midway_are_retried_by_the_next_delivery(fakes: Fakes) -> None:
