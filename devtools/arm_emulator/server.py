@@ -6,14 +6,10 @@ api-version; then the operation, under the store's lock.
 
 from __future__ import annotations
 
-import json
 import logging
-import re
 import shutil
 import tempfile
 import time
-import uuid
-from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any, Self
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -27,7 +23,6 @@ from devtools.arm_emulator.errors import (
     missing_api_version,
     unsupported_api_version,
 )
-from devtools.arm_emulator.https import IDLE_TIMEOUT_S, TlsThreadingServer, serve_in_thread, stop_server
 from devtools.arm_emulator.keyvault import KeyVaultReader
 from devtools.arm_emulator.protocol import DEFAULT_PAGE_SIZE, MAX_REQUEST_BODY_BYTES
 from devtools.arm_emulator.ratelimits import RateLimits
@@ -35,13 +30,13 @@ from devtools.arm_emulator.resources import seed_local_vault
 from devtools.arm_emulator.routes import operation_names, resolve
 from devtools.arm_emulator.store import ResourceStore
 from devtools.arm_emulator.tls_front import TlsFront, TlsFrontHandler
+from devtools.emulator_http import JsonRequestHandler, TlsThreadingServer, serve_in_thread, stop_server
 from devtools.kv_emulator.faults import FAULT, UNKNOWN, FaultInjector, RequestCounters
 from devtools.kv_emulator.tls import TlsFiles, ensure_certificate, server_context
 from devtools.kv_emulator.wire import Reply
 
 log = logging.getLogger("devtools.arm_emulator")
 
-_HOST_HEADER = re.compile(r"^(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$")
 UNAUTHENTICATED = "unauthenticated"
 _AUTH_CHALLENGE = (
     'Bearer authorization_uri="https://login.microsoftonline.com/common", error="invalid_token", '
@@ -61,11 +56,8 @@ class ArmApp:
         seed_local_vault(self.state.store, self.vault_url)
 
 
-class ArmRequestHandler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    timeout = IDLE_TIMEOUT_S
-    disable_nagle_algorithm = True
-    server: TlsThreadingServer
+class ArmRequestHandler(JsonRequestHandler):
+    max_body_bytes = MAX_REQUEST_BODY_BYTES
 
     def do_GET(self) -> None:
         self._dispatch()
@@ -75,16 +67,13 @@ class ArmRequestHandler(BaseHTTPRequestHandler):
     def version_string(self) -> str:
         return "certsync-arm-emulator"
 
-    def log_message(self, format: str, *args: Any) -> None:
-        log.debug("%s - %s", self.address_string(), format % args)
-
     def _dispatch(self) -> None:
         app: ArmApp = self.server.app
         target = urlsplit(self.path)
         query = {k: v[0] for k, v in parse_qs(target.query, keep_blank_values=True).items()}
         headers: dict[str, str] = {}
         try:
-            body = self._read_body()
+            body = self.read_body()
             if target.path.startswith(management.PREFIX):
                 reply = management.handle(self.command, target.path, query, body, app.state, app.reseed)
             else:
@@ -96,11 +85,11 @@ class ArmRequestHandler(BaseHTTPRequestHandler):
             reply = Reply(
                 500, {"error": {"code": "InternalServerError", "message": "The emulator failed; see its log."}}
             )
-        self._send(Reply(reply.status, reply.body, {**headers, **reply.headers}))
+        self.send_json(reply.status, reply.body, {**headers, **reply.headers})
 
     def _arm(self, app: ArmApp, path: str, query: dict[str, str], body: bytes, headers: dict[str, str]) -> Reply:
         state = app.state
-        if not self._has_bearer_token():
+        if not self.has_bearer_token():
             state.counters.add(UNAUTHENTICATED)
             raise ArmError(
                 401,
@@ -127,7 +116,7 @@ class ArmRequestHandler(BaseHTTPRequestHandler):
             path,
             query,
             body,
-            self._base_url(),
+            self.base_url(),
             api_version,
             if_match=self.headers.get("If-Match"),
             if_none_match=self.headers.get("If-None-Match"),
@@ -146,59 +135,20 @@ class ArmRequestHandler(BaseHTTPRequestHandler):
             retry_after = decision.error.headers.get("Retry-After")
             raise injected(decision.error.status, int(retry_after) if retry_after else None, subscription, operation)
 
-    def _read_body(self) -> bytes:
-        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            self.close_connection = True
-            raise bad_request("Chunked request bodies are not supported; send Content-Length.")
-        try:
-            length = int(self.headers.get("Content-Length") or 0)
-        except ValueError:
-            self.close_connection = True
-            raise bad_request("Invalid Content-Length header.") from None
-        if length > MAX_REQUEST_BODY_BYTES:
-            self.close_connection = True
-            raise ArmError(
-                413, "RequestEntityTooLarge", f"The request body is larger than {MAX_REQUEST_BODY_BYTES} bytes."
-            )
-        return self.rfile.read(length) if length > 0 else b""
+    # -- ARM's own words -----------------------------------------------------------------
 
-    def _has_bearer_token(self) -> bool:
-        scheme, _, token = self.headers.get("Authorization", "").strip().partition(" ")
-        return scheme.lower() == "bearer" and bool(token.strip())
+    def bad_request(self, message: str) -> Exception:
+        return bad_request(message)
 
-    def _base_url(self) -> str:
-        """nextLinks point back at whatever host the client used."""
-        host = self.headers.get("Host", "")
-        if not _HOST_HEADER.match(host):
-            host = self.server.authority
-        return f"https://{host}"
+    def body_too_large(self, message: str) -> Exception:
+        return ArmError(413, "RequestEntityTooLarge", message)
 
-    def _send(self, reply: Reply) -> None:
-        payload = b"" if reply.body is None else json.dumps(reply.body, separators=(",", ":")).encode("utf-8")
-        request_id = str(uuid.uuid4())
-        self.send_response(reply.status)
-        self.send_header("Cache-Control", "no-cache")
-        self.send_header("Pragma", "no-cache")
-        self.send_header("Expires", "-1")
-        self.send_header("x-ms-request-id", request_id)
-        self.send_header("x-ms-correlation-request-id", request_id)
-        self.send_header("x-ms-routing-request-id", f"LOCAL:{request_id}")
-        client_request_id = self.headers.get("x-ms-client-request-id")
-        if client_request_id and len(client_request_id) <= 128:
-            self.send_header("x-ms-client-request-id", client_request_id)
-        self.send_header("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
-        self.send_header("X-Content-Type-Options", "nosniff")
-        for name, value in reply.headers.items():
-            self.send_header(name, value)
-        if payload:
-            self.send_header("Content-Type", "application/json; charset=utf-8")
-        if reply.status != 204:
-            self.send_header("Content-Length", str(len(payload)))
-        if self.close_connection:
-            self.send_header("Connection", "close")
-        self.end_headers()
-        if payload and reply.status != 204 and self.command != "HEAD":
-            self.wfile.write(payload)
+    def service_headers(self, request_id: str) -> dict[str, str]:
+        return {
+            "x-ms-correlation-request-id": request_id,
+            "x-ms-routing-request-id": f"LOCAL:{request_id}",
+            "Strict-Transport-Security": "max-age=31536000; includeSubDomains",
+        }
 
 
 class EmulatorHandle:
@@ -271,8 +221,8 @@ def start_emulator(
     state = ArmState(store=store, key_vault=reader, counters=counters, faults=FaultInjector(), page_size=page_size)
     app = ArmApp(state, key_vault_url)
     app.reseed()
-    api_server = TlsThreadingServer(host, port, ArmRequestHandler, server_context(tls), app)
+    api_server = TlsThreadingServer(host, port, ArmRequestHandler, server_context(tls), app, log)
     front = TlsFront(store, tls)
-    front_server = TlsThreadingServer(host, tls_port, TlsFrontHandler, front.context(), front)
+    front_server = TlsThreadingServer(host, tls_port, TlsFrontHandler, front.context(), front, log)
     threads = [serve_in_thread(api_server, "arm-emulator"), serve_in_thread(front_server, "arm-emulator-tls-front")]
     return EmulatorHandle(api_server, front_server, threads, tls, temp_dir, state)

@@ -21,10 +21,10 @@ from pathlib import Path
 from typing import Any
 
 from devtools.arm_emulator.certificates import find_by_thumbprint
-from devtools.arm_emulator.https import IDLE_TIMEOUT_S, TlsThreadingServer
 from devtools.arm_emulator.pfx import covers, load_pfx
 from devtools.arm_emulator.store import Resource, ResourceStore
 from devtools.arm_emulator.web_apps import ssl_bindings
+from devtools.emulator_http import IDLE_TIMEOUT_S, TlsThreadingServer
 from devtools.kv_emulator.tls import TlsFiles, server_context
 
 log = logging.getLogger("devtools.arm_emulator")
