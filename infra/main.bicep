@@ -72,6 +72,24 @@ param azureDnsResourceGroup string = ''
 @description('Scopes whose App Service apps certsync manages, as ARM ids: \'/subscriptions/<id>\' or \'/subscriptions/<id>/resourceGroups/<name>\'. certsync\'s identity gets the \'certsync App Service operator\' role (exactly the actions it uses) on each.')
 param appServiceScopes array = []
 
+@description('WEBHOOK_URL: when true, store the webhook URLs (comma-separated, optionally format=url: json, slack, teams, cloudevents) as the secret \'webhook-urls\' in the vault; the app reads them through a Key Vault reference, since Slack and Teams URLs carry secrets.')
+param webhooksEnabled bool = false
+
+@description('WEBHOOK_EXPIRY_DAYS: notify when a certificate expires within this many days without a successful renewal.')
+@minValue(1)
+@maxValue(396)
+param webhookExpiryDays int = 14
+
+@description('WEBHOOK_OUT_OF_SYNC_MINUTES: notify when a link has been out of sync this long.')
+@minValue(1)
+@maxValue(43200)
+param webhookOutOfSyncMinutes int = 60
+
+@description('WEBHOOK_CUTOFF_HOURS: a webhook delivery is retried with backoff for this long, then marked failed.')
+@minValue(1)
+@maxValue(168)
+param webhookCutoffHours int = 24
+
 @description('Object id of the \'Microsoft Azure App Service\' service principal in your tenant (az ad sp show --id abfa0a7c-a6b6-4736-8310-5855508787cd --query id -o tsv). It gets Key Vault Secrets User on the vault so App Service can import certificates from it; leave empty to grant it yourself.')
 param appServicePrincipalObjectId string = ''
 
@@ -86,6 +104,7 @@ var storageName = take('certsync${suffix}', 24)
 var vaultName = take('certsync-${suffix}', 24)
 var packageContainer = 'app-package'
 var eabSecretName = 'acme-eab-hmac-key'
+var webhookSecretName = 'webhook-urls'
 var roles = {
   storageBlobDataOwner: 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
   storageQueueDataContributor: '974c5e8b-45b9-4653-ba55-5f855dd0fb88'
@@ -243,6 +262,13 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
         { name: 'DNS_PROVIDER', value: 'azure' }
         { name: 'AZURE_DNS_SUBSCRIPTION_ID', value: azureDnsSubscriptionId }
         { name: 'AZURE_DNS_RESOURCE_GROUP', value: azureDnsResourceGroup }
+        { name: 'APP_SERVICE_SUBSCRIPTIONS', value: replace(replace(join(appServiceScopes, ','), '/subscriptions/', ''), '/resourceGroups/', '/') }
+        { name: 'ARM_ENDPOINT', value: environment().resourceManager }
+        { name: 'KEY_VAULT_RESOURCE_ID', value: vault.id }
+        { name: 'WEBHOOK_URL', value: webhooksEnabled ? '@Microsoft.KeyVault(VaultName=${vaultName};SecretName=${webhookSecretName})' : '' }
+        { name: 'WEBHOOK_EXPIRY_DAYS', value: string(webhookExpiryDays) }
+        { name: 'WEBHOOK_OUT_OF_SYNC_MINUTES', value: string(webhookOutOfSyncMinutes) }
+        { name: 'WEBHOOK_CUTOFF_HOURS', value: string(webhookCutoffHours) }
       ]
     }
   }

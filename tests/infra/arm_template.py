@@ -198,6 +198,8 @@ _FUNCTIONS: Mapping[str, Callable[..., Any]] = {
     "equals": lambda a, b: a == b,
     "length": len,
     "split": lambda text, sep: text.split(sep),
+    "join": lambda items, sep: sep.join(items),
+    "replace": lambda text, old, new: text.replace(old, new),
     "last": lambda v: v[-1],
     "createarray": lambda *v: list(v),
     "union": lambda *v: list(dict.fromkeys(x for p in v for x in p)),
@@ -210,7 +212,10 @@ _FUNCTIONS: Mapping[str, Callable[..., Any]] = {
     },
     "resourcegroup": lambda: {"name": RESOURCE_GROUP, "location": "westeurope",
                               "id": f"/subscriptions/{SUBSCRIPTION_ID}/resourceGroups/{RESOURCE_GROUP}"},
-    "environment": lambda: {"authentication": {"loginEndpoint": "https://login.microsoftonline.com/"}},
+    "environment": lambda: {
+        "authentication": {"loginEndpoint": "https://login.microsoftonline.com/"},
+        "resourceManager": "https://management.azure.com/",
+    },
 }
 
 

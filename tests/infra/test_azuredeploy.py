@@ -31,6 +31,7 @@ LOCAL_ONLY = {
     "AzureWebJobsStorage": "the connection-string form; Azure uses the identity-based AzureWebJobsStorage__*",
     "KEY_VAULT_EMULATOR_CERT": "trusted only for a loopback vault (the local emulator)",
     "STORAGE_EMULATOR_CERT": "trusted only for loopback storage (Azurite over HTTPS)",
+    "ARM_EMULATOR_CERT": "trusted only for a loopback ARM endpoint (the local ARM emulator)",
     "ACME_CA_BUNDLE": "a private ACME CA's TLS bundle (Pebble in the tests)",
     "CHALLTESTSRV_URL": "the test DNS server; Azure uses DNS_PROVIDER=azure",
 }
