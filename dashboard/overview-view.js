@@ -64,18 +64,14 @@ export async function overviewView(main, name, { signal }) {
     const [o, ops] = await Promise.all([api.getCertificate(name), api.listOperations(name)]);
     if (signal.aborted) return;
     overview = o;
-    const attention = o.outOfSyncLinks > 0 ? "Links out of sync" : "New version in Key Vault";
-    fill(badges, statusBadge(o.status), o.syncAvailable ? badge(attention, "bad") : null);
+    fill(badges, statusBadge(o.status), o.outOfSyncLinks > 0 ? badge("Links out of sync", "bad") : null);
     fill(facts, certificateFacts(o));
     const stale = o.linkedCertificates.filter((l) => !l.inSync).length;
     syncAll.disabled = !o.syncAvailable;
     const total = o.linkedCertificates.length;
-    const ahead = o.newVersionInKeyVault && total
-      ? " Key Vault holds a newer version none of them has seen yet: Sync brings them to it."
-      : "";
     syncState.textContent = total === 0
       ? "No linked certificates."
-      : (stale ? `${stale} of ${total} linked certificate(s) out of sync.` : `All ${total} linked certificate(s) in sync.`) + ahead;
+      : stale ? `${stale} of ${total} linked certificate(s) out of sync.` : `All ${total} linked certificate(s) in sync.`;
     linksTitle.textContent = `Linked certificates (${o.linkedCertificates.length})`;
     links.update(outOfSyncFirst(o.linkedCertificates));
     const history = newestFirst(ops);
@@ -200,6 +196,9 @@ function linkRow(l, { messages, follow, reload }) {
       {},
       syncBadge(l.inSync, l.syncState),
       l.lastSyncError ? h("div", { class: "error small" }, "Last sync error: ", l.lastSyncError) : null,
+      !l.lastSyncError && l.syncError
+        ? h("div", { class: "error small" }, "The version in Key Vault cannot be synced: ", l.syncError)
+        : null,
     ),
     h(
       "td",

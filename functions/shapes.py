@@ -93,6 +93,7 @@ def link_state(s: LinkState) -> dict:
     return {
         **link(s.link),
         "currentThumbprint": s.newest_thumbprint or None,
+        "syncError": s.sync_error or None,
         "inSync": s.in_sync,
         "syncState": s.state.value,
         "conditions": conditions(s.conditions),
@@ -107,7 +108,6 @@ def overview(o: CertificateOverview) -> dict:
         "currentVersion": o.current_version,
         "currentThumbprint": o.current_thumbprint,
         "currentError": o.current_error,
-        "newVersionInKeyVault": o.new_version_in_key_vault,
         "outOfSyncLinks": o.out_of_sync_links,
         "syncAvailable": o.sync_available,
         "conditions": conditions(o.conditions),

@@ -124,8 +124,11 @@ _LINK_IN_SYNC = {
 }
 
 
-def link_conditions(link: LinkedCertificate, state: LinkSyncState, now: datetime) -> list[Condition]:
-    """Ready: the link holds a version that has not expired; InSync: planner.link_sync_state."""
+def link_conditions(
+    link: LinkedCertificate, state: LinkSyncState, now: datetime, sync_error: str = ""
+) -> list[Condition]:
+    """Ready: the link holds a version that has not expired; InSync: planner.link_sync_state
+    (`sync_error`: planner.sync_error, why a sync cannot bring the link to the newest version)."""
     kind, true, false = ConditionType.READY, ConditionStatus.TRUE, ConditionStatus.FALSE
     if not link.thumbprint:
         ready = Condition(kind, false, Reason.NEVER_SYNCED, "no version yet", None)
@@ -135,7 +138,9 @@ def link_conditions(link: LinkedCertificate, state: LinkSyncState, now: datetime
         ready = Condition(kind, true, Reason.SYNCED, f"serves version {link.version}", link.last_synced_at)
     status, reason, message = _LINK_IN_SYNC[state]
     if state is LinkSyncState.FAILED:
-        message = f"the last sync failed: {link.last_sync_error}"
+        message = f"the last sync failed: {link.last_sync_error}" if link.last_sync_error else (
+            f"the newest version cannot be synced: {sync_error}"
+        )
     since = link.last_synced_at if status is ConditionStatus.TRUE else None
     return [ready, Condition(ConditionType.IN_SYNC, status, reason, message, since)]
 

@@ -80,6 +80,13 @@ class Certificate:
     last_error: str = ""
     active_operation: str = ""
     created_at: datetime | None = None
+    # The secret's current version as certsync last read it (overview, sync, sweep), whoever wrote
+    # it: a version written outside certsync is known from its first read on.
+    observed_version: str = ""
+    observed_thumbprint: str = ""  # "" when that version is not a readable PFX
+    observed_updated_on: datetime | None = None  # that version's "updated" in Key Vault
+    observed_at: datetime | None = None  # when certsync read it
+    observed_error: str = ""  # why that version cannot be synced ("" when it can)
     etag: str = field(default="", compare=False, repr=False)
 
     @property

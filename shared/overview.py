@@ -2,9 +2,10 @@
 
 Both measure "in sync" the same way (planner.link_sync_state, Table data only): a link is in
 sync when it holds the newest version certsync knows of for its secret and every binding of it
-serves that certificate too. The overview also reads Key Vault live and says when the vault
-holds a version nobody has seen yet (the next sweep or a sync picks it up); that fact is shown
-on its own and makes a sync available, but it does not change the count.
+serves that certificate too. The overview also reads the secret's current version live (one
+GET) and records what it read on the certificate (observations.py) before it measures, so a
+version written outside certsync puts the links that do not hold it out of sync at once, in the
+overview and in the list alike; a version that cannot be synced makes them fail with its error.
 """
 from __future__ import annotations
 
@@ -13,12 +14,13 @@ from dataclasses import dataclass, field
 from shared.app_context import AppContext
 from shared.clock import utcnow
 from shared.conditions import Condition, certificate_conditions, link_conditions
-from shared.errors import CertsyncError, NotFound
+from shared.errors import NotFound
 from shared.links import links_of_certificate
 from shared.model import Certificate, LinkedCertificate, SslBinding
+from shared.observations import describe, read_current
 from shared.paging import Page
-from shared.secret_refs import SecretRef, certificate_secret, current_certificate
-from shared.sync.planner import LinkSyncState, link_sync_state, newest_known_thumbprint
+from shared.secret_refs import SecretRef, certificate_secret
+from shared.sync.planner import LinkSyncState, link_sync_state, newest_known, sync_error
 
 
 @dataclass(frozen=True)
@@ -28,6 +30,7 @@ class LinkState:
     bindings: list[SslBinding]
     state: LinkSyncState
     conditions: list[Condition] = field(default_factory=list)
+    sync_error: str = ""  # why a sync cannot bring the link to the newest version, if it cannot
 
     @property
     def in_sync(self) -> bool:
@@ -46,17 +49,12 @@ class CertificateOverview:
     conditions: list[Condition] = field(default_factory=list)
 
     @property
-    def new_version_in_key_vault(self) -> bool:
-        """Key Vault holds a version certsync has not recorded anywhere yet."""
-        return bool(self.current_thumbprint) and self.current_thumbprint != self.newest_thumbprint
-
-    @property
     def out_of_sync_links(self) -> int:
         return sum(1 for state in self.links if not state.in_sync)
 
     @property
     def sync_available(self) -> bool:
-        return self.out_of_sync_links > 0 or (bool(self.links) and self.new_version_in_key_vault)
+        return self.out_of_sync_links > 0
 
 
 @dataclass(frozen=True)
@@ -71,11 +69,12 @@ def link_states(
     cert: Certificate, links: list[LinkedCertificate], bindings: dict[str, list[SslBinding]]
 ) -> list[LinkState]:
     """Pure: the sync state and conditions of each link of the certificate's secret, by name."""
-    newest, now = newest_known_thumbprint(cert, links), utcnow()
+    newest, now = newest_known(cert, links), utcnow()
     states = []
     for link in sorted(links, key=lambda link: link.name):
-        state = link_sync_state(link, bindings.get(link.name, []), newest)
-        states.append(LinkState(link, newest, bindings.get(link.name, []), state, link_conditions(link, state, now)))
+        state, error = link_sync_state(link, bindings.get(link.name, []), newest), sync_error(link, newest)
+        conditions = link_conditions(link, state, now, error)
+        states.append(LinkState(link, newest.thumbprint, bindings.get(link.name, []), state, conditions, error))
     return states
 
 
@@ -85,13 +84,14 @@ def certificate_overview(ctx: AppContext, name: str) -> CertificateOverview:
     links = links_of_certificate(ctx, cert)
     current_version = current_thumbprint = current_error = None
     if cert.has_been_issued:
-        try:
-            current = current_certificate(ctx.vault, cert.secret_name)
-            current_version, current_thumbprint = current.version.version, current.thumbprint
-        except CertsyncError as err:
-            current_error = f"{err.code}: {err.message}"
+        reading = read_current(ctx, ctx.vault, cert.secret_name, cert)
+        cert = reading.owner or cert
+        if reading.current is not None:
+            current_version, current_thumbprint = reading.current.version.version, reading.current.thumbprint
+        if reading.error is not None:
+            current_error = describe(reading.error)
     states = link_states(cert, links, ctx.bindings.for_links(link.name for link in links))
-    newest = newest_known_thumbprint(cert, links)
+    newest = newest_known(cert, links).thumbprint
     out_of_sync = sum(1 for state in states if not state.in_sync)
     conditions = certificate_conditions(cert, utcnow(), out_of_sync, len(states))
     return CertificateOverview(
@@ -117,7 +117,8 @@ def link_overview(ctx: AppContext, name: str) -> LinkState:
     if cert is None:
         bindings = ctx.bindings.for_link(link.name)
         state = link_sync_state(link, bindings, "")
-        return LinkState(link, link.thumbprint, bindings, state, link_conditions(link, state, utcnow()))
+        error = link.last_sync_error
+        return LinkState(link, link.thumbprint, bindings, state, link_conditions(link, state, utcnow(), error), error)
     siblings = [other for other in links_of_certificate(ctx, cert) if other.name != link.name] + [link]
     states = link_states(cert, siblings, ctx.bindings.for_links([link.name]))
     return next(state for state in states if state.link.name == link.name)

@@ -36,6 +36,7 @@ class SecretRef:
 class CurrentCertificate:
     version: SecretVersion
     bundle: pki.CertificateBundle
+    fell_back: bool = False  # the latest version is disabled: this is the newest enabled one
 
     @property
     def thumbprint(self) -> str:
@@ -78,15 +79,16 @@ def certificate_secret(vault_url: str, cert: Certificate) -> SecretRef:
 
 def current_certificate(vault: SecretStore, name: str) -> CurrentCertificate:
     """Fetch and parse the latest enabled version; errors name the secret, never its value."""
-    return _parse(_latest_enabled(vault, name))
+    version, fell_back = latest_enabled(vault, name)
+    return parse_version(version, fell_back)
 
 
 def certificate_at(vault: SecretStore, name: str, version: str) -> CurrentCertificate:
     """A specific version, e.g. the one a link holds."""
-    return _parse(vault.get_secret(name, version))
+    return parse_version(vault.get_secret(name, version))
 
 
-def _parse(version: SecretVersion) -> CurrentCertificate:
+def parse_version(version: SecretVersion, fell_back: bool = False) -> CurrentCertificate:
     name = version.name
     if version.content_type and version.content_type != PFX_CONTENT_TYPE:
         raise BadRequest(
@@ -99,12 +101,13 @@ def _parse(version: SecretVersion) -> CurrentCertificate:
         raise BadRequest(
             f"secret {name} version {version.version} is not a usable PFX: {err.message}", code="InvalidPfx"
         ) from None
-    return CurrentCertificate(version=version, bundle=bundle)
+    return CurrentCertificate(version=version, bundle=bundle, fell_back=fell_back)
 
 
-def _latest_enabled(vault: SecretStore, name: str) -> SecretVersion:
+def latest_enabled(vault: SecretStore, name: str) -> tuple[SecretVersion, bool]:
+    """The latest enabled version, and whether the latest one is disabled (a fallback)."""
     try:
-        return vault.get_secret(name)
+        return vault.get_secret(name), False
     except DependencyError as err:
         if err.code != "SecretForbidden":
             raise
@@ -114,7 +117,7 @@ def _latest_enabled(vault: SecretStore, name: str) -> SecretVersion:
         raise NotFound(f"secret {name} has no enabled version", code="SecretDisabled")
     # Newest by creation: editing an old version's tags changes its "updated", not its age.
     newest = max(enabled, key=lambda v: v.created_on or v.updated_on or datetime.min.replace(tzinfo=UTC))
-    return vault.get_secret(name, newest.version)
+    return vault.get_secret(name, newest.version), True
 
 
 KEY_VAULT_SUFFIXES = (".vault.azure.net", ".vault.azure.cn", ".vault.usgovcloudapi.net", ".vault.microsoftazure.de")

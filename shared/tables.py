@@ -570,6 +570,11 @@ def _cert_row(c: Certificate) -> dict:
             "LastError": c.last_error,
             "ActiveOperation": c.active_operation,
             "CreatedAt": c.created_at,
+            "ObservedVersion": c.observed_version,
+            "ObservedThumbprint": c.observed_thumbprint,
+            "ObservedUpdatedOn": c.observed_updated_on,
+            "ObservedAt": c.observed_at,
+            "ObservedError": c.observed_error,
         }
     )
 
@@ -598,6 +603,11 @@ def _cert_from(row: dict) -> Certificate:
         last_error=row.get("LastError", ""),
         active_operation=row.get("ActiveOperation", ""),
         created_at=_dt(row.get("CreatedAt")),
+        observed_version=row.get("ObservedVersion", ""),
+        observed_thumbprint=row.get("ObservedThumbprint", ""),
+        observed_updated_on=_dt(row.get("ObservedUpdatedOn")),
+        observed_at=_dt(row.get("ObservedAt")),
+        observed_error=row.get("ObservedError", ""),
         etag=_etag(row),
     )
 

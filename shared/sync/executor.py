@@ -17,11 +17,13 @@ from dataclasses import dataclass, field
 from shared.app_context import AppContext
 from shared.appservice import sync as appservice
 from shared.clock import utcnow
-from shared.errors import CertsyncError, PreconditionFailed
-from shared.model import LinkedCertificate, SslBinding
-from shared.secret_refs import CurrentCertificate, current_certificate, parse_secret_id
-from shared.sync.planner import Reason, SyncPlan, plan_sync
+from shared.errors import CertsyncError, NotFound, PreconditionFailed
+from shared.model import Certificate, LinkedCertificate, SslBinding
+from shared.observations import read_version
+from shared.secret_refs import CurrentCertificate, SecretRef, certificate_secret, latest_enabled, parse_secret_id
+from shared.sync.planner import Reason, SyncPlan, plan_sync, same_instant
 from shared.tables import retry_on_conflict
+from shared.vault import SecretVersion
 
 log = logging.getLogger("certsync.sync")
 MAX_SYNC_TRIES = 5
@@ -53,8 +55,34 @@ class SecretSyncResult:
 
 
 def fetch_current(ctx: AppContext, link: LinkedCertificate) -> CurrentCertificate:
+    """The secret's current certificate; what was read is recorded on the certificate whose secret
+    it is (observations.py), unless the link's own row already says as much."""
     ref = parse_secret_id(link.secret_id)
-    return current_certificate(ctx.vault_for(ref.vault_url), ref.name)
+    vault = ctx.vault_for(ref.vault_url)
+    version, fell_back = latest_enabled(vault, ref.name)
+    owner = None if _link_knows(link, version) else _owner(ctx, link, ref)
+    reading = read_version(ctx, version, fell_back, owner)
+    if reading.current is None:
+        raise reading.error or NotFound(f"secret {ref.name} has no usable version", code="SecretDisabled")
+    return reading.current
+
+
+def _link_knows(link: LinkedCertificate, version: SecretVersion) -> bool:
+    return link.version == version.version and same_instant(link.secret_updated_on, version.updated_on)
+
+
+def _owner(ctx: AppContext, link: LinkedCertificate, ref: SecretRef) -> Certificate | None:
+    """The certsync certificate whose secret the link imports (one point read), if any."""
+    if not link.certificate:
+        return None
+    try:
+        cert = ctx.certificates.find(link.certificate)
+    except CertsyncError as err:
+        log.warning("could not read certificate %s to record a version read: %s", link.certificate, err.code)
+        return None
+    if cert is None or not cert.secret_name or certificate_secret(ctx.vault.url, cert).id != ref.id:
+        return None
+    return cert
 
 
 def sync_link(

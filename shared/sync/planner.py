@@ -122,24 +122,72 @@ class LinkSyncState(StrEnum):
     FAILED = "SyncFailed"  # the last sync of the link failed (lastSyncError)
 
 
-def newest_known_thumbprint(cert: Certificate, links: Iterable[LinkedCertificate]) -> str:
-    """The newest version anyone recorded for the secret: what certsync issued, or what a link
-    saw later (a version written outside certsync). Key Vault times have whole seconds; on a tie
-    a link's observation wins, since it read the latest version after that second's writes."""
-    newest, thumbprint = cert.secret_updated_on, cert.thumbprint
+@dataclass(frozen=True)
+class KnownVersion:
+    """The newest version certsync knows of for a secret, and why it cannot be synced, if so."""
+
+    thumbprint: str  # "" when that version is not a readable PFX
+    version: str = ""
+    error: str = ""
+
+
+def newest_known(cert: Certificate, links: Iterable[LinkedCertificate]) -> KnownVersion:
+    """The newest version anyone recorded for the secret: what certsync issued, what a link saw
+    later, or what certsync last read as the secret's current version (cert.observed_*), which
+    is how a version written outside certsync becomes known at its first read. Key Vault times
+    have whole seconds; on a tie the later reader wins (a link over the issue, the observation
+    over both), since it read the latest version after that second's writes."""
+    newest, known_at = cert.secret_updated_on, cert.secret_updated_on
+    best = KnownVersion(cert.thumbprint, cert.secret_version)
     for link in links:
         seen = link.secret_updated_on
-        if seen and link.thumbprint and (newest is None or int(seen.timestamp()) >= int(newest.timestamp())):
-            newest, thumbprint = seen, link.thumbprint
-    return thumbprint
+        if seen and link.thumbprint and (newest is None or _second(seen) >= _second(newest)):
+            newest, known_at = seen, link.last_checked_at or seen
+            best = KnownVersion(link.thumbprint, link.version)
+    if cert.observed_version and _observation_wins(cert, newest, known_at):
+        best = KnownVersion(cert.observed_thumbprint, cert.observed_version, cert.observed_error)
+    return best
 
 
-def link_sync_state(link: LinkedCertificate, bindings: Iterable[SslBinding], newest_thumbprint: str) -> LinkSyncState:
-    """A link is in sync only when it holds the newest known version and so do its bindings."""
+def newest_known_thumbprint(cert: Certificate, links: Iterable[LinkedCertificate]) -> str:
+    return newest_known(cert, links).thumbprint
+
+
+def _observation_wins(cert: Certificate, newest: datetime | None, known_at: datetime | None) -> bool:
+    """Newer or as new by Key Vault's time; or older, but read well after the rest was known:
+    the latest version was disabled since, and the observation is the newest enabled one."""
+    observed, read_at = cert.observed_updated_on, cert.observed_at
+    if newest is None or observed is None or _second(observed) >= _second(newest):
+        return True
+    return read_at is not None and known_at is not None and _second(read_at) > _second(known_at) + 1
+
+
+def _second(moment: datetime) -> int:
+    return int(moment.timestamp())
+
+
+def link_sync_state(
+    link: LinkedCertificate, bindings: Iterable[SslBinding], newest: KnownVersion | str
+) -> LinkSyncState:
+    """A link is in sync only when it holds the newest known version and so do its bindings; a
+    link that does not hold it because it cannot be synced (`newest.error`) has failed."""
+    newest = newest if isinstance(newest, KnownVersion) else KnownVersion(newest)
     if link.last_sync_error:
         return LinkSyncState.FAILED
-    if newest_thumbprint and link.thumbprint != newest_thumbprint:
+    if newest.error and not holds(link, newest):
+        return LinkSyncState.FAILED
+    if newest.thumbprint and link.thumbprint != newest.thumbprint:
         return LinkSyncState.BEHIND
     if any(b.link == link.name and b.thumbprint != link.thumbprint for b in bindings):
         return LinkSyncState.BINDINGS_BEHIND
     return LinkSyncState.IN_SYNC
+
+
+def holds(link: LinkedCertificate, newest: KnownVersion) -> bool:
+    return bool(newest.thumbprint) and link.thumbprint == newest.thumbprint
+
+
+def sync_error(link: LinkedCertificate, newest: KnownVersion) -> str:
+    """Why the link is not in sync and a sync cannot fix it: its last sync's error, or the error a
+    sync would meet on the newest version."""
+    return link.last_sync_error or ("" if holds(link, newest) else newest.error)

@@ -7,6 +7,7 @@ import time
 from datetime import timedelta
 
 import pytest
+import requests
 
 from shared import pki
 from shared.errors import BadRequest, CertsyncError, NotFound
@@ -37,11 +38,10 @@ def test_out_of_band_version_shows_difference_then_sync_moves_every_binding(ctx,
     new = upload_new_version(secret_client, fleet.secret_name, HOSTS, ctx)
     overview = certificate_overview(ctx, fleet.name)
     [state] = overview.links
-    # Nobody has seen the new version yet: the link holds the newest *known* one (the count the
-    # list shows too), and the overview says on its own that Key Vault is ahead.
-    assert overview.sync_available and overview.new_version_in_key_vault and state.in_sync
-    assert state.link.thumbprint == state.newest_thumbprint == fleet.thumbprint
-    assert overview.current_thumbprint == new.thumbprint
+    # The overview read the new version: the link that does not hold it is out of sync, held vs current.
+    assert overview.sync_available and not state.in_sync and state.state is LinkSyncState.BEHIND
+    assert state.link.thumbprint == fleet.thumbprint and state.newest_thumbprint == new.thumbprint
+    assert overview.current_thumbprint == new.thumbprint and overview.out_of_sync_links == 1
 
     result = sync_link(ctx, "contoso-link")
     assert result.changed and result.bindings_updated == 2
@@ -192,16 +192,16 @@ def test_a_sync_holding_a_stale_read_never_moves_the_link_backwards(ctx, fleet, 
 
 
 def out_of_sync_in_list_and_overview(ctx, name: str) -> tuple[int, int]:
-    summary = certificate_summary(ctx, ctx.certificates.get(name))  # the list's row, as GET /certificates builds it
-    return summary.out_of_sync_links, sum(1 for state in certificate_overview(ctx, name).links if not state.in_sync)
+    """The overview's count, then the list's row as GET /certificates builds it right after."""
+    overview = sum(1 for state in certificate_overview(ctx, name).links if not state.in_sync)
+    return certificate_summary(ctx, ctx.certificates.get(name)).out_of_sync_links, overview
 
 
 def test_list_and_overview_count_the_same_links_out_of_sync(ctx, fleet, secret_client):
     """#10.9: one number, one meaning, whatever state the link is in."""
     assert out_of_sync_in_list_and_overview(ctx, fleet.name) == (0, 0)
-    upload_new_version(secret_client, fleet.secret_name, HOSTS, ctx)  # nobody has seen it yet
-    assert out_of_sync_in_list_and_overview(ctx, fleet.name) == (0, 0)
-    assert certificate_overview(ctx, fleet.name).sync_available  # the vault being ahead is said on its own
+    upload_new_version(secret_client, fleet.secret_name, HOSTS, ctx)  # written outside certsync
+    assert out_of_sync_in_list_and_overview(ctx, fleet.name) == (1, 1)  # the overview's read is recorded
     time.sleep(1.1)
     sync_link(ctx, "contoso-link")
     assert out_of_sync_in_list_and_overview(ctx, fleet.name) == (0, 0)
@@ -211,6 +211,109 @@ def test_list_and_overview_count_the_same_links_out_of_sync(ctx, fleet, secret_c
     time.sleep(1.1)
     assert sync_link(ctx, "contoso-other").thumbprint == later.thumbprint  # one link saw it: the other is behind
     assert out_of_sync_in_list_and_overview(ctx, fleet.name) == (1, 1)
+
+
+def list_count(ctx, name: str) -> int:
+    return certificate_summary(ctx, ctx.certificates.get(name)).out_of_sync_links
+
+
+def key_vault_requests(vault_url: str, ca: str) -> dict[str, int]:
+    counters = requests.get(f"{vault_url}/_emulator/counters", verify=ca, timeout=5).json()
+    return {op: n for op, n in counters.items() if op not in ("total", "challenge") and n}
+
+
+def test_an_out_of_band_version_is_out_of_sync_in_the_list_right_after_the_overview(
+    ctx, fleet, secret_client, storage_and_vault
+):
+    """Regression: the overview said "In sync" (and the list 0) for a link that does not hold the
+    secret's current version, until a sync or the sweep had seen it."""
+    new = upload_new_version(secret_client, fleet.secret_name, HOSTS, ctx)
+    _, vault_url, ca, _ = storage_and_vault
+    before = key_vault_requests(vault_url, str(ca))
+    overview = certificate_overview(ctx, fleet.name)
+    calls = {op: n - before.get(op, 0) for op, n in key_vault_requests(vault_url, str(ca)).items()}
+    assert {op: n for op, n in calls.items() if n} == {"getSecret": 1}  # one live read, no more
+    [state] = overview.links
+    assert state.state is LinkSyncState.BEHIND and overview.sync_available
+    assert (state.link.thumbprint, state.newest_thumbprint) == (fleet.thumbprint, new.thumbprint)
+    assert list_count(ctx, fleet.name) == 1  # the list, from Table data only, says the same
+    recorded = ctx.certificates.get(fleet.name)
+    assert (recorded.observed_thumbprint, recorded.observed_error) == (new.thumbprint, "")
+    etag = recorded.etag
+    certificate_overview(ctx, fleet.name)
+    assert ctx.certificates.get(fleet.name).etag == etag  # reading it again writes nothing
+
+
+def test_the_sweep_records_an_out_of_band_version_the_overview_never_read(ctx, fleet, secret_client):
+    new = upload_new_version(secret_client, fleet.secret_name, ["www.contoso.test"], ctx)  # drops the wildcard
+    assert list_count(ctx, fleet.name) == 0  # nobody has read it yet: the list cannot know
+    report = run_sweep(ctx)
+    assert set(report.failed_links) == {"contoso-link"}  # api.contoso.test is bound: the link cannot move
+    assert ctx.certificates.get(fleet.name).observed_thumbprint == new.thumbprint
+    assert out_of_sync_in_list_and_overview(ctx, fleet.name) == (1, 1)
+    assert certificate_overview(ctx, fleet.name).links[0].newest_thumbprint == new.thumbprint
+
+
+@pytest.mark.parametrize("breakage", ["content-type", "garbage", "expired"])
+def test_an_unusable_current_version_puts_links_out_of_sync_with_its_error(ctx, fleet, secret_client, breakage):
+    name = fleet.secret_name
+    if breakage == "content-type":
+        secret_client.set_secret(name, "hello", content_type="text/plain")
+        code = "WrongContentType"
+    elif breakage == "garbage":
+        secret_client.set_secret(name, "bm90IGEgcGZ4", content_type=PFX_CONTENT_TYPE)
+        code = "InvalidPfx"
+    else:
+        secret_client.set_secret(name, pki.to_pfx_base64(expired_bundle(HOSTS)), content_type=PFX_CONTENT_TYPE)
+        code = "CertificateExpired"
+    overview = certificate_overview(ctx, fleet.name)
+    [state] = overview.links
+    assert not state.in_sync and state.state is LinkSyncState.FAILED and state.sync_error.startswith(code)
+    assert not state.link.last_sync_error  # no sync has run: the reason is the version's own
+    in_sync = [c for c in state.conditions if c.type.value == "InSync"][0]
+    assert code in in_sync.message
+    assert list_count(ctx, fleet.name) == 1
+    with pytest.raises(CertsyncError):
+        sync_link(ctx, "contoso-link")  # the sync meets the same error and moves nothing
+    assert thumbprints_of_bindings(ctx) == {fleet.thumbprint}
+    fixed = upload_new_version(secret_client, name, HOSTS, ctx)
+    time.sleep(1.1)
+    assert certificate_overview(ctx, fleet.name).links[0].state is LinkSyncState.FAILED  # lastSyncError stays
+    sync_link(ctx, "contoso-link")
+    assert certificate_overview(ctx, fleet.name).links[0].in_sync and list_count(ctx, fleet.name) == 0
+    assert ctx.certificates.get(fleet.name).observed_thumbprint == fixed.thumbprint
+
+
+def test_a_disabled_latest_version_does_not_leave_the_links_behind(ctx, fleet, secret_client):
+    upload_new_version(secret_client, fleet.secret_name, HOSTS, ctx)
+    assert certificate_overview(ctx, fleet.name).out_of_sync_links == 1
+    latest = secret_client.get_secret(fleet.secret_name)
+    time.sleep(2.1)  # a later look, past Key Vault's whole seconds
+    secret_client.update_secret_properties(fleet.secret_name, latest.properties.version, enabled=False)
+    overview = certificate_overview(ctx, fleet.name)
+    assert overview.current_thumbprint == fleet.thumbprint  # the newest enabled version: what the link holds
+    assert overview.out_of_sync_links == 0 and list_count(ctx, fleet.name) == 0
+
+
+def test_concurrent_overviews_record_one_observation_and_never_fail(ctx, fleet, secret_client):
+    new = upload_new_version(secret_client, fleet.secret_name, HOSTS, ctx)
+    barrier, answers, errors = threading.Barrier(4), [], []
+
+    def look() -> None:
+        barrier.wait()
+        try:
+            answers.append(certificate_overview(ctx, fleet.name).links[0].newest_thumbprint)
+        except Exception as err:  # pragma: no cover - the assertion below reports it
+            errors.append(err)
+
+    threads = [threading.Thread(target=look) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors and answers == [new.thumbprint] * 4
+    assert ctx.certificates.get(fleet.name).observed_thumbprint == new.thumbprint
+    assert list_count(ctx, fleet.name) == 1
 
 
 def test_a_link_whose_bindings_lag_is_out_of_sync_until_they_move(ctx, fleet, secret_client):
