@@ -87,24 +87,25 @@ def test_create_link_bind_then_sync_an_out_of_sync_link(page, dashboard, api, se
     bundle = upload_new_version(secret_client, f"cert-{name}", hosts, host_ctx)
     page.reload()
     ready(page, "overview")
-    # Nobody has seen that version yet: the link still holds the newest one certsync knows of (the
-    # count the list shows too), and the page says on its own that Key Vault is ahead.
+    # The page read that version live: the link that does not hold it is out of sync, held vs current.
     link = link_row(page, f"{name}-link")
-    expect(link).to_have_attribute("data-in-sync", "true")
-    note = page.locator(".facts .note, dl .note").first
-    was, now = note.locator(".thumbs.differs > div").nth(0), note.locator(".thumbs.differs > div").nth(1)
+    expect(link).to_have_attribute("data-in-sync", "false")
+    expect(link).to_contain_text("Out of sync")
+    was, now = link.locator(".thumbs.differs > div").nth(0), link.locator(".thumbs.differs > div").nth(1)
     expect(was).to_contain_text(held)
     expect(now).to_contain_text(bundle.thumbprint)
-    assert note.locator("mark.was").count() > 0 and note.locator("mark.now").count() > 0
+    assert link.locator("mark.was").count() > 0 and link.locator("mark.now").count() > 0
     differing = sum(a != b for a, b in zip(held, bundle.thumbprint, strict=True))
-    expect(note).to_contain_text(f"{differing} of 40 characters differ")
-    expect(page.locator("h1 .badge")).to_contain_text(["Issued", "New version in Key Vault"])
-    expect(page.locator("#sync-state")).to_contain_text("Key Vault holds a newer version")
+    expect(link).to_contain_text(f"{differing} of 40 characters differ")
+    expect(page.locator("h1 .badge")).to_contain_text(["Issued", "Links out of sync"])
+    expect(page.locator("#sync-state")).to_have_text("1 of 1 linked certificate(s) out of sync.")
     expect(sync_all).to_be_enabled()
     page.locator("nav.main").get_by_role("link", name="Certificates", exact=True).click()
     ready(page, "certificates")
     page.get_by_label("Filter certificates").fill(name)
-    expect(certificate_row(page, name)).to_contain_text("0 of 1")  # the same number as the overview
+    expect(certificate_row(page, name)).to_contain_text("1 of 1")  # the same number as the overview
+    summary = next(c for c in every_certificate(api) if c["name"] == name)
+    assert summary["outOfSyncLinks"] == 1
     page.go_back()
     ready(page, "overview")
     link = link_row(page, f"{name}-link")
