@@ -67,7 +67,8 @@ def test_an_issue_or_a_link_seen_after_the_observation_wins():
 
 
 def test_a_fallback_read_well_after_an_issue_makes_the_older_version_current():
-    disabled_latest = replace(ISSUED, thumbprint="DISABLED", secret_version="v3", secret_updated_on=T0 + timedelta(hours=1))
+    later = T0 + timedelta(hours=1)
+    disabled_latest = replace(ISSUED, thumbprint="DISABLED", secret_version="v3", secret_updated_on=later)
     fallback = seen("v1", "ISSUED", T0, T0 + timedelta(hours=2), fell_back=True)
     assert should_record(disabled_latest, fallback)
     assert newest_known(with_observation(disabled_latest, fallback), [link()]).thumbprint == "ISSUED"
