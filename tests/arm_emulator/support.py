@@ -14,6 +14,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import NameOID
 
+from tests.emulator.support import RawVault
+
 SUBSCRIPTION = "11111111-1111-1111-1111-111111111111"
 LOCAL_VAULT_ID = (
     f"/subscriptions/{SUBSCRIPTION}/resourceGroups/certsync-local/providers/Microsoft.KeyVault/vaults/local"
@@ -49,32 +51,13 @@ def make_pfx(*names: str, days: int = 30, password: str | None = None) -> TestPf
 
 
 @dataclass
-class RawArm:
+class RawArm(RawVault):
     """Plain HTTPS calls, for what the SDK hides: status lines, headers, raw error bodies."""
-
-    url: str
-    cert_path: str
-    session: requests.Session
 
     def call(
         self, method: str, path: str, *, token: bool = True, api_version: str | None = "2025-05-01", **kwargs: Any
     ) -> requests.Response:
-        params = dict(kwargs.pop("params", {}))
-        if api_version is not None:
-            params["api-version"] = api_version
-        headers = dict(kwargs.pop("headers", {}))
-        if token:
-            headers["Authorization"] = "Bearer test-token"
-        return self.session.request(
-            method, self.url + path, params=params, headers=headers, verify=self.cert_path, timeout=10, **kwargs
-        )
-
-    def manage(self, method: str, resource: str, **kwargs: Any) -> requests.Response:
-        return self.session.request(
-            method, f"{self.url}/_emulator/{resource}", verify=self.cert_path, timeout=10, **kwargs
-        )
+        return super().call(method, path, token=token, api_version=api_version, **kwargs)
 
     def counters(self) -> dict[str, int]:
-        response = self.manage("GET", "counters")
-        response.raise_for_status()
-        return {k: v for k, v in response.json().items() if v}
+        return {k: v for k, v in super().counters().items() if v}
