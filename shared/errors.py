@@ -61,6 +61,16 @@ class PreconditionFailed(CertsyncError):
     code = "PreconditionFailed"
 
 
+class Contended(CertsyncError):
+    """Others kept writing the rows a request reads and checks, through every bounded retry:
+    nothing was changed. Answered to a request without If-Match instead of a 412, which would
+    blame a precondition the caller never set."""
+
+    status = 503
+    code = "Contended"
+    retry_after = 1
+
+
 class DependencyError(CertsyncError):
     """Key Vault, Table Storage, a queue or DNS failed. `upstream_status` is the dependency's
     own HTTP status when it answered (None: it could not be reached)."""

@@ -34,7 +34,7 @@ from shared.secret_refs import (
     parse_secret_id,
 )
 from shared.sync.executor import fetch_current, sync_link
-from shared.tables import retry_on_conflict
+from shared.tables import retry_lost_races, retry_on_conflict
 from shared.vault import VAULT_UNREACHABLE
 
 log = logging.getLogger("certsync.links")
@@ -141,14 +141,15 @@ def delete_link(ctx: AppContext, name: str) -> None:
     """Refuse while any binding uses the link; the delete carries the ETag of the read the check
     was made on. put_binding touches the link after writing its binding, so a binding written
     after our check makes the delete lose its race: we read again and refuse. A binding written
-    after the delete finds no link to touch and undoes itself. No step ever puts a link back."""
+    after the delete finds no link to touch and undoes itself. No step ever puts a link back.
+    A sync that writes the link meanwhile also costs a try: re-read, re-check (never a 412)."""
 
     def attempt() -> None:
         link = ctx.links.get(name)
         _refuse_if_bound(ctx, name)
         ctx.links.delete(link)
 
-    retry_on_conflict(attempt)
+    retry_lost_races(attempt, f"linked certificate {name}")
 
 
 def _refuse_if_bound(ctx: AppContext, name: str) -> None:
@@ -168,14 +169,24 @@ class BindingRequest:
 
 
 def put_binding(ctx: AppContext, request: BindingRequest) -> tuple[SslBinding, bool]:
-    """Create or replace; returns (binding, created)."""
+    """Create or replace; returns (binding, created). A sync or another request that writes the
+    binding or the link meanwhile costs a try: everything is read and checked again (never a 412)."""
     app = validate_app(request.app)
     hostname = normalize_hostname(request.hostname)
     try:
         ssl_state = SslState(request.ssl_state)
     except ValueError:
         raise BadRequest("sslState must be SniEnabled or IpBasedEnabled", code="InvalidSslState") from None
-    link = ctx.links.get(validate_name(request.link, "link name"))
+    name = validate_name(request.link, "link name")
+    return retry_lost_races(
+        lambda: _put_binding_once(ctx, request, app, hostname, ssl_state, name), f"binding {app}/{hostname}"
+    )
+
+
+def _put_binding_once(
+    ctx: AppContext, request: BindingRequest, app: str, hostname: str, ssl_state: SslState, name: str
+) -> tuple[SslBinding, bool]:
+    link = ctx.links.get(name)
     if link.resource_id:  # the link indexes an App Service certificate: the binding is made in ARM
         created = ctx.bindings.find(app, hostname) is None
         return bind_hostname(ctx, link, app, hostname, ssl_state.value, request.slot), created
@@ -185,7 +196,10 @@ def put_binding(ctx: AppContext, request: BindingRequest) -> tuple[SslBinding, b
     existing = ctx.bindings.find(app, hostname)
     binding = SslBinding(app, hostname, link.name, link.thumbprint, ssl_state, utcnow())
     if existing is None:
-        binding, created = ctx.bindings.add(binding), True
+        try:
+            binding, created = ctx.bindings.add(binding), True
+        except Conflict:  # created by another request meanwhile: this PUT replaces it on the next try
+            raise PreconditionFailed(f"binding {app}/{hostname} was created meanwhile") from None
     else:
         binding.etag = existing.etag
         binding, created = ctx.bindings.save(binding), False

@@ -9,7 +9,9 @@ import builtins
 import contextlib
 import hashlib
 import json
+import random
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
@@ -19,7 +21,7 @@ from azure.core.exceptions import AzureError, ResourceExistsError, ResourceModif
 from azure.data.tables import TableClient, TableEntity, TableServiceClient, TableTransactionError, UpdateMode
 
 from shared.clock import from_iso, utcnow
-from shared.errors import CertsyncError, Conflict, DependencyError, NotFound, PreconditionFailed
+from shared.errors import CertsyncError, Conflict, Contended, DependencyError, NotFound, PreconditionFailed
 from shared.model import (
     BindingIndexEntry,
     Certificate,
@@ -51,6 +53,8 @@ INDEXED_MARKER = "indexes-v1"  # written once every entity row of the table has 
 ABANDONED_NAME_AFTER = timedelta(minutes=1)  # a create takes well under a second
 KEYS_PER_QUERY = 14  # RowKey terms per query, with the PartitionKey term 15 comparisons (the limit)
 FULL_SCAN_ABOVE = 150  # above this many links one pass over the table is cheaper (the sweep)
+MAX_RACE_TRIES = 8  # read-check-writes of a request without If-Match (retry_lost_races)
+RACE_PAUSE_S = 0.01  # first pause bound after a lost race; doubles per try (at most ~2.5 s in all)
 
 
 class TableStore:
@@ -803,6 +807,18 @@ def retry_on_conflict(attempt: Callable[[], T], tries: int = 5) -> T:
             if not remaining:
                 raise
     raise AssertionError("unreachable")
+
+
+def retry_lost_races(attempt: Callable[[], T], what: str, tries: int = MAX_RACE_TRIES) -> T:
+    """For requests without If-Match: re-run a read-check-write whose ETag lost a race, with a
+    short jittered pause so a burst of writers spreads out. Never answers 412; after `tries`
+    losses, 503 Contended (nothing of this request was written)."""
+    for attempt_no in range(tries):
+        try:
+            return attempt()
+        except PreconditionFailed:
+            time.sleep(random.uniform(0, RACE_PAUSE_S * 2**attempt_no))
+    raise Contended(f"{what} kept changing while this request ran; nothing was changed, retry", code="Contended")
 
 
 def _timestamp(row: dict) -> datetime | None:

@@ -44,6 +44,7 @@ class SecretSyncResult:
     links_changed: int = 0
     bindings_updated: int = 0
     failures: dict[str, str] = field(default_factory=dict)
+    links_deleted: list[str] = field(default_factory=list)  # deleted while the sync ran: nothing to sync
 
     def as_dict(self) -> dict:
         return {
@@ -51,6 +52,7 @@ class SecretSyncResult:
             "linksChanged": self.links_changed,
             "bindingsUpdated": self.bindings_updated,
             "failures": self.failures,
+            "linksDeleted": self.links_deleted,
         }
 
 
@@ -225,6 +227,7 @@ def _merged(a: SecretSyncResult, b: SecretSyncResult) -> SecretSyncResult:
         a.links_changed + b.links_changed,
         a.bindings_updated + b.bindings_updated,
         {**a.failures, **b.failures},
+        a.links_deleted + b.links_deleted,
     )
 
 
@@ -260,7 +263,10 @@ def _sync_together(
         try:
             done = sync_link(ctx, link.name, known, bindings.get(link.name, []), record_check)
         except CertsyncError as err:
-            result.failures[link.name] = err.code
+            if isinstance(err, NotFound) and err.code == "LinkNotFound":
+                result.links_deleted.append(link.name)  # a link that no longer exists is not a failed sync
+            else:
+                result.failures[link.name] = err.code
             continue
         result.links_synced += 1
         result.links_changed += done.thumbprint != link.thumbprint
