@@ -9,6 +9,7 @@ import azure.functions as func
 from shared.auto_renew import run_auto_renew
 from shared.composition import get_context
 from shared.notify.watch import run_watch
+from shared.operations import repair_stranded
 from shared.sweep import start_sweep
 
 bp = func.Blueprint()
@@ -24,7 +25,9 @@ def auto_renew(timer: func.TimerRequest) -> None:
 @bp.timer_trigger(arg_name="timer", schedule="%SYNC_SWEEP_SCHEDULE%", run_on_startup=False)
 def sync_sweep(timer: func.TimerRequest) -> None:
     """Plans only: one queued unit per vault plus the binding repair, run by whichever
-    instances take them from the operations queue."""
+    instances take them from the operations queue; then queues again (or closes) operations
+    whose queue message was lost."""
     units = start_sweep(get_context())
     log.info("sync_sweep: %d units queued", len(units))
+    log.info("stranded operations: %s", repair_stranded(get_context()))
     log.info("notifications: %s", run_watch(get_context()))

@@ -27,7 +27,7 @@ from shared.notify.events import ISSUANCE_EVENTS, EventType, operation_event, re
 from shared.operations import abandon, is_active, new_operation, operation_age, submit
 from shared.pfx_size import check_fits_in_key_vault
 from shared.sync.handlers import after_new_version
-from shared.tables import retry_on_conflict
+from shared.tables import retry_lost_races, retry_on_conflict
 from shared.vault import PFX_CONTENT_TYPE, SecretVersion
 
 log = logging.getLogger("certsync.lifecycle")
@@ -177,7 +177,7 @@ def delete_certificate(ctx: AppContext, name: str) -> None:
             )
         ctx.certificates.delete(cert)  # a link added since our read touched the certificate: look again
 
-    retry_on_conflict(attempt)
+    retry_lost_races(attempt, f"certificate {name}")
 
 
 def run_issuance(ctx: AppContext, op: Operation) -> dict:
@@ -199,7 +199,7 @@ def run_issuance(ctx: AppContext, op: Operation) -> dict:
         raise
     cert = _record_success(ctx, op, version, bundle)
     try:
-        synced = after_new_version(ctx, cert)
+        synced = after_new_version(ctx, cert, op.id)
     except CertsyncError as err:  # the renewal itself succeeded; the sweep will sync the links
         synced = {"syncWarning": f"{err.code}: {err.message}"}
     return {"thumbprint": bundle.thumbprint, "version": version.version, "notAfter": to_iso(bundle.not_after), **synced}

@@ -8,6 +8,7 @@ CertsyncError for expected failures; the message is stored, never a stack trace.
 """
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 import uuid
@@ -19,19 +20,34 @@ from shared import telemetry
 from shared.app_context import AppContext
 from shared.certificate_states import STALE_AFTER, claim_alive
 from shared.clock import epoch_ms, utcnow
-from shared.errors import CertsyncError, NotFound, Retry, classify
+from shared.errors import CertsyncError, Conflict, NotFound, Retry, classify
 from shared.logs import operation_context
 from shared.model import Operation, OperationKind, OperationStatus
 
 log = logging.getLogger("certsync.operations")
 Handler = Callable[[AppContext, Operation], dict]
 FINISHED = (OperationStatus.SUCCEEDED, OperationStatus.FAILED)
+# A Queued operation older than this (plus the largest enqueue delay, the auto-renew jitter) has
+# lost its queue message: a queued message is taken within seconds, and the engine marks it Running.
+STRANDED_AFTER = timedelta(minutes=15)
+STRANDED_LOOKBACK = timedelta(days=1)  # how far back the repair looks (a RowKey range, not the table)
 
 
 def new_operation_id() -> str:
     """Sorts newest first in Table Storage (inverted milliseconds), unique by a random suffix."""
-    inverted = 10**13 - 1 - epoch_ms(utcnow())
-    return f"{inverted:013d}-{uuid.uuid4().hex[:12]}"
+    return f"{_id_prefix(utcnow())}-{uuid.uuid4().hex[:12]}"
+
+
+def derived_operation_id(parent_id: str, purpose: str) -> str:
+    """The id of the one operation `parent_id` queues for `purpose` (a renewal's follow-up sync):
+    the same on every redelivery of the parent, so a redelivery never queues a second one."""
+    digest = hashlib.sha256(f"{parent_id}/{purpose}".encode()).hexdigest()[:12]
+    return f"{parent_id.split('-', 1)[0]}-{digest}"
+
+
+def _id_prefix(moment: datetime) -> str:
+    """Ids of operations created at `moment` start with this; later ones sort before it."""
+    return f"{10**13 - 1 - epoch_ms(moment):013d}"
 
 
 def operation_age(op_id: str, now: datetime | None = None) -> timedelta:
@@ -69,6 +85,51 @@ def submit(ctx: AppContext, op: Operation, delay_seconds: int = 0) -> Operation:
             _close_unqueued(ctx, op, err)
             raise
     return op
+
+
+def submit_once(ctx: AppContext, op: Operation) -> Operation:
+    """Submit an operation whose id is derived (derived_operation_id). If a redelivery of its
+    parent recorded it before, enqueue that one again while it is still Queued (the enqueue may
+    be what the parent's last delivery never did; a message too many is ignored once it ran)."""
+    try:
+        return submit(ctx, op)
+    except Conflict:
+        existing = ctx.operations.get(op.id)
+    if existing.status is OperationStatus.QUEUED:
+        ctx.queue.enqueue(existing.id, trace=telemetry.trace_context())
+    return existing
+
+
+def repair_stranded(ctx: AppContext, now: datetime | None = None) -> dict[str, list[str]]:
+    """Queued operations whose queue message is evidently gone (an instance died between writing
+    the record and enqueueing it): enqueue each once more; one still Queued a bound after that is
+    closed as Abandoned. Found by a RowKey range over the last STRANDED_LOOKBACK, never the table."""
+    now = now or utcnow()
+    bound = STRANDED_AFTER + timedelta(seconds=ctx.settings.auto_renew_jitter_seconds)
+    first, last = _id_prefix(now - bound), _id_prefix(now - STRANDED_LOOKBACK) + "~"
+    repaired: dict[str, list[str]] = {"requeued": [], "abandoned": []}
+    for op in ctx.operations.queued_between(first, last):
+        if op.updated_at is not None and now - op.updated_at < bound:
+            continue  # enqueued again lately: give that message its time
+        try:
+            repaired[_requeue_or_abandon(ctx, op, now)].append(op.id)
+        except CertsyncError as err:  # another instance repaired it first, or an outage: next run
+            log.warning("could not repair stranded operation %s: %s", op.id, err.code)
+    return repaired
+
+
+def _requeue_or_abandon(ctx: AppContext, op: Operation, now: datetime) -> str:
+    """The record is written first (ETag: one repairer wins); updated_at marks the one re-enqueue."""
+    requeued_before = op.updated_at is not None and op.created_at is not None and op.updated_at > op.created_at
+    if requeued_before:
+        _fail(op, "Abandoned", "its queue message was lost twice; start it again if it is still wanted")
+    op.updated_at = now
+    ctx.operations.save(op)
+    if requeued_before:
+        return "abandoned"
+    log.info("operation %s (%s %s) was never queued; queueing it again", op.id, op.kind.value, op.target)
+    ctx.queue.enqueue(op.id, trace=telemetry.trace_context())
+    return "requeued"
 
 
 def _close_unqueued(ctx: AppContext, op: Operation, err: CertsyncError) -> None:

@@ -159,6 +159,10 @@ class OperationStore(Protocol):
         """Ordered by id, which puts the newest first."""
         ...
 
+    def queued_between(self, first_id: str, last_id: str) -> builtins.list[Operation]:
+        """Queued operations with first_id <= id < last_id (one RowKey range), newest first."""
+        ...
+
 
 class DeliveryStore(Protocol):
     """Webhook deliveries (shared.notify), newest first."""

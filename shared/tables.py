@@ -493,6 +493,11 @@ class OperationRepository(Repository):
                 break
         return ops
 
+    def queued_between(self, first_id: str, last_id: str) -> builtins.list[Operation]:
+        query = "PartitionKey eq @pk and RowKey ge @first and RowKey lt @last and Status eq @status"
+        params = {"pk": OPERATION_PARTITION, "first": first_id, "last": last_id, "status": OperationStatus.QUEUED.value}
+        return [_operation_from(row) for row in self._query(query, params, "operations")]
+
     def page(
         self, top: int, token: str | None = None, target: str | None = None, kind: str | None = None
     ) -> Page[Operation]:

@@ -6,7 +6,7 @@ from shared.appservice import sync as appservice
 from shared.errors import Conflict, DependencyError
 from shared.links import links_of_certificate
 from shared.model import Certificate, Operation, OperationKind
-from shared.operations import new_operation, submit
+from shared.operations import derived_operation_id, new_operation, submit, submit_once
 from shared.sync.executor import sync_link, sync_links_of_secret
 
 RETRY_LATER = {"ArmThrottled", "ArmUnavailable", "ArmConflict"}
@@ -50,11 +50,13 @@ def run_certificate_sync(ctx: AppContext, op: Operation) -> dict:
     return result
 
 
-def after_new_version(ctx: AppContext, cert: Certificate) -> dict:
-    """Seconds after a renewal: queue a sync of every link of the secret (unless turned off)."""
+def after_new_version(ctx: AppContext, cert: Certificate, renewal_id: str) -> dict:
+    """Seconds after a renewal: queue a sync of every link of the secret (unless turned off).
+    Its id derives from the renewal's, so a redelivered renewal finds it instead of queueing another."""
     if not ctx.settings.auto_sync_after_renewal:
         return {}
     if ctx.app_service is None and not links_of_certificate(ctx, cert):
         return {}  # with App Service managed, ARM may hold links certsync has not indexed yet
-    op = submit(ctx, new_operation(OperationKind.SYNC_CERTIFICATE, cert.name, {"trigger": "renewal"}, "certsync"))
-    return {"syncOperation": op.id}
+    op = new_operation(OperationKind.SYNC_CERTIFICATE, cert.name, {"trigger": "renewal"}, "certsync")
+    op.id = derived_operation_id(renewal_id, "sync")
+    return {"syncOperation": submit_once(ctx, op).id}

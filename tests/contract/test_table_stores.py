@@ -306,3 +306,15 @@ def test_binding_index_entries_follow_writes_and_unindex_is_etag_checked(side: S
     bindings.unindex(old)
     bindings.delete(bindings.find(f"app{unique}", "a.example.com"))  # type: ignore[arg-type]
     assert {e.link for e in bindings.index_entries() if e.app == f"app{unique}"} == {f"m{unique}"}  # delete keeps it
+
+
+def test_queued_operations_between_two_ids(side: Side, unique: str) -> None:
+    """The stranded-operation repair's range: Queued only, first id included, last excluded."""
+    ops = side.ctx.operations
+    for n in (1, 2, 3, 4):
+        ops.add(operation(f"{n}-{unique}", f"t{unique}"))
+    done = ops.get(f"3-{unique}")
+    done.status = OperationStatus.SUCCEEDED
+    ops.save(done)
+    found = ops.queued_between(f"2-{unique}", f"4-{unique}")
+    assert [o.id for o in found if o.id.endswith(unique)] == [f"2-{unique}"]  # other tests share the table

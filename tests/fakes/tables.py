@@ -9,7 +9,15 @@ from typing import Generic, TypeVar
 
 from shared.clock import utcnow
 from shared.errors import Conflict, DependencyError, NotFound, PreconditionFailed
-from shared.model import BindingIndexEntry, Certificate, Delivery, LinkedCertificate, Operation, SslBinding
+from shared.model import (
+    BindingIndexEntry,
+    Certificate,
+    Delivery,
+    LinkedCertificate,
+    Operation,
+    OperationStatus,
+    SslBinding,
+)
 from shared.paging import Page, decode_token, encode_token
 from tests.fakes.hooks import Hooks
 
@@ -319,6 +327,12 @@ class FakeOperationStore(_Store):
             return (not target or op.target == target) and (not kind or op.kind.value == kind)
 
         return self._around("list", lambda: self.table.scan(keep)[:limit], target, kind)
+
+    def queued_between(self, first_id: str, last_id: str) -> list[Operation]:
+        def keep(op: Operation) -> bool:
+            return first_id <= op.id < last_id and op.status is OperationStatus.QUEUED
+
+        return self._around("queued_between", lambda: self.table.scan(keep), first_id, last_id)
 
     def page(
         self, top: int, token: str | None = None, target: str | None = None, kind: str | None = None
