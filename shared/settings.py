@@ -15,7 +15,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from shared.loopback import is_loopback_url
-from shared.notify.targets import WebhookTarget, parse_targets
+from shared.notify.targets import WebhookTarget, parse_targets, redact
 from shared.storage_account import StorageAccount, StorageSettingError
 
 
@@ -173,7 +173,7 @@ class _Reader:
         value = self.required(name).rstrip("/")
         parsed = urlparse(value)
         if parsed.scheme != "https" or not parsed.hostname:
-            raise SettingsError(f"app setting {name} must be an https URL, got {value!r}")
+            raise SettingsError(f"app setting {name} must be an https URL, got {redact(value)!r}")  # no SAS or path
         return value
 
     def webhooks(self, name: str) -> tuple[WebhookTarget, ...]:

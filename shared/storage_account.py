@@ -16,6 +16,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from shared.loopback import is_loopback_url
+from shared.notify.targets import redact
 
 CONNECTION = "AzureWebJobsStorage"
 EMULATOR_CERT_SETTING = "STORAGE_EMULATOR_CERT"
@@ -92,7 +93,7 @@ def _service_url(section: Mapping[str, str], service: str) -> str:
         if parsed.scheme != "https" or not parsed.hostname:
             raise StorageSettingError(
                 f"app setting {CONNECTION}__{service}ServiceUri must be an https URL (identity-based "
-                f"connections send a bearer token), got {explicit!r}"
+                f"connections send a bearer token), got {redact(explicit)!r}"
             )
         return explicit.rstrip("/")
     account = section.get("accountname")

@@ -120,3 +120,18 @@ def test_emulator_certificate_is_trusted_only_for_loopback_uris():
 def test_bad_storage_settings_are_refused_at_start(env, named):
     with pytest.raises(SettingsError, match=named):
         Settings.from_env({**VAULT, **env})
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"AzureWebJobsStorage__accountName": "acct", "AzureWebJobsStorage__tableServiceUri": "http://t.example.net/?sig=S3CR3T"},
+        {"AzureWebJobsStorage": CONN, "KEY_VAULT_URL": "http://vault.example.net/?sig=S3CR3T"},
+        {"AzureWebJobsStorage": CONN, "ARM_ENDPOINT": "http://arm.example.net/S3CR3T"},
+    ],
+)
+def test_a_refused_url_setting_is_shown_as_scheme_and_host(env):
+    """The message is logged and answered by every endpoint (503): a SAS query or a path is not shown."""
+    with pytest.raises(SettingsError, match=r"got 'http://\w+\.example\.net'") as refused:
+        Settings.from_env({**VAULT, **env})
+    assert "S3CR3T" not in str(refused.value)
