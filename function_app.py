@@ -4,6 +4,7 @@ import logging
 
 import azure.functions as func
 
+from functions.attention import bp as attention_bp
 from functions.bindings import bp as bindings_bp
 from functions.ca import bp as ca_bp
 from functions.certificates import bp as certificates_bp
@@ -32,6 +33,7 @@ for blueprint in (
     bindings_bp,
     operations_bp,
     deliveries_bp,
+    attention_bp,
     ca_bp,
     openapi_bp,
     metrics_bp,

@@ -131,3 +131,6 @@ export const deleteBinding = (app, hostname) => json("DELETE", `apps/${seg(app)}
 // --- operations ---
 export const getOperation = (location) => json("GET", location);
 export const listOperations = (target) => listAll(`operations?target=${seg(target)}&$top=1000`, 1000);
+
+// --- health view ---
+export const getAttention = () => json("GET", "attention");

@@ -4,6 +4,7 @@
 import { certificatesView } from "./certificates-view.js";
 import { errorMessage } from "./components.js";
 import { h } from "./dom.js";
+import { healthView } from "./health-view.js";
 import { linkView, linksView } from "./links-view.js";
 import { overviewView } from "./overview-view.js";
 
@@ -11,6 +12,7 @@ const ROUTES = [
   [/^#?\/?$/, "certificates", () => certificatesView],
   [/^#\/certificates\/([^/]+)$/, "overview", (m) => (main, opts) => overviewView(main, decodeURIComponent(m[1]), opts)],
   [/^#\/links\/?$/, "links", () => linksView],
+  [/^#\/health\/?$/, "health", () => healthView],
   [/^#\/links\/([^/]+)$/, "link", (m) => (main, opts) => linkView(main, decodeURIComponent(m[1]), opts)],
 ];
 

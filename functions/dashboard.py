@@ -41,6 +41,7 @@ ASSETS = (
     "certificates-view.js",
     "overview-view.js",
     "links-view.js",
+    "health-view.js",
     "export-dialog.js",
     "favicon.svg",
 )

@@ -1,6 +1,7 @@
 """JSON shapes of the API (camelCase), one function per resource."""
 from __future__ import annotations
 
+from shared.attention import Attention
 from shared.clock import to_iso
 from shared.conditions import Condition
 from shared.model import Certificate, Delivery, LinkedCertificate, Operation, SslBinding
@@ -146,4 +147,27 @@ def delivery(d: Delivery) -> dict:
         "createdAt": iso(d.created_at),
         "nextAttemptAt": iso(d.next_attempt_at),
         "deliveredAt": iso(d.delivered_at),
+    }
+
+
+def attention(a: Attention) -> dict:
+    """The health view; every item names its `certificate` (a link's, for links and deliveries about one)."""
+    return {
+        "expiringSoon": [
+            {"certificate": c.name, "notAfter": iso(c.not_after), "renewalDueAt": iso(c.renewal_due_at),
+             "status": c.status.value, "autoRenew": c.auto_renew}
+            for c in a.expiring
+        ],
+        "failingRenewals": [
+            {"certificate": c.name, "failureCount": c.failure_count, "lastError": c.last_error or None,
+             "nextAttemptAt": iso(c.renewal_due_at), "status": c.status.value}
+            for c in a.failing_renewals
+        ],
+        "linksOutOfSync": [
+            {"link": o.state.link.name, "certificate": o.certificate, "syncState": o.state.state.value,
+             "outOfSyncSince": iso(o.since), "lastSyncError": o.state.link.last_sync_error or None}
+            for o in a.out_of_sync
+        ],
+        "failedOperations": [operation(op) for op in a.failed_operations],
+        "failedDeliveries": [delivery(d) for d in a.failed_deliveries],
     }

@@ -19,7 +19,7 @@ from shared.links import links_of_certificate
 from shared.model import Certificate, DeliveryStatus, LinkedCertificate
 from shared.notify.events import Event, EventType, attempt_of, event_id, record
 from shared.operations import new_operation_id, submit
-from shared.overview import link_states
+from shared.overview import LinkState, link_states
 from shared.sync.planner import LinkSyncState
 
 log = logging.getLogger("certsync.notify")
@@ -76,14 +76,23 @@ def out_of_sync_since(link: LinkedCertificate, state: LinkSyncState, cert: Certi
     return cert.secret_updated_on or link.last_synced_at  # behind (or failing) since the newer version
 
 
-def out_of_sync_events(ctx: AppContext, cert: Certificate, now: datetime) -> list[Event]:
+def out_of_sync_links(ctx: AppContext, cert: Certificate) -> list[tuple[LinkState, datetime]]:
+    """The certificate's links that are not in sync, with since when (the health view shares it)."""
     links = links_of_certificate(ctx, cert)
     if not links:
         return []
-    limit, events = timedelta(minutes=ctx.settings.webhook_out_of_sync_minutes), []
+    found = []
     for state in link_states(cert, links, ctx.bindings.for_links(link.name for link in links)):
         since = out_of_sync_since(state.link, state.state, cert)
-        if since is None or now - since < limit:
+        if since is not None:
+            found.append((state, since))
+    return found
+
+
+def out_of_sync_events(ctx: AppContext, cert: Certificate, now: datetime) -> list[Event]:
+    limit, events = timedelta(minutes=ctx.settings.webhook_out_of_sync_minutes), []
+    for state, since in out_of_sync_links(ctx, cert):
+        if now - since < limit:
             continue
         data = {"certificate": cert.name, "state": state.state.value, "outOfSyncSince": to_iso(since),
                 "lastSyncError": state.link.last_sync_error}
