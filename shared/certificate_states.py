@@ -138,13 +138,14 @@ def after_failure(
     return FailureOutcome(status, renewal.retry_at(now, cert.failure_count, cert.not_after, retry_after))
 
 
-def is_renewal_due(cert: Certificate, now: datetime) -> bool:
-    """Auto-renew on, issued before, and its (possibly backed-off) due time has passed."""
+def is_renewal_due(cert: Certificate, now: datetime, interval: timedelta | None = None) -> bool:
+    """Auto-renew on, issued before, and its (possibly backed-off) due time has passed, or fewer
+    than two auto-renew `interval`s of its life are left."""
     return (
         cert.auto_renew
         and cert.has_been_issued
         and cert.status in RENEWABLE
-        and renewal.is_due(cert.renewal_due_at, now)
+        and renewal.is_due(cert.renewal_due_at, now, not_after=cert.not_after, interval=interval)
     )
 
 

@@ -44,6 +44,7 @@ class NewCertificate:
     validity_days: int | None = None
     reuse_key: bool = False
     renew_before_days: int | None = None
+    profile: str = ""  # "" = the issuer's default profile (ACME_PROFILE), if any
 
 
 def secret_name_for(cert_name: str) -> str:
@@ -59,6 +60,9 @@ def create_certificate(ctx: AppContext, spec: NewCertificate, requested_by: str 
         raise BadRequest("validityDays must be between 1 and 397", code="InvalidValidity")
     if spec.renew_before_days is not None and not 1 <= spec.renew_before_days <= 396:
         raise BadRequest("renewBeforeDays must be between 1 and 396", code="InvalidField")
+    profile = spec.profile or issuer.default_profile
+    if profile:
+        issuer.check_profile(profile)  # an unknown profile: 400 now, not a failed order later
     op = new_operation(OperationKind.ISSUE, spec.name, {"hostnames": list(hostnames)}, requested_by)
     cert = Certificate(
         name=spec.name,
@@ -69,6 +73,7 @@ def create_certificate(ctx: AppContext, spec: NewCertificate, requested_by: str 
         validity_days=spec.validity_days,
         reuse_key=spec.reuse_key,
         renew_before_days=spec.renew_before_days,
+        profile=profile,
         secret_name=secret_name_for(spec.name),
         active_operation=op.id,
         created_at=op.created_at,
@@ -222,12 +227,20 @@ def _issue(ctx: AppContext, cert: Certificate, op: Operation) -> tuple[SecretVer
     if keeps_expiry and not renewal.is_due(cert.renewal_due_at, utcnow()):
         not_after = cert.not_after  # rekey keeps the expiry, unless renewal is due anyway: then a full lifetime
     csr = pki.build_csr(key, cert.hostnames)  # the issuer gets what it signs, never the private key
-    issued = issuer.issue(
-        IssueRequest(hostnames=cert.hostnames, csr=csr, validity_days=cert.validity_days, not_after=not_after)
+    request = IssueRequest(
+        hostnames=cert.hostnames,
+        csr=csr,
+        validity_days=cert.validity_days,
+        not_after=not_after,
+        profile=cert.profile,
+        replaces=cert.ari_id if op.kind is not OperationKind.ISSUE else "",
     )
+    issued = issuer.issue(request)
     bundle = pki.CertificateBundle(private_key=key, certificate=issued.certificate, chain=issued.chain)
     if issued.renewal_window:
         op.result["renewalWindow"] = [to_iso(t) for t in issued.renewal_window]
+    if issued.ari_id:
+        op.result["ariId"] = issued.ari_id
     version = ctx.vault.set_secret(
         cert.secret_name,
         pki.to_pfx_base64(bundle, friendly_name=cert.name),
@@ -284,6 +297,7 @@ def _record_success(
         cert.renewal_due_at = renewal.renewal_due_at(
             bundle.not_before, bundle.not_after, override_days=cert.renew_before_days, ari_window=ari
         )
+        cert.ari_id, cert.ari_window, cert.ari_next_poll_at = op.result.get("ariId", ""), ari, None
         cert.status = transition(cert.status, Event.SUCCEEDED, facts_of(cert, utcnow()))
         cert.failure_count, cert.last_error = 0, ""
         if cert.active_operation == op.id:

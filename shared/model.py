@@ -76,6 +76,10 @@ class Certificate:
     not_after: datetime | None = None
     renewal_due_at: datetime | None = None
     renew_before_days: int | None = None
+    profile: str = ""  # the ACME profile orders name (draft-aaron-acme-profiles); "" = the CA's default
+    ari_id: str = ""  # RFC 9773 certificate identifier of the current version ("" = issuer offers no ARI)
+    ari_window: tuple[datetime, datetime] | None = None  # the CA's suggested renewal window, as last read
+    ari_next_poll_at: datetime | None = None  # not before this (the renewalInfo answer's Retry-After)
     failure_count: int = 0
     last_error: str = ""
     active_operation: str = ""

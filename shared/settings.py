@@ -11,11 +11,13 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlparse
 
 from shared.loopback import is_loopback_url
 from shared.notify.targets import WebhookTarget, parse_targets, redact
+from shared.schedules import longest_gap
 from shared.storage_account import StorageAccount, StorageSettingError
 
 
@@ -65,6 +67,12 @@ class Settings:
     webhook_expiry_days: int = 14  # "expiring within N days without a successful renewal"
     webhook_out_of_sync_minutes: int = 60  # "a link out of sync for longer than T"
     webhook_cutoff_hours: int = 24  # a delivery retries until this long after its event, then fails
+    acme_profile: str = ""  # the ACME profile of certificates that name none ("" = the CA's default)
+
+    @property
+    def auto_renew_interval(self) -> timedelta:
+        """The longest time between two auto_renew runs (the renewal policy plans for it)."""
+        return longest_gap(self.auto_renew_schedule)
 
     @property
     def app_service_enabled(self) -> bool:
@@ -117,6 +125,7 @@ class Settings:
             webhook_expiry_days=reader.integer("WEBHOOK_EXPIRY_DAYS", 14, 1, 396),
             webhook_out_of_sync_minutes=reader.integer("WEBHOOK_OUT_OF_SYNC_MINUTES", 60, 1, 60 * 24 * 30),
             webhook_cutoff_hours=reader.integer("WEBHOOK_CUTOFF_HOURS", 24, 1, 24 * 7),
+            acme_profile=reader.text("ACME_PROFILE", ""),
         )
         if not settings.table_prefix.isalnum() or not settings.table_prefix[0].isalpha():
             raise SettingsError("CERTSYNC_TABLE_PREFIX must be letters and digits, starting with a letter")

@@ -575,6 +575,11 @@ def _cert_row(c: Certificate) -> dict:
             "NotAfter": c.not_after,
             "RenewalDueAt": c.renewal_due_at,
             "RenewBeforeDays": c.renew_before_days,
+            "Profile": c.profile,
+            "AriId": c.ari_id,
+            "AriWindowStart": c.ari_window[0] if c.ari_window else None,
+            "AriWindowEnd": c.ari_window[1] if c.ari_window else None,
+            "AriNextPollAt": c.ari_next_poll_at,
             "FailureCount": c.failure_count,
             "LastError": c.last_error,
             "ActiveOperation": c.active_operation,
@@ -608,6 +613,10 @@ def _cert_from(row: dict) -> Certificate:
         not_after=_dt(row.get("NotAfter")),
         renewal_due_at=_dt(row.get("RenewalDueAt")),
         renew_before_days=row.get("RenewBeforeDays"),
+        profile=row.get("Profile", ""),
+        ari_id=row.get("AriId", ""),
+        ari_window=_window(row.get("AriWindowStart"), row.get("AriWindowEnd")),
+        ari_next_poll_at=_dt(row.get("AriNextPollAt")),
         failure_count=int(row.get("FailureCount", 0)),
         last_error=row.get("LastError", ""),
         active_operation=row.get("ActiveOperation", ""),
@@ -619,6 +628,11 @@ def _cert_from(row: dict) -> Certificate:
         observed_error=row.get("ObservedError", ""),
         etag=_etag(row),
     )
+
+
+def _window(start: Any, end: Any) -> tuple[datetime, datetime] | None:
+    first, last = _dt(start), _dt(end)
+    return (first, last) if first and last else None
 
 
 def _link_row(link: LinkedCertificate) -> dict:

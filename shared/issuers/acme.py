@@ -1,8 +1,10 @@
 """ACME (RFC 8555) issuer: DNS-01 through a DnsProvider, the account key kept in Key Vault.
 
-The CA decides certificate lifetime, so IssueRequest.validity_days and not_after are ignored.
-When the CA offers ACME Renewal Information (RFC 9773), its suggested renewal window comes
-back in IssuedCertificate.renewal_window.
+The CA decides certificate lifetime, so IssueRequest.validity_days and not_after are ignored;
+a profile (draft-aaron-acme-profiles) is how a certificate asks for a kind of lifetime, checked
+against the directory's meta.profiles. When the CA offers ACME Renewal Information (RFC 9773),
+its suggested renewal window comes back in IssuedCertificate.renewal_window, renewal_info()
+polls it, and a renewal's newOrder names the certificate it `replaces`.
 """
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ import time
 from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -38,7 +40,7 @@ from shared.dependencies import ACME, requests_hook
 from shared.dns.azure_dns import AzureDnsProvider
 from shared.dns.base import DnsProvider, absolute_name
 from shared.errors import BadRequest, CertsyncError, IssuerError, NotFound
-from shared.issuers.base import IssuedCertificate, IssuerCapabilities, IssueRequest, PrivateKey
+from shared.issuers.base import IssuedCertificate, IssuerCapabilities, IssueRequest, PrivateKey, RenewalInfo
 from shared.pki import (
     KeyType,
     certificates_from_pem,
@@ -158,10 +160,19 @@ def problem_code(problem: messages.Error, rejected: str) -> str:
         return "IssuerFailed"
     if code in ("accountDoesNotExist", "externalAccountRequired"):
         return "AccountRejected"
+    if code == "invalidProfile":
+        return "UnknownProfile"
     return rejected
 
 
 # ---- the issuer ---------------------------------------------------------------------------
+
+
+class _NewOrderReplacing(messages.NewOrder):
+    """newOrder naming the certificate it replaces (RFC 9773 section 5); acme 5.1's NewOrder has
+    `profile` but not `replaces`."""
+
+    replaces: str = jose.field("replaces", omitempty=True)
 
 
 class AcmeIssuer:
@@ -184,6 +195,7 @@ class AcmeIssuer:
         order_timeout: float = DEFAULT_ORDER_TIMEOUT,
         poll_interval: float = DEFAULT_POLL_INTERVAL,
         network_timeout: int = DEFAULT_NETWORK_TIMEOUT,
+        default_profile: str = "",
     ) -> None:
         if not directory_url:
             raise ValueError("an ACME issuer needs a directory URL")
@@ -197,6 +209,7 @@ class AcmeIssuer:
         self.order_timeout = order_timeout
         self.poll_interval = poll_interval
         self.network_timeout = network_timeout
+        self.default_profile = default_profile
         self._lock = threading.Lock()
         self._key: jose.JWK | None = None
         self._account_url: str | None = None
@@ -217,28 +230,46 @@ class AcmeIssuer:
         deadline = time.monotonic() + self.order_timeout
         with self._connect() as conv:
             try:
-                fullchain = self._run_order(conv, csr_pem, request.hostnames, deadline)
+                fullchain = self._run_order(conv, csr_pem, request, deadline)
             except IssuerError as err:
                 if err.code == "AccountRejected":
                     self._forget_account()  # e.g. the CA lost the account; look it up again next time
                 raise
             certificate, chain = _split_fullchain(fullchain, request.csr.public_key(), conv.host)
             window = conv.renewal_window_or_none(certificate)
+            ari_id = _ari_id_or_empty(certificate) if conv.offers_ari else ""
         log.info("ACME CA %s issued %x for %s", conv.host, certificate.serial_number, ", ".join(request.hostnames))
-        return IssuedCertificate(certificate=certificate, chain=chain, renewal_window=window)
+        return IssuedCertificate(certificate=certificate, chain=chain, renewal_window=window, ari_id=ari_id)
 
     def renewal_window(self, cert: x509.Certificate) -> tuple[datetime, datetime] | None:
         """The CA's suggested renewal window (RFC 9773), or None when the CA offers no ARI."""
         with self._open(key=None) as conv:
             return conv.renewal_window(cert)
 
+    def renewal_info(self, ari_id: str) -> RenewalInfo | None:
+        """The CA's current window for the certificate `ari_id` names, with the answer's Retry-After."""
+        with self._open(key=None) as conv:
+            return conv.renewal_info(ari_id)
+
+    def check_profile(self, profile: str) -> None:
+        """Refuse at request time a profile the directory's meta.profiles does not list."""
+        with self._open(key=None) as conv:
+            offered = dict(getattr(conv.directory.meta, "profiles", None) or {})
+        if profile in offered:
+            return
+        names = ", ".join(sorted(offered)) if offered else "none"
+        raise BadRequest(
+            f"ACME CA {conv.host} offers no profile {profile[:40]!r}; its profiles: {names}", code="UnknownProfile"
+        )
+
     # -- order ------------------------------------------------------------------------------
 
-    def _run_order(self, conv: _Conversation, csr_pem: bytes, hostnames: tuple[str, ...], deadline: float) -> str:
+    def _run_order(self, conv: _Conversation, csr_pem: bytes, request: IssueRequest, deadline: float) -> str:
         published: list[tuple[str, str]] = []
+        hostnames = request.hostnames
         try:
             with conv.errors("creating the order"):
-                order = conv.client.new_order(csr_pem)
+                order = conv.new_order(csr_pem, request)
             log.info("ACME order %s for %s", order.uri, ", ".join(hostnames))
             answers = self._publish_challenges(conv, order, published)
             if answers and self.propagation_delay > 0:
@@ -457,6 +488,31 @@ class _Conversation:
         self.account_url = url
         self.net.account = messages.RegistrationResource(uri=url, body=messages.Registration())
 
+    @property
+    def offers_ari(self) -> bool:
+        try:
+            self.directory["renewalInfo"]
+        except KeyError:
+            return False
+        return True
+
+    def new_order(self, csr_pem: bytes, request: IssueRequest) -> messages.OrderResource:
+        """The library's newOrder (which sends `profile`); a renewal at a CA offering ARI adds
+        `replaces`, which the library cannot send, so that order is posted here."""
+        if not (request.replaces and self.offers_ari):
+            return self.client.new_order(csr_pem, profile=request.profile or None)
+        identifiers = tuple(messages.Identifier(typ=messages.IDENTIFIER_FQDN, value=h) for h in request.hostnames)
+        order = _NewOrderReplacing(identifiers=identifiers, profile=request.profile, replaces=request.replaces)
+        response = self.net.post(self.directory["newOrder"], order, new_nonce_url=self.directory["newNonce"])
+        body = messages.Order.from_json(response.json())
+        authorizations = tuple(
+            messages.AuthorizationResource(body=messages.Authorization.from_json(self.post_as_get(url).json()), uri=url)
+            for url in body.authorizations or ()
+        )
+        return messages.OrderResource(
+            body=body, uri=response.headers.get("Location"), authorizations=authorizations, csr_pem=csr_pem
+        )
+
     def post_as_get(self, url: str) -> requests.Response:
         return self.net.post(url, None, new_nonce_url=self.directory["newNonce"])
 
@@ -478,23 +534,32 @@ class _Conversation:
         )
 
     def renewal_window(self, cert: x509.Certificate) -> tuple[datetime, datetime] | None:
-        try:
-            base = self.directory["renewalInfo"]
-        except KeyError:
+        if not self.offers_ari:
             return None
         try:
             cert_id = ari_cert_id(cert)
         except ValueError as err:
             log.info("no renewal information for %s: %s", hex(cert.serial_number), err)
             return None
-        with self.errors("fetching renewal information", rejected="IssuerFailed"):
-            response = self.net.get(f"{base.rstrip('/')}/{cert_id}")
+        info = self.renewal_info(cert_id)
+        return info.window if info else None
+
+    def renewal_info(self, ari_id: str) -> RenewalInfo | None:
+        """RFC 9773 section 4.2: GET renewalInfo/<id>; the Retry-After says when to ask again."""
         try:
-            return parse_renewal_window(response.json())
+            base = self.directory["renewalInfo"]
+        except KeyError:
+            return None
+        with self.errors("fetching renewal information", rejected="IssuerFailed"):
+            response = self.net.get(f"{base.rstrip('/')}/{ari_id}")
+        try:
+            window = parse_renewal_window(response.json())
         except ValueError as err:
             raise IssuerError(
                 f"ACME CA {self.host} sent unusable renewal information: {err}", code="IssuerFailed"
             ) from None
+        seconds = retry_after_seconds(response.headers.get("Retry-After"))
+        return RenewalInfo(window, timedelta(seconds=seconds) if seconds else None)
 
     def renewal_window_or_none(self, cert: x509.Certificate) -> tuple[datetime, datetime] | None:
         # The certificate is issued already; missing advice only means the default renewal time applies.
@@ -561,6 +626,13 @@ def _split_fullchain(
     return leaf, order_chain(leaf, rest)
 
 
+def _ari_id_or_empty(cert: x509.Certificate) -> str:
+    try:
+        return ari_cert_id(cert)
+    except ValueError:
+        return ""  # no Authority Key Identifier: nothing to poll renewalInfo with
+
+
 def _jwk(key: PrivateKey, secret_name: str) -> jose.JWK:
     if isinstance(key, ec.EllipticCurvePrivateKey):
         return jose.JWKEC(key=key)
@@ -624,6 +696,7 @@ def build_acme_issuer(settings: Settings, vault: SecretStore, dns: DnsProvider |
         eab=eab,
         ca_bundle=settings.acme_ca_bundle,
         propagation_delay=propagation,
+        default_profile=settings.acme_profile,
     )
 
 

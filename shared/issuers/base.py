@@ -5,14 +5,14 @@ An issuer never sees a private key: the CSR carries the public key and proves po
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from cryptography import x509
 
 from shared.pki import PrivateKey, build_csr
 
-__all__ = ["IssueRequest", "IssuedCertificate", "Issuer", "IssuerCapabilities", "PrivateKey"]
+__all__ = ["IssueRequest", "IssuedCertificate", "Issuer", "IssuerCapabilities", "PrivateKey", "RenewalInfo"]
 
 
 @dataclass(frozen=True)
@@ -21,6 +21,8 @@ class IssueRequest:
     csr: x509.CertificateSigningRequest  # signed by the certificate's key, SAN = hostnames
     validity_days: int | None = None  # None: the issuer's default
     not_after: datetime | None = None  # a rekey's old expiry; only for issuers with rekey_keeps_not_after
+    profile: str = ""  # the CA profile to order under ("" = the CA's default)
+    replaces: str = ""  # RFC 9773 identifier of the certificate this one replaces (a renewal)
 
     @classmethod
     def for_key(
@@ -40,6 +42,15 @@ class IssuedCertificate:
     certificate: x509.Certificate
     chain: tuple[x509.Certificate, ...]  # intermediates (and root if the CA sends it), leaf excluded
     renewal_window: tuple[datetime, datetime] | None = None  # ACME Renewal Information, when offered
+    ari_id: str = ""  # the RFC 9773 identifier to poll renewalInfo with ("" when the CA offers no ARI)
+
+
+@dataclass(frozen=True)
+class RenewalInfo:
+    """One renewalInfo answer: the suggested window, and how long to wait before asking again."""
+
+    window: tuple[datetime, datetime]
+    retry_after: timedelta | None = None
 
 
 @dataclass(frozen=True)
@@ -53,7 +64,16 @@ class IssuerCapabilities:
 class Issuer(Protocol):
     name: str
     capabilities: IssuerCapabilities
+    default_profile: str  # the profile of certificates that name none ("" = the CA's default)
 
     def issue(self, request: IssueRequest) -> IssuedCertificate:
         """Issue synchronously; raise shared.errors.IssuerError on CA failure."""
+        ...
+
+    def check_profile(self, profile: str) -> None:
+        """Raise BadRequest (UnknownProfile) unless the CA offers this profile."""
+        ...
+
+    def renewal_info(self, ari_id: str) -> RenewalInfo | None:
+        """The CA's current renewal advice for a certificate it issued, None when it gives none."""
         ...

@@ -29,7 +29,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from shared.clock import utcnow
 from shared.errors import BadRequest, CertsyncError, DependencyError, IssuerError, NotFound
 from shared.hostnames import normalize_hostnames
-from shared.issuers.base import IssuedCertificate, IssuerCapabilities, IssueRequest, PrivateKey
+from shared.issuers.base import IssuedCertificate, IssuerCapabilities, IssueRequest, PrivateKey, RenewalInfo
 from shared.pki import (
     KeyType,
     certificates_from_pem,
@@ -75,6 +75,7 @@ class LocalCA:
     name = "local"
     # It chooses notAfter itself; its chain is two EC P-384 certificates (about 1.2 KB in all).
     capabilities = IssuerCapabilities(rekey_keeps_not_after=True, max_chain_der_bytes=4096)
+    default_profile = ""
 
     def __init__(
         self,
@@ -110,6 +111,13 @@ class LocalCA:
         )
         certificate = _sign_leaf(authority, public_key, key_type, hostnames, not_before, not_after)
         return IssuedCertificate(certificate=certificate, chain=(authority.intermediate, authority.root))
+
+    def check_profile(self, profile: str) -> None:
+        if profile:
+            raise BadRequest("the local issuer has no profiles; leave profile out", code="UnknownProfile")
+
+    def renewal_info(self, ari_id: str) -> RenewalInfo | None:
+        return None  # the local CA gives no renewal advice: the default renewal time applies
 
     def root_certificate_pem(self) -> str:
         """The root for people to trust. Never creates the CA: anonymous callers must not cause

@@ -17,7 +17,11 @@ T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
         (365, None, timedelta(days=60)),  # long lifetimes: capped at 60 days
         (180, None, timedelta(days=60)),
         (90, None, timedelta(days=30)),  # Let's Encrypt: a third
-        (6, None, timedelta(days=2)),  # short-lived certificates
+        (6, None, timedelta(days=3)),  # short-lived (10 days or less): half the lifetime
+        (10, None, timedelta(days=5)),
+        (11, None, timedelta(days=11) / 3),
+        (45, None, timedelta(days=15)),  # 45- and 47-day certificates: a third
+        (47, None, timedelta(days=47) / 3),
         (365, 10, timedelta(days=10)),  # per-certificate override wins
         (30, 60, timedelta(days=10)),  # an override longer than the lifetime falls back
     ],
@@ -61,3 +65,24 @@ def test_a_ca_retry_after_longer_than_the_backoff_is_honoured():
 @pytest.mark.parametrize("due,now,expected", [(None, T0, False), (T0, T0, True), (T0 + timedelta(seconds=1), T0, False)])
 def test_is_due(due, now, expected):
     assert renewal.is_due(due, now) is expected
+
+
+H = timedelta(hours=1)
+
+
+@pytest.mark.parametrize(
+    "due_in,left,interval,expected",
+    [
+        (H, 100 * H, 8 * H, False),  # not yet, and plenty of life left
+        (-H, 100 * H, 8 * H, True),  # its time has come
+        (10 * H, 15 * H, 8 * H, True),  # due after the next run, but under two runs of life left
+        (10 * H, 17 * H, 8 * H, False),  # just over two runs left: the next run is in time
+        (10 * H, 15 * H, None, False),  # no interval given: the due time alone decides
+    ],
+)
+def test_is_due_on_this_run_when_fewer_than_two_runs_of_life_are_left(due_in, left, interval, expected):
+    assert renewal.is_due(T0 + due_in, T0, not_after=T0 + left, interval=interval) is expected
+
+
+def test_a_refusal_is_never_due_however_little_life_is_left():
+    assert renewal.is_due(None, T0, not_after=T0 + H, interval=8 * H) is False
