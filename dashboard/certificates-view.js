@@ -92,7 +92,7 @@ function certificateRow(c, messages) {
     h("th", { scope: "row" }, h("a", { href, "data-focus": "name" }, c.name)),
     h("td", { class: "hostnames" }, c.hostnames.join(", ")),
     h("td", {}, statusBadge(c.status), c.lastError ? h("div", { class: "error small" }, c.lastError) : null),
-    h("td", {}, c.issuer),
+    h("td", {}, c.issuer, c.profile ? h("span", { class: "muted" }, ` (${c.profile})`) : null),
     h("td", {}, expiry(c.notAfter)),
     h("td", {}, h("span", { class: "switch" }, toggle, switchText)),
     h("td", {}, time(c.renewalDueAt)),

@@ -25,7 +25,7 @@ from shared.pki import KeyType
 from shared.sync.handlers import start_certificate_sync
 
 bp = func.Blueprint()
-CREATE_FIELDS = {"keyType", "autoRenew", "issuer", "validityDays", "reuseKey", "renewBeforeDays"}
+CREATE_FIELDS = {"keyType", "autoRenew", "issuer", "validityDays", "reuseKey", "renewBeforeDays", "profile"}
 
 
 def _key_type(value: object) -> KeyType:
@@ -54,6 +54,7 @@ def create_certificate_http(req: func.HttpRequest) -> func.HttpResponse:
         validity_days=field(body, "validityDays", int),
         reuse_key=field(body, "reuseKey", bool, False),
         renew_before_days=renew_before,
+        profile=field(body, "profile", str, ""),
     )
     return accepted(create_certificate(get_context(), spec, requested_by(req)))
 

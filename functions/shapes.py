@@ -27,6 +27,8 @@ def certificate(c: Certificate) -> dict:
         "notAfter": iso(c.not_after),
         "renewalDueAt": iso(c.renewal_due_at),
         "renewBeforeDays": c.renew_before_days,
+        "profile": c.profile or None,
+        "renewalWindow": {"start": iso(c.ari_window[0]), "end": iso(c.ari_window[1])} if c.ari_window else None,
         "failureCount": c.failure_count,
         "lastError": c.last_error or None,
         "activeOperation": c.active_operation or None,

@@ -12,6 +12,7 @@ from shared.issuers.base import IssuedCertificate, IssuerCapabilities, IssueRequ
 from shared.issuers.local_ca import LocalCA
 from shared.ports import SecretStore
 
+ACME_LIKE = IssuerCapabilities(rekey_keeps_not_after=False, max_chain_der_bytes=6144)
 # Let's Encrypt's profiles as announced for 2026: shortlived is 160 hours.
 LETS_ENCRYPT_PROFILES = {
     "classic": timedelta(days=90),
@@ -41,7 +42,7 @@ class FakeAcmeIssuer:
     issued: dict[str, datetime] = field(default_factory=dict)  # thumbprint-free: ARI id -> notAfter
     polls: list[tuple[str, datetime]] = field(default_factory=list)
     name: str = "acme"
-    capabilities: IssuerCapabilities = IssuerCapabilities(rekey_keeps_not_after=False, max_chain_der_bytes=6144)
+    capabilities: IssuerCapabilities = ACME_LIKE
     _failed_in_a_row: int = 0
 
     def __post_init__(self) -> None:

@@ -1,5 +1,5 @@
-"""Short-lived certificates never lapse: 30 simulated days (or three lifetimes, if longer) of the real auto_renew, lifecycle and
-sync use cases on the fakes, stepping a simulated clock by the auto_renew schedule (8 h), with
+"""Short-lived certificates never lapse: 30 simulated days (or three lifetimes, if longer) of the
+real auto_renew, lifecycle and sync use cases on the fakes, stepping a simulated clock by the auto_renew schedule (8 h), with
 every renewal failing twice before it succeeds. At every run the certificate each binding serves
 is checked; the least remaining lifetime ever seen is reported (pytest -s) and must stay above
 the stated margin: 2 days for the 160-hour certificate, 14 days for 45 and 47 days. The policy
