@@ -60,6 +60,7 @@ class OversizedChainIssuer:
     and Key Vault (the emulator, like the service) refuses the PFX with a 400."""
 
     name = "local"
+    default_profile = ""
 
     def __init__(self, real) -> None:
         self.real = real
