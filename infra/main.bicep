@@ -60,6 +60,9 @@ param acmeDirectoryUrl string = ''
 @description('ACME_CONTACT: contact e-mail for the ACME account.')
 param acmeContact string = ''
 
+@description('ACME_PROFILE: ACME profile of certificates that name none, e.g. shortlived (empty: the CA default).')
+param acmeProfile string = ''
+
 @description('ACME_EAB_KID: External Account Binding key id (ZeroSSL, Google). When set, store the HMAC key as the secret \'acme-eab-hmac-key\' in the vault; the app reads it through a Key Vault reference.')
 param acmeEabKid string = ''
 
@@ -257,6 +260,7 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
         { name: 'REQUIRE_ROLES', value: toLower(string(enableAuthentication)) }
         { name: 'ACME_DIRECTORY_URL', value: acmeDirectoryUrl }
         { name: 'ACME_CONTACT', value: acmeContact }
+        { name: 'ACME_PROFILE', value: acmeProfile }
         { name: 'ACME_EAB_KID', value: acmeEabKid }
         { name: 'ACME_EAB_HMAC_KEY', value: empty(acmeEabKid) ? '' : '@Microsoft.KeyVault(VaultName=${vaultName};SecretName=${eabSecretName})' }
         { name: 'DNS_PROVIDER', value: 'azure' }
