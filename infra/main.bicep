@@ -75,7 +75,7 @@ param azureDnsResourceGroup string = ''
 @description('Scopes whose App Service apps certsync manages, as ARM ids: \'/subscriptions/<id>\' or \'/subscriptions/<id>/resourceGroups/<name>\'. certsync\'s identity gets the \'certsync App Service operator\' role (exactly the actions it uses) on each.')
 param appServiceScopes array = []
 
-@description('WEBHOOK_URL: when true, store the webhook URLs (comma-separated, optionally format=url: json, slack, teams, cloudevents) as the secret \'webhook-urls\' in the vault; the app reads them through a Key Vault reference, since Slack and Teams URLs carry secrets.')
+@description('WEBHOOK_URL: when true, store the webhook URLs (comma-separated, optionally format+url: json, slack, teams, cloudevents) as the secret \'webhook-urls\' in the vault; the app reads them through a Key Vault reference, since Slack and Teams URLs carry secrets.')
 param webhooksEnabled bool = false
 
 @description('WEBHOOK_EXPIRY_DAYS: notify when a certificate expires within this many days without a successful renewal.')
