@@ -7,6 +7,7 @@ no body. A failure in here is a 500 with an empty body, like one in user code.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -20,6 +21,13 @@ IDLE_TIMEOUT_S = 120  # Kestrel's default keep-alive timeout is 130 s
 # Connections the kernel queues before accept(): load tests open hundreds at once, and socketserver's
 # default of 5 dropped or reset the rest. Linux caps it at net.core.somaxconn (4096 by default).
 LISTEN_BACKLOG = 1024
+# A function key may come as ?code=: logs show "[Hidden Credential]" instead, as the Functions host does.
+_CODE_VALUE = re.compile(r"(?i)([?&]code=)[^&\s]*")
+
+
+def shown(text: str) -> str:
+    """A request path or line as a log line may show it: without a function key's value."""
+    return _CODE_VALUE.sub(r"\1[Hidden Credential]", text)
 
 
 class PortUnavailableError(OSError):
@@ -44,7 +52,7 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             body = read_body(self.headers, self.rfile, MAX_BODY)
         except UnreadableBody as err:
-            log.info("refused %s %s: %s", self.command, self.path, err)
+            log.info("refused %s %s: %s", self.command, shown(self.path), err)
             self.close_connection = True  # where the next request would start is unknown
             self._send(HttpReply(err.status))
             return
@@ -56,7 +64,7 @@ class _Handler(BaseHTTPRequestHandler):
             front = self.server.front
             reply = front.handle(self.command, self.path, list(self.headers.items()), body, f"http://{host}")
         except Exception:  # never a stack trace to the client
-            log.exception("handling %s %s failed", self.command, self.path)
+            log.exception("handling %s %s failed", self.command, shown(self.path))
             reply = HttpReply(500)
         self._send(reply)
 
@@ -73,7 +81,7 @@ class _Handler(BaseHTTPRequestHandler):
 
 
     def log_message(self, format: str, *args: object) -> None:
-        log.debug("%s - %s", self.address_string(), format % args)
+        log.debug("%s - %s", self.address_string(), shown(format % args))
 
 
 class _Server(ThreadingHTTPServer):

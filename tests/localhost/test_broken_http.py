@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+import time
 
 import pytest
 
@@ -106,3 +107,14 @@ def test_well_formed_bodies_still_run(
     reply = exchange(sample_host, request_head(tag, *headers), body)
     assert status_of(reply) == 201, reply[:200]
     assert [r["body"] for r in sample_app.records("record_request") if r["tag"] == tag] == ["hello"]
+
+
+def test_a_refused_request_is_logged_without_its_function_key(sample_host: HostProcess) -> None:
+    tag, key = os.urandom(4).hex(), f"key-{os.urandom(8).hex()}"
+    head = request_head(tag, CHUNKED).replace(f"/api/record/{tag}", f"/api/record/{tag}?x=1&code={key}", 1)
+    assert status_of(exchange(sample_host, head, MALFORMED_CHUNKS[0][1])) == 400
+    line = f"refused POST /api/record/{tag}?x=1&code=[Hidden Credential]"
+    deadline = time.monotonic() + 10
+    while line not in sample_host.logs() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert line in sample_host.logs() and key not in sample_host.logs()
