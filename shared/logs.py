@@ -24,6 +24,9 @@ _SECRET_PATTERNS = (
     re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*"),  # JWTs
     re.compile(r"[A-Za-z0-9+/]{120,}={0,2}"),  # long base64 runs: PFX bytes, DER keys
     re.compile(r"b'(?:\\.|[^'\\]){16,}'|b\"(?:\\.|[^\"\\]){16,}\""),  # bytes shown by repr()
+    re.compile(r"(?i)([?&]code=|\bx-functions-key)(['\"]?\s*[=:]?\s*['\"]?)[^\s;'\",&]+"),  # function keys
+    # Webhook URLs that are their own secret (Slack, Teams): scheme and host are kept, the path is not.
+    re.compile(r"(?i)\b(https?://(?:hooks\.slack\.com|[\w.-]*webhook\.office\.com|outlook\.office\.com))()/[^\s'\"]*"),
 )
 
 

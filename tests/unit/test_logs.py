@@ -43,12 +43,17 @@ def _raise(message: str) -> None:
         (f"could not load key:\n{KEY_PEM}", "PRIVATE KEY"),
         (f"bad pfx {PFX_B64}", PFX_B64[:64]),
         (f"storage failed: {CONNECTION}", "c2VjcmV0a2V5MTIzNDU2Nzg5MA"),
-        (f"export password=hunter2-Zq9 refused", "hunter2-Zq9"),
+        ("export password=hunter2-Zq9 refused", "hunter2-Zq9"),
         (f"call with Authorization: Bearer {TOKEN}", TOKEN),
         (f"token {TOKEN} expired", TOKEN),
         (f"raw bytes {os.urandom(32)!r}", None),
+        ("GET /api/metrics?a=1&code=K3y-Zq9_abc== failed", "K3y-Zq9_abc"),
+        ("headers {'x-functions-key': 'K3y-Zq9_abc'}", "K3y-Zq9_abc"),
+        ("POST https://hooks.slack.com/services/T0/B0/S3cr3tPath failed", "S3cr3tPath"),
+        ("POST https://contoso.webhook.office.com/webhookb2/S3cr3tPath/IncomingWebhook/1/2 failed", "S3cr3tPath"),
     ],
-    ids=["pem", "pfx", "account-key", "password", "bearer", "jwt", "bytes-repr"],
+    ids=["pem", "pfx", "account-key", "password", "bearer", "jwt", "bytes-repr", "function-key-query",
+         "function-key-header", "slack-webhook", "teams-webhook"],
 )
 def test_a_traceback_is_logged_without_its_secrets(captured, message, secret):
     logger, stream = captured
