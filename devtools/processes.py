@@ -27,6 +27,19 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def free_dns_port() -> int:
+    """A loopback port free for both TCP and UDP (a DNS server listens on both)."""
+    for _ in range(50):
+        port = free_port()
+        try:
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+                udp.bind(("127.0.0.1", port))
+            return port
+        except OSError:
+            continue
+    raise OSError("no loopback port free for both TCP and UDP")
+
+
 def port_open(port: int, host: str = "127.0.0.1") -> bool:
     with socket.socket() as sock:
         sock.settimeout(0.2)
@@ -137,15 +150,20 @@ def arm_emulator(
     vault_url: str | None,
     vault_cert: Path | None,
     log_path: Path | None = None,
+    dns_port: int | None = None,
 ) -> Service:
-    """The ARM emulator (API on `port`, TLS front on `tls_port`), importing certificates from the vault."""
+    """The ARM emulator (API on `port`, TLS front on `tls_port`, DNS on `dns_port` (UDP+TCP), default 8053),
+    importing certificates from the vault."""
     argv = [sys.executable, "-m", "devtools.arm_emulator", "--port", str(port), "--tls-port", str(tls_port)]
+    if dns_port is not None:
+        argv += ["--dns-port", str(dns_port)]
     argv += ["--tls-dir", str(tls_dir)]
     if data_dir is not None:
         argv += ["--data-dir", str(data_dir)]
     if vault_url is not None and vault_cert is not None:
         argv += ["--key-vault-url", vault_url, "--key-vault-cert", str(vault_cert)]
-    return Service("ARM emulator", argv, lambda: port_open(port) and port_open(tls_port), log_path=log_path)
+    ports = [port, tls_port, *([dns_port] if dns_port else [])]
+    return Service("ARM emulator", argv, lambda: all(port_open(p) for p in ports), log_path=log_path)
 
 
 def app_settings(connection: str, vault_url: str, cert: Path, **overrides: str) -> dict[str, str]:

@@ -39,6 +39,7 @@ def main() -> int:
             "https://127.0.0.1:8443",
             DATA / "keyvault" / "emulator-cert.pem",
             log_path=DATA / "logs" / "arm.log",
+            dns_port=8053,  # the dnsZones' TXT records over DNS (UDP+TCP), for an ACME CA's DNS-01 checks
         ),
     ]
     if shutil.which("func"):

@@ -56,6 +56,8 @@ class Settings:
     dns_provider: str
     azure_dns_subscription_id: str
     azure_dns_resource_group: str
+    # More places to find DNS zones in: `sub/rg,sub2` (resource groups, or whole subscriptions).
+    azure_dns_extra_scopes: tuple[AppServiceScope, ...] = ()
     # App Service connector (issue #12): the subscriptions (optionally narrowed to resource
     # groups) whose Microsoft.Web certificates and bindings certsync manages; empty: none.
     app_service_scopes: tuple[AppServiceScope, ...] = ()
@@ -77,6 +79,16 @@ class Settings:
     @property
     def app_service_enabled(self) -> bool:
         return bool(self.app_service_scopes)
+
+    @property
+    def azure_dns_scopes(self) -> tuple[AppServiceScope, ...]:
+        """Where DNS-01 looks for zones: AZURE_DNS_SUBSCRIPTION_ID/_RESOURCE_GROUP, then AZURE_DNS_ZONE_SCOPES."""
+        first = (
+            (AppServiceScope(self.azure_dns_subscription_id, self.azure_dns_resource_group),)
+            if self.azure_dns_subscription_id and self.azure_dns_resource_group
+            else ()
+        )
+        return first + tuple(s for s in self.azure_dns_extra_scopes if s not in first)
 
     @property
     def arm_is_local_emulator(self) -> bool:
@@ -117,6 +129,7 @@ class Settings:
             dns_provider=reader.choice("DNS_PROVIDER", "azure", {"azure"}),
             azure_dns_subscription_id=reader.text("AZURE_DNS_SUBSCRIPTION_ID", ""),
             azure_dns_resource_group=reader.text("AZURE_DNS_RESOURCE_GROUP", ""),
+            azure_dns_extra_scopes=parse_app_service_scopes(reader.text("AZURE_DNS_ZONE_SCOPES", "")),
             app_service_scopes=parse_app_service_scopes(reader.text("APP_SERVICE_SUBSCRIPTIONS", "")),
             arm_endpoint=reader.url_or("ARM_ENDPOINT", "https://management.azure.com"),
             arm_emulator_cert=reader.path("ARM_EMULATOR_CERT", ".data/arm/emulator-cert.pem"),

@@ -1,4 +1,4 @@
-"""CLI: python -m devtools.arm_emulator [--port 8444] [--tls-port 8445] [--data-dir DIR] [--key-vault-url URL]."""
+"""CLI: python -m devtools.arm_emulator [--port 8444] [--tls-port 8445] [--dns-port 8053] [--data-dir DIR] ...."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8444, help="ARM API port; 0 picks a free one (default 8444)")
     parser.add_argument("--tls-port", type=int, default=8445, help="TLS front port (default 8445)")
+    parser.add_argument("--dns-port", type=int, default=8053, help="DNS for the dnsZones, UDP+TCP (default 8053)")
     parser.add_argument("--data-dir", type=Path, help="persist resources here (default: in memory)")
     parser.add_argument("--tls-dir", type=Path, help="certificate dir (default: data dir, else a temp dir)")
     parser.add_argument("--key-vault-url", help="the Key Vault emulator certificates are imported from")
@@ -44,12 +45,14 @@ def main(argv: list[str] | None = None) -> int:
             key_vault_url=args.key_vault_url,
             key_vault_cert=args.key_vault_cert,
             page_size=args.page_size,
+            dns_port=args.dns_port,
         )
     except (OSError, StateFileError) as err:
         print(f"arm-emulator: cannot start: {err}", file=sys.stderr)
         return 1
     print(
-        f"ARM emulator listening on {emulator.url}, TLS front on port {emulator.tls_port} "
+        f"ARM emulator listening on {emulator.url}, TLS front on port {emulator.tls_port}, "
+        f"DNS on port {emulator.dns_port} "
         f"(certificate: {emulator.cert_path})",
         flush=True,
     )

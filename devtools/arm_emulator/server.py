@@ -16,6 +16,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from devtools.arm_emulator import api, management
 from devtools.arm_emulator.context import ArmRequest, ArmState
+from devtools.arm_emulator.dns_server import DnsServer
 from devtools.arm_emulator.errors import (
     ArmError,
     bad_request,
@@ -162,8 +163,11 @@ class EmulatorHandle:
         tls: TlsFiles,
         temp_dir: Path | None,
         state: ArmState,
+        dns: DnsServer | None = None,
     ) -> None:
         self._servers = [api, front]
+        self._dns = dns
+        self.dns_port: int | None = dns.port if dns else None
         self._threads = threads
         self._temp_dir = temp_dir
         self.state = state
@@ -176,6 +180,9 @@ class EmulatorHandle:
         """Stop serving, close open connections; safe to call twice."""
         for server, thread in zip(self._servers, self._threads, strict=True):
             stop_server(server, thread)
+        if self._dns is not None:
+            self._dns.stop()
+            self._dns = None
         self.state.key_vault.close()
         if self._temp_dir is not None:
             shutil.rmtree(self._temp_dir, ignore_errors=True)
@@ -188,7 +195,10 @@ class EmulatorHandle:
         self.stop()
 
     def __repr__(self) -> str:
-        return f"EmulatorHandle(url={self.url!r}, tls_port={self.tls_port}, cert_path={str(self.cert_path)!r})"
+        return (
+            f"EmulatorHandle(url={self.url!r}, tls_port={self.tls_port}, dns_port={self.dns_port}, "
+            f"cert_path={str(self.cert_path)!r})"
+        )
 
 
 def start_emulator(
@@ -200,11 +210,13 @@ def start_emulator(
     key_vault_url: str | None = None,
     key_vault_cert: str | Path | None = None,
     page_size: int = DEFAULT_PAGE_SIZE,
+    dns_port: int | None = 0,
 ) -> EmulatorHandle:
     """Start the ARM API and the TLS front in background threads; port 0 picks a free port.
 
     key_vault_url/key_vault_cert: the Key Vault emulator that certificate imports read from
     (known to ARM as the `local` vault). Without data_dir, state is in memory.
+    dns_port: where the DNS server for the dnsZones listens (UDP and TCP); None: no DNS server.
     """
     data_path = Path(data_dir) if data_dir is not None else None
     temp_dir: Path | None = None
@@ -224,5 +236,6 @@ def start_emulator(
     api_server = TlsThreadingServer(host, port, ArmRequestHandler, server_context(tls), app, log)
     front = TlsFront(store, tls)
     front_server = TlsThreadingServer(host, tls_port, TlsFrontHandler, front.context(), front, log)
+    dns = DnsServer(store, host, dns_port) if dns_port is not None else None
     threads = [serve_in_thread(api_server, "arm-emulator"), serve_in_thread(front_server, "arm-emulator-tls-front")]
-    return EmulatorHandle(api_server, front_server, threads, tls, temp_dir, state)
+    return EmulatorHandle(api_server, front_server, threads, tls, temp_dir, state, dns)

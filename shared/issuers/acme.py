@@ -36,8 +36,9 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
 
 from shared.clock import utcnow
+from shared.credentials import EmulatorCredential
 from shared.dependencies import ACME, requests_hook
-from shared.dns.azure_dns import AzureDnsProvider
+from shared.dns.azure_dns import AzureDnsProvider, ZoneScope, dns_client_factory
 from shared.dns.base import DnsProvider, absolute_name
 from shared.errors import BadRequest, CertsyncError, IssuerError, NotFound
 from shared.issuers.base import IssuedCertificate, IssuerCapabilities, IssueRequest, PrivateKey, RenewalInfo
@@ -701,12 +702,16 @@ def build_acme_issuer(settings: Settings, vault: SecretStore, dns: DnsProvider |
 
 
 def _azure_dns_provider(settings: Settings) -> tuple[DnsProvider, float]:
-    if not settings.azure_dns_subscription_id or not settings.azure_dns_resource_group:
+    """Azure DNS through ARM_ENDPOINT; the local ARM emulator serves its zones over DNS at once."""
+    scopes = [ZoneScope(s.subscription, s.resource_group) for s in settings.azure_dns_scopes]
+    if not scopes:
         raise BadRequest(
-            "DNS_PROVIDER=azure needs AZURE_DNS_SUBSCRIPTION_ID and AZURE_DNS_RESOURCE_GROUP",
+            "DNS_PROVIDER=azure needs AZURE_DNS_SUBSCRIPTION_ID and AZURE_DNS_RESOURCE_GROUP, or AZURE_DNS_ZONE_SCOPES",
             code="IssuerNotConfigured",
         )
-    provider = AzureDnsProvider(
-        settings.azure_dns_subscription_id, settings.azure_dns_resource_group, DefaultAzureCredential()
-    )
-    return provider, AZURE_DNS_PROPAGATION_SECONDS
+    if settings.arm_is_local_emulator:
+        verify: str | bool = str(settings.arm_emulator_cert) if settings.arm_emulator_cert else True
+        clients = dns_client_factory(settings.arm_endpoint, EmulatorCredential(), verify)
+        return AzureDnsProvider(scopes, clients), 0.0
+    clients = dns_client_factory(settings.arm_endpoint, DefaultAzureCredential())
+    return AzureDnsProvider(scopes, clients), AZURE_DNS_PROPAGATION_SECONDS

@@ -11,6 +11,7 @@ from azure.mgmt.dns.models import RecordSet
 from shared.dns import absolute_name
 from shared.dns.azure_dns import (
     AzureDnsProvider,
+    ZoneScope,
     find_zone,
     relative_record_name,
     txt_chunks,
@@ -140,7 +141,7 @@ def azure_provider(zones=("example.com", "shop.example.com")) -> tuple[AzureDnsP
         zones=SimpleNamespace(list_by_resource_group=lambda rg: [SimpleNamespace(name=z) for z in zones]),
         record_sets=record_sets,
     )
-    return AzureDnsProvider("sub", "dns-rg", credential=None, client=client), record_sets
+    return AzureDnsProvider([ZoneScope("sub", "dns-rg")], lambda _: client), record_sets
 
 
 def test_azure_adds_and_removes_values_without_clobbering_others():

@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from shared.dns.azure_dns import AzureDnsProvider
+from shared.dns.azure_dns import AzureDnsProvider, ZoneScope
 from devtools.challtestsrv_dns import ChallTestSrvProvider
 from shared.errors import BadRequest
 from shared.issuers.acme import (
@@ -209,7 +209,9 @@ def test_factory_for_azure_dns_with_eab():
         ),
         NoVault(),
     )
-    assert isinstance(issuer.dns, AzureDnsProvider) and issuer.dns.resource_group == "dns-rg"
+    assert isinstance(issuer.dns, AzureDnsProvider) and issuer.dns.scopes == (
+        ZoneScope("00000000-0000-0000-0000-000000000000", "dns-rg"),
+    )
     assert issuer.propagation_delay == AZURE_DNS_PROPAGATION_SECONDS
     assert issuer.eab == ExternalAccountBinding("kid-1", "c2VjcmV0LWhtYWMta2V5")
 

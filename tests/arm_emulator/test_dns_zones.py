@@ -8,7 +8,7 @@ from azure.mgmt.dns import DnsManagementClient
 from azure.mgmt.dns.models import RecordSet, TxtRecord, Zone
 
 from devtools.arm_emulator import EmulatorHandle
-from shared.dns.azure_dns import AzureDnsProvider
+from shared.dns.azure_dns import AzureDnsProvider, ZoneScope
 
 from .support import SUBSCRIPTION, RawArm
 
@@ -158,7 +158,7 @@ def test_certsyncs_dns_provider_adds_and_removes_challenge_values(
     dns: DnsManagementClient, arm: EmulatorHandle
 ) -> None:
     dns.zones.create_or_update("dns", "example.com", Zone(location="global"))
-    provider = AzureDnsProvider(SUBSCRIPTION, "dns", credential=None, client=dns)  # type: ignore[arg-type]
+    provider = AzureDnsProvider([ZoneScope(SUBSCRIPTION, "dns")], lambda _: dns)
 
     provider.set_txt("_acme-challenge.shop.example.com", "token-1")
     provider.set_txt("_acme-challenge.shop.example.com", "token-2")

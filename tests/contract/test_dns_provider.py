@@ -14,7 +14,7 @@ from azure.mgmt.resource.resources import ResourceManagementClient
 
 from devtools.arm_emulator import EmulatorHandle, start_emulator
 from devtools.arm_emulator.keyvault import AppServicePrincipalCredential
-from shared.dns.azure_dns import AzureDnsProvider
+from shared.dns.azure_dns import AzureDnsProvider, ZoneScope
 from shared.dns.base import DnsProvider
 from shared.errors import BadRequest
 from tests.fakes.dns import FakeDns
@@ -55,7 +55,7 @@ def _real_side(arm: EmulatorHandle, group: str) -> Iterator[DnsSide]:
             return []
         return sorted("".join(r.value or []) for r in found.txt_records or [])
 
-    yield DnsSide(AzureDnsProvider(SUBSCRIPTION, group, credential=None, client=client), txt)  # type: ignore[arg-type]
+    yield DnsSide(AzureDnsProvider([ZoneScope(SUBSCRIPTION, group)], lambda _: client), txt)
     client.close()
 
 
