@@ -18,6 +18,7 @@ from devtools.processes import (
     arm_emulator,
     azurite,
     env_only_host,
+    free_dns_port,
     free_port,
     key_vault_emulator,
     storage_connection_string,
@@ -78,6 +79,7 @@ class ArmStack:
     url: str  # ARM API (any bearer token); subscription 11111111-1111-1111-1111-111111111111 as in `make run`
     tls_port: int  # the TLS front: the certificate each SSL-bound hostname serves, by SNI
     cert: Path  # trust this for both
+    dns_port: int = 0  # the emulator's DNS server for its dnsZones (UDP and TCP): point Pebble here
 
 
 @pytest.fixture(scope="session")
@@ -85,12 +87,14 @@ def arm_stack(storage_and_vault, tmp_path_factory) -> Iterator[ArmStack]:
     """The ARM emulator as a process on free ports, importing certificates from the stack's Key Vault emulator."""
     _, vault_url, vault_cert, logs = storage_and_vault
     base = tmp_path_factory.mktemp("arm")
-    port, tls_port = free_port(), free_port()
-    service = arm_emulator(port, tls_port, None, base, vault_url, vault_cert, log_path=logs / "arm.log")
+    port, tls_port, dns_port = free_port(), free_port(), free_dns_port()
+    service = arm_emulator(
+        port, tls_port, None, base, vault_url, vault_cert, log_path=logs / "arm.log", dns_port=dns_port
+    )
     service.start()
     try:
         service.wait_ready()
-        yield ArmStack(f"https://127.0.0.1:{port}", tls_port, base / "emulator-cert.pem")
+        yield ArmStack(f"https://127.0.0.1:{port}", tls_port, base / "emulator-cert.pem", dns_port)
     finally:
         service.stop()
 

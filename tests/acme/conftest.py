@@ -306,6 +306,16 @@ def pebble(tmp_path_factory: pytest.TempPathFactory, challtestsrv: ChallTestSrv)
 
 
 @pytest.fixture(scope="session")
+def pebble_azure(tmp_path_factory: pytest.TempPathFactory, arm_stack: Any) -> Iterator[Pebble]:
+    """A Pebble whose DNS server is the ARM emulator's: DNS-01 reads what Azure DNS (emulated) holds."""
+    server = start_pebble(tmp_path_factory.mktemp("pebble-azure"), f"127.0.0.1:{arm_stack.dns_port}")
+    try:
+        yield server
+    finally:
+        server.process.stop()
+
+
+@pytest.fixture(scope="session")
 def pebble_eab(tmp_path_factory: pytest.TempPathFactory, challtestsrv: ChallTestSrv) -> Iterator[Pebble]:
     keys = json.loads(EAB_EXAMPLE.read_text())["pebble"]["externalAccountMACKeys"] if EAB_EXAMPLE.exists() else {}
     if not keys:
