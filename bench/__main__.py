@@ -121,7 +121,10 @@ def main(argv: list[str] | None = None) -> int:
 
         def acme_section() -> Section:
             log("ACME issue and renew against Pebble")
-            return ("ACME issue and renew (Pebble)", acme_figures.DESCRIPTION, acme_figures.rows(acme_figures.run(stack)))
+            rows = acme_figures.rows(acme_figures.run(stack))
+            log("ACME issue through Azure DNS (ARM emulator) against Pebble")
+            rows += acme_figures.azure_rows(acme_figures.run_azure(stack))
+            return ("ACME issue and renew (Pebble)", acme_figures.DESCRIPTION, rows)
 
         section("ACME issue and renew (Pebble)", acme_section)
     except _SkipMainSections:

@@ -72,6 +72,9 @@ param azureDnsSubscriptionId string = ''
 @description('AZURE_DNS_RESOURCE_GROUP: resource group of those zones (it must exist).')
 param azureDnsResourceGroup string = ''
 
+@description('AZURE_DNS_ZONE_SCOPES: more places with DNS zones, \'sub1/rg-a,sub2\' (resource groups or whole subscriptions). Give certsync the DNS-01 TXT writer role there yourself.')
+param azureDnsZoneScopes string = ''
+
 @description('Scopes whose App Service apps certsync manages, as ARM ids: \'/subscriptions/<id>\' or \'/subscriptions/<id>/resourceGroups/<name>\'. certsync\'s identity gets the \'certsync App Service operator\' role (exactly the actions it uses) on each.')
 param appServiceScopes array = []
 
@@ -266,6 +269,7 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
         { name: 'DNS_PROVIDER', value: 'azure' }
         { name: 'AZURE_DNS_SUBSCRIPTION_ID', value: azureDnsSubscriptionId }
         { name: 'AZURE_DNS_RESOURCE_GROUP', value: azureDnsResourceGroup }
+        { name: 'AZURE_DNS_ZONE_SCOPES', value: azureDnsZoneScopes }
         { name: 'APP_SERVICE_SUBSCRIPTIONS', value: replace(replace(join(appServiceScopes, ','), '/subscriptions/', ''), '/resourceGroups/', '/') }
         { name: 'ARM_ENDPOINT', value: environment().resourceManager }
         { name: 'KEY_VAULT_RESOURCE_ID', value: vault.id }

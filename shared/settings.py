@@ -129,7 +129,9 @@ class Settings:
             dns_provider=reader.choice("DNS_PROVIDER", "azure", {"azure"}),
             azure_dns_subscription_id=reader.text("AZURE_DNS_SUBSCRIPTION_ID", ""),
             azure_dns_resource_group=reader.text("AZURE_DNS_RESOURCE_GROUP", ""),
-            azure_dns_extra_scopes=parse_app_service_scopes(reader.text("AZURE_DNS_ZONE_SCOPES", "")),
+            azure_dns_extra_scopes=parse_app_service_scopes(
+                reader.text("AZURE_DNS_ZONE_SCOPES", ""), "AZURE_DNS_ZONE_SCOPES"
+            ),
             app_service_scopes=parse_app_service_scopes(reader.text("APP_SERVICE_SUBSCRIPTIONS", "")),
             arm_endpoint=reader.url_or("ARM_ENDPOINT", "https://management.azure.com"),
             arm_emulator_cert=reader.path("ARM_EMULATOR_CERT", ".data/arm/emulator-cert.pem"),
@@ -163,7 +165,7 @@ class AppServiceScope:
         return same_sub and (not self.resource_group or resource_group.lower() == self.resource_group.lower())
 
 
-def parse_app_service_scopes(raw: str) -> tuple[AppServiceScope, ...]:
+def parse_app_service_scopes(raw: str, setting: str = "APP_SERVICE_SUBSCRIPTIONS") -> tuple[AppServiceScope, ...]:
     """`sub1,sub2/rg-a,sub2/rg-b`: whole subscriptions or resource groups of them."""
     scopes: list[AppServiceScope] = []
     for entry in (e.strip() for e in raw.split(",")):
@@ -172,7 +174,7 @@ def parse_app_service_scopes(raw: str) -> tuple[AppServiceScope, ...]:
         subscription, _, group = entry.partition("/")
         if not _GUID.fullmatch(subscription) or (group and not _GROUP.fullmatch(group)):
             raise SettingsError(
-                f"APP_SERVICE_SUBSCRIPTIONS entry {entry[:100]!r} must be a subscription id, optionally /resourceGroup"
+                f"{setting} entry {entry[:100]!r} must be a subscription id, optionally /resourceGroup"
             )
         scopes.append(AppServiceScope(subscription.lower(), group))
     return tuple(scopes)

@@ -196,3 +196,37 @@ def test_challtestsrv_unreachable_is_a_dependency_error(closed_port):
     with pytest.raises(DependencyError) as caught:
         dns.set_txt("_acme-challenge.example.com.", "token")
     assert caught.value.code == "DnsUpdateFailed" and "unreachable" in caught.value.message
+
+
+def test_azure_finds_zones_across_subscriptions_and_lists_again_for_a_new_zone():
+    listed: dict[str, list[str]] = {"sub-a": ["example.com"], "sub-b": ["shop.example.com"]}
+    record_sets = {sub: FakeRecordSets() for sub in listed}
+    group_calls: list[str] = []
+
+    def client(sub: str) -> SimpleNamespace:
+        def by_group(rg: str) -> list[SimpleNamespace]:
+            group_calls.append(rg)
+            return [SimpleNamespace(name=z) for z in listed[sub]]
+
+        def whole() -> list[SimpleNamespace]:
+            return [SimpleNamespace(name=z, id=f"/subscriptions/{sub}/resourceGroups/rg-{z}/providers/x/{z}")
+                    for z in listed[sub]]  # fmt: skip
+
+        return SimpleNamespace(
+            zones=SimpleNamespace(list_by_resource_group=by_group, list=whole), record_sets=record_sets[sub]
+        )
+
+    dns = AzureDnsProvider([ZoneScope("sub-a", "dns-rg"), ZoneScope("sub-b")], client)
+
+    dns.set_txt("_acme-challenge.www.shop.example.com.", "child")
+    dns.set_txt("_acme-challenge.example.com.", "parent")
+    listed["sub-a"].append("example.org")  # created after the first listing
+    dns.set_txt("_acme-challenge.example.org.", "new-zone")
+
+    assert record_sets["sub-b"].values("shop.example.com", "_acme-challenge.www") == ["child"]
+    assert record_sets["sub-a"].values("example.com", "_acme-challenge") == ["parent"]
+    assert record_sets["sub-a"].values("example.org", "_acme-challenge") == ["new-zone"]
+    assert group_calls == ["dns-rg", "dns-rg"]  # listed once, then again for the unknown name
+    with pytest.raises(BadRequest) as missing:
+        dns.set_txt("_acme-challenge.example.net.", "x")
+    assert missing.value.code == "DnsZoneNotFound" and "sub-b/*" in str(missing.value)

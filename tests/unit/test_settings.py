@@ -47,3 +47,21 @@ def test_azure_vault_is_not_the_emulator():
 def test_bad_settings_name_the_setting(override, named):
     with pytest.raises(SettingsError, match=named):
         Settings.from_env({**BASE, **override})
+
+
+A, B, C = (f"{d * 8}-{d * 4}-4{d * 3}-8{d * 3}-{d * 12}" for d in "abc")
+
+
+def test_azure_dns_scopes_from_the_pair_and_the_list():
+    s = Settings.from_env(
+        {
+            **BASE,
+            "AZURE_DNS_SUBSCRIPTION_ID": A,
+            "AZURE_DNS_RESOURCE_GROUP": "dns",
+            "AZURE_DNS_ZONE_SCOPES": f" {A}/dns , {B}/zones-b,{C} ",
+        }
+    )
+    assert [(x.subscription, x.resource_group) for x in s.azure_dns_scopes] == [(A, "dns"), (B, "zones-b"), (C, "")]
+    assert Settings.from_env(BASE).azure_dns_scopes == ()
+    with pytest.raises(SettingsError, match="AZURE_DNS_ZONE_SCOPES entry 'not-a-sub/dns'"):
+        Settings.from_env({**BASE, "AZURE_DNS_ZONE_SCOPES": "not-a-sub/dns"})
