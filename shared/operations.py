@@ -31,6 +31,7 @@ FINISHED = (OperationStatus.SUCCEEDED, OperationStatus.FAILED)
 # lost its queue message: a queued message is taken within seconds, and the engine marks it Running.
 STRANDED_AFTER = timedelta(minutes=15)
 STRANDED_LOOKBACK = timedelta(days=1)  # how far back the repair looks (a RowKey range, not the table)
+DELAY_PARAMETER = "queuedWithDelaySeconds"  # on the record of an operation queued with a visibility delay
 
 
 def new_operation_id() -> str:
@@ -76,7 +77,11 @@ def new_operation(
 
 def submit(ctx: AppContext, op: Operation, delay_seconds: int = 0) -> Operation:
     """Record, then enqueue. When the enqueue fails the operation is closed as Failed at once,
-    so no claim waits on it; auto_renew resumes a first issuance left behind."""
+    so no claim waits on it; auto_renew resumes a first issuance left behind. A delay is kept on
+    the record so the stranded-operation repair does not take a message still waiting for its
+    visibility time (a webhook retry's backoff) for a lost one."""
+    if delay_seconds > 0:
+        op.parameters[DELAY_PARAMETER] = delay_seconds
     with telemetry.operation_span(f"queue {op.kind.value}", op.id, op.kind.value, producer=True):
         ctx.operations.add(op)
         try:
@@ -111,11 +116,20 @@ def repair_stranded(ctx: AppContext, now: datetime | None = None) -> dict[str, l
     for op in ctx.operations.queued_between(first, last):
         if op.updated_at is not None and now - op.updated_at < bound:
             continue  # enqueued again lately: give that message its time
+        if now - _visible_from(op) < bound:
+            continue  # queued with a delay that has not run out (plus the bound) yet
         try:
             repaired[_requeue_or_abandon(ctx, op, now)].append(op.id)
         except CertsyncError as err:  # another instance repaired it first, or an outage: next run
             log.warning("could not repair stranded operation %s: %s", op.id, err.code)
     return repaired
+
+
+def _visible_from(op: Operation) -> datetime:
+    """When the operation's first message became visible: its creation plus the delay it was queued with."""
+    created = op.created_at or utcnow()
+    delay = op.parameters.get(DELAY_PARAMETER, 0)
+    return created + timedelta(seconds=delay if isinstance(delay, int) else 0)
 
 
 def _requeue_or_abandon(ctx: AppContext, op: Operation, now: datetime) -> str:

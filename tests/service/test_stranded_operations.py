@@ -9,7 +9,7 @@ from datetime import timedelta
 from shared.clock import utcnow
 from shared.lifecycle import start_renewal
 from shared.model import Operation, OperationKind, OperationStatus
-from shared.operations import STRANDED_AFTER, repair_stranded
+from shared.operations import STRANDED_AFTER, new_operation, repair_stranded, submit
 from shared.sync.handlers import start_link_sync
 from tests.fakes.context import Fakes, deliver_one, drain
 from tests.service.conftest import WorkerCrashed, issued, linked_and_bound
@@ -84,3 +84,16 @@ def test_a_redelivered_renewal_queues_its_follow_up_sync_once(fakes: Fakes) -> N
     assert [(s.status, s.parameters.get("trigger")) for s in syncs] == [(OperationStatus.SUCCEEDED, "renewal")]
     done = fakes.ctx.operations.get(renewal.id)
     assert done.status is OperationStatus.SUCCEEDED and done.result["syncOperation"] == syncs[0].id
+
+
+def test_an_operation_queued_with_a_long_delay_is_not_taken_for_a_lost_one(fakes: Fakes) -> None:
+    """A webhook retry waits up to an hour in the queue: the repair leaves it to its message
+    until its delay and the bound have run out."""
+    issued(fakes, "shop")
+    op = submit(fakes.ctx, new_operation(OperationKind.SYNC_CERTIFICATE, "shop"), delay_seconds=3600)
+
+    waiting = utcnow() + LATER
+    assert repair_stranded(fakes.ctx, now=waiting) == {"requeued": [], "abandoned": []}
+    fakes.queue.messages.clear()  # now lost after all
+    late = utcnow() + timedelta(hours=1) + LATER
+    assert repair_stranded(fakes.ctx, now=late) == {"requeued": [op.id], "abandoned": []}
