@@ -66,6 +66,8 @@ def _check_url(url: str) -> None:
         _ = parts.port
     except ValueError:
         raise ValueError(f"webhook URL {redact(url)} is not a URL") from None
+    if not url.isascii():  # http.client writes the request line in ASCII: it could never be sent
+        raise ValueError(f"webhook URL {redact(url)} must be ASCII (percent-encode its path and query)")
     if not host or parts.username or parts.password:
         raise ValueError(f"webhook URL {redact(url)} must have a host and no user or password")
     if parts.scheme == "https" or (parts.scheme == "http" and host in LOOPBACK_HOSTS):

@@ -26,6 +26,7 @@ def test_entries_with_and_without_a_format():
         ("pager+https://example.com/s3cr3tpath", "unknown webhook format"),
         ("https://user:pw@example.com/s3cr3tpath", "no user or password"),
         ("https:///s3cr3tpath", "must have a host"),
+        ("https://example.com/s3cr3tpath/ho\u00f6k", "percent-encode"),  # http.client could never send it
     ],
 )
 def test_bad_entries_are_refused_at_start_without_their_path(raw, reason):
