@@ -135,14 +135,19 @@ def newest_known(cert: Certificate, links: Iterable[LinkedCertificate]) -> Known
     """The newest version anyone recorded for the secret: what certsync issued, what a link saw
     later, or what certsync last read as the secret's current version (cert.observed_*), which
     is how a version written outside certsync becomes known at its first read. Key Vault times
-    have whole seconds; on a tie the later reader wins (a link over the issue, the observation
-    over both), since it read the latest version after that second's writes."""
+    have whole seconds. On a tie certsync's own issue wins over a link (a renewal in the second a
+    link saw the previous version is the newer one; a link holding an out-of-band version of that
+    same second is corrected by the next read, which records an observation), a link over
+    another link, and the observation, a read of the current version, over both."""
     newest, known_at = cert.secret_updated_on, cert.secret_updated_on
-    best = KnownVersion(cert.thumbprint, cert.secret_version)
+    best, from_link = KnownVersion(cert.thumbprint, cert.secret_version), False
     for link in links:
         seen = link.secret_updated_on
-        if seen and link.thumbprint and (newest is None or _second(seen) >= _second(newest)):
-            newest, known_at = seen, link.last_checked_at or seen
+        if not (seen and link.thumbprint):
+            continue
+        tie = newest is not None and _second(seen) == _second(newest)
+        if newest is None or _second(seen) > _second(newest) or (tie and from_link):
+            newest, known_at, from_link = seen, link.last_checked_at or seen, True
             best = KnownVersion(link.thumbprint, link.version)
     if cert.observed_version and _observation_wins(cert, newest, known_at):
         best = KnownVersion(cert.observed_thumbprint, cert.observed_version, cert.observed_error)

@@ -128,7 +128,10 @@ def test_newest_known_thumbprint_prefers_what_a_link_saw_later():
     assert newest_known_thumbprint(cert, [link(thumbprint="ISSUED", secret_updated_on=SEEN)]) == "ISSUED"
     later = link(thumbprint="OUTSIDE", secret_updated_on=SEEN + timedelta(minutes=1))
     assert newest_known_thumbprint(cert, [link(), later]) == "OUTSIDE"
-    same_second = link(thumbprint="OUTSIDE", secret_updated_on=SEEN)  # Key Vault times have whole seconds
-    assert newest_known_thumbprint(cert, [same_second]) == "OUTSIDE"
+    # Key Vault times have whole seconds: on a tie certsync's own issue wins over what a link saw
+    # (a renewal in the second a link saw the previous version), a link over another link
+    same_second = link(thumbprint="PREVIOUS", secret_updated_on=SEEN)
+    assert newest_known_thumbprint(cert, [same_second]) == "ISSUED"
+    assert newest_known_thumbprint(cert, [later, replace(later, thumbprint="LATER")]) == "LATER"
     renewed = replace(cert, thumbprint="RENEWED", secret_updated_on=SEEN + timedelta(hours=1))
     assert newest_known_thumbprint(renewed, [link(), later]) == "RENEWED"
