@@ -269,6 +269,12 @@ def _version_written_by(ctx: AppContext, cert: Certificate, op_id: str) -> Secre
     return ctx.vault.get_secret(cert.secret_name, mine[0].version)
 
 
+def _still_latest(ctx: AppContext, cert: Certificate, version: SecretVersion) -> bool:
+    """Whether `version` is still the secret's latest: an operation that lost its claim while it
+    ran must not record its version over one a later operation wrote and recorded."""
+    return cert.secret_version == version.version or ctx.vault.get_secret(cert.secret_name).version == version.version
+
+
 def _key_for(ctx: AppContext, cert: Certificate, op: Operation):
     key_type = pki.KeyType(op.parameters.get("keyType") or cert.key_type)
     if op.kind is OperationKind.RENEW and cert.reuse_key and cert.secret_version:
@@ -287,6 +293,10 @@ def _record_success(
         if cert.active_operation not in (op.id, ""):
             log.info("operation %s finished after %s took over; its version stays", op.id, cert.active_operation)
             return cert  # the newer claim records its own, newer version
+        if cert.active_operation == "" and cert.secret_version and not _still_latest(ctx, cert, version):
+            # taken over and the newer operation already recorded a version written after ours
+            log.info("operation %s finished after a newer version was recorded; its version stays", op.id)
+            return cert
         cert.secret_version, cert.secret_updated_on = version.version, version.updated_on
         cert.thumbprint, cert.sha256 = bundle.thumbprint, pki.sha256_fingerprint(bundle.certificate)
         cert.serial = bundle.serial

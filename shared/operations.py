@@ -41,9 +41,11 @@ def new_operation_id() -> str:
 
 def derived_operation_id(parent_id: str, purpose: str) -> str:
     """The id of the one operation `parent_id` queues for `purpose` (a renewal's follow-up sync):
-    the same on every redelivery of the parent, so a redelivery never queues a second one."""
+    the same on every redelivery of the parent, so a redelivery never queues a second one. It
+    sorts one millisecond newer than its parent, so the history lists it above the parent."""
     digest = hashlib.sha256(f"{parent_id}/{purpose}".encode()).hexdigest()[:12]
-    return f"{parent_id.split('-', 1)[0]}-{digest}"
+    inverted = int(parent_id.split("-", 1)[0])
+    return f"{max(inverted - 1, 0):013d}-{digest}"
 
 
 def _id_prefix(moment: datetime) -> str:

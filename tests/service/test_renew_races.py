@@ -9,10 +9,11 @@ import pytest
 
 from shared.auto_renew import AutoRenewReport, run_auto_renew
 from shared.clock import utcnow
-from shared.errors import Conflict
+from shared.errors import Conflict, PreconditionFailed
 from shared.lifecycle import start_renewal
 from shared.model import Certificate, CertificateStatus, Operation, OperationKind, OperationStatus
-from tests.fakes.context import Fakes, drain
+
+from tests.fakes.context import ENGINE, Fakes, drain
 from tests.service.conftest import answer, issued
 
 
@@ -112,3 +113,34 @@ def test_two_auto_renew_runs_start_one_renewal(fakes: Fakes) -> None:
     assert len(fakes.queue.messages) == 1
     drain(fakes)
     assert len(list(fakes.vault.list_versions("cert-shop"))) == 2
+
+
+def test_a_renewal_whose_claim_was_taken_over_never_records_over_the_newer_version(fakes: Fakes) -> None:
+    """A renewal that looked dead (no progress for 15 minutes) is taken over; the new renewal
+    writes and records a newer version; when the old one finally records, it must not put its
+    older version back on the certificate (the Key Vault latest would then differ from it)."""
+    before = issued(fakes, "shop")
+    first = start_renewal(fakes.ctx, "shop", OperationKind.RENEW, {})
+    message = fakes.queue.receive(ignore_delay=True)
+    assert message is not None
+    taken: list[Operation] = []
+
+    def take_over(cert: Certificate) -> None:
+        stale = fakes.ctx.operations.get(first.id)
+        stale.updated_at = stale.created_at = utcnow() - timedelta(minutes=20)
+        fakes.ctx.operations.save(stale)
+        taken.append(start_renewal(fakes.ctx, "shop", OperationKind.RENEW, {}))
+        drain(fakes)
+
+    fakes.hooks.on(
+        "before:certificates.save", take_over,
+        when=lambda c: c.active_operation == "" and c.secret_version != before.secret_version,
+    )  # fmt: skip
+    with pytest.raises(PreconditionFailed):  # its own record was closed by the takeover: the host redelivers
+        ENGINE.run(fakes.ctx, first.id, delivery=1)
+
+    after = fakes.ctx.certificates.get("shop")
+    latest = fakes.vault.get_secret(before.secret_name)
+    assert taken and fakes.ctx.operations.get(taken[0].id).status is OperationStatus.SUCCEEDED
+    assert after.secret_version == latest.version  # the newer renewal's version stays recorded
+    assert len(list(fakes.vault.list_versions(before.secret_name))) == 3
