@@ -302,7 +302,8 @@ def _assert_each_tick_ran_once(fleet: Fleet, victim: Instance, killed_at: dateti
         twice = [t for t, n in Counter(scheduled).items() if n > 1]
         assert not twice, f"{function}: ticks ran twice: {twice}"
         before = {name for name, moment, _ in runs if moment < killed_at - tick}
-        assert len(before) == 1, f"{function} ran on {before} before the kill; a timer runs on one instance"
+        # at most one instance ran it (none when the first run was still going at the kill)
+        assert len(before) <= 1, f"{function} ran on {before} before the kill; a timer runs on one instance"
         after = {name for name, moment, _ in runs if moment > killed_at + 2 * tick}
         assert victim.name not in after and len(after) == 1
         assert any(m > killed_at + 2 * tick for m in scheduled), f"{function} stopped after the kill"
