@@ -307,22 +307,7 @@ def put_binding(state: ArmState, request: ArmRequest) -> Reply:
     if ssl_state != "Disabled":
         thumbprint = _checked_thumbprint(state, request, app, host, thumbprint)
     # Simplification: no DNS ownership check; any well-formed hostname may be added to an app.
-    binding = Resource(
-        {
-            "id": f"{app.id}/hostNameBindings/{host}",
-            "name": f"{app.body['name']}/{host}",
-            "type": f"{app.type}/hostNameBindings",
-            "properties": {
-                "siteName": app.body["name"],
-                "azureResourceName": app.body["name"],
-                "azureResourceType": "Website",
-                "customHostNameDnsRecordType": "CName",
-                "hostNameType": "Verified",
-                "sslState": ssl_state,
-                **({"thumbprint": thumbprint} if thumbprint else {}),
-            },
-        }
-    )
+    binding = Resource(_binding_body(app, host, "Verified", ssl_state, thumbprint))
     state.store.put(binding)
     return Reply(200, binding.body)
 
@@ -374,7 +359,11 @@ def _bindings_of(store: ResourceStore, app: Resource) -> list[Resource]:
 
 
 def _default_binding(app: Resource) -> dict[str, Any]:
-    host = app.properties["defaultHostName"]
+    return _binding_body(app, app.properties["defaultHostName"], "Managed", "Disabled", None)
+
+
+def _binding_body(app: Resource, host: str, host_type: str, ssl_state: str, thumbprint: str | None) -> dict[str, Any]:
+    """A hostname binding as the Web provider answers it (site or slot)."""
     return {
         "id": f"{app.id}/hostNameBindings/{host}",
         "name": f"{app.body['name']}/{host}",
@@ -384,8 +373,9 @@ def _default_binding(app: Resource) -> dict[str, Any]:
             "azureResourceName": app.body["name"],
             "azureResourceType": "Website",
             "customHostNameDnsRecordType": "CName",
-            "hostNameType": "Managed",
-            "sslState": "Disabled",
+            "hostNameType": host_type,
+            "sslState": ssl_state,
+            **({"thumbprint": thumbprint} if thumbprint else {}),
         },
     }
 
