@@ -18,10 +18,9 @@ from shared import renewal
 from shared.app_context import AppContext
 from shared.certificate_states import Event, facts_of, first_issuance_to_resume, is_renewal_due, transition
 from shared.clock import utcnow
-from shared.errors import CertsyncError, Conflict
-from shared.lifecycle import claim_held, start_renewal
+from shared.errors import CertsyncError
+from shared.lifecycle import claim_held, resume_issuance, start_renewal
 from shared.model import Certificate, CertificateStatus, OperationKind
-from shared.operations import abandon, new_operation, submit
 from shared.tables import retry_on_conflict
 
 log = logging.getLogger("certsync.auto_renew")
@@ -48,7 +47,7 @@ def run_auto_renew(ctx: AppContext, now: datetime | None = None, rng: random.Ran
         report.checked += 1
         try:
             if _issuance_stalled(ctx, cert, now):
-                resume_issuance(ctx, cert.name)
+                resume_issuance(ctx, cert.name, {"trigger": "auto_renew", "resumed": True}, "auto_renew")
                 report.resumed.append(cert.name)
                 continue
             if cert.status is CertificateStatus.ISSUED and cert.not_after and cert.not_after <= now:
@@ -120,27 +119,6 @@ def _ari_poll_due(cert: Certificate, now: datetime) -> bool:
 
 def _issuance_stalled(ctx: AppContext, cert: Certificate, now: datetime) -> bool:
     return first_issuance_to_resume(cert, now) and not claim_held(ctx, cert)
-
-
-def resume_issuance(ctx: AppContext, name: str) -> None:
-    op = new_operation(OperationKind.ISSUE, name, {"trigger": "auto_renew", "resumed": True}, "auto_renew")
-    previous: list[str] = []
-
-    def claim() -> None:
-        cert = ctx.certificates.get(name)
-        alive = not cert.has_been_issued and claim_held(ctx, cert)
-        try:
-            cert.status = transition(cert.status, Event.RESUME, facts_of(cert, utcnow(), alive))
-        except Conflict as err:
-            raise Conflict(f"certificate {name}: {err.message}", code=err.code) from None
-        previous[:] = [cert.active_operation] if cert.active_operation else []
-        cert.active_operation = op.id
-        ctx.certificates.save(cert)
-
-    retry_on_conflict(claim)
-    for old in previous:
-        abandon(ctx, old, f"taken over by operation {op.id} after it stopped making progress")
-    submit(ctx, op)
 
 
 def _mark_expired(ctx: AppContext, name: str, now: datetime) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from contextlib import suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from shared import pki, renewal
@@ -24,7 +24,15 @@ from shared.issuers.base import IssueRequest
 from shared.links import links_of_certificate
 from shared.model import Certificate, CertificateStatus, Operation, OperationKind, validate_name
 from shared.notify.events import ISSUANCE_EVENTS, EventType, operation_event, record
-from shared.operations import abandon, is_active, new_operation, operation_age, submit
+from shared.operations import (
+    abandon,
+    enqueue_if_queued,
+    is_active,
+    new_operation,
+    operation_age,
+    submit,
+    submit_once,
+)
 from shared.pfx_size import check_fits_in_key_vault
 from shared.sync.handlers import after_new_version
 from shared.tables import retry_lost_races, retry_on_conflict
@@ -78,10 +86,61 @@ def create_certificate(ctx: AppContext, spec: NewCertificate, requested_by: str 
         active_operation=op.id,
         created_at=op.created_at,
     )
-    try:
-        ctx.certificates.add(cert)  # the insert is the uniqueness check: one of two racing creates wins
-    except Conflict:
-        raise Conflict(f"certificate {spec.name} already exists", code="CertificateExists") from None
+    try:  # the record first: a crash after the certificate row leaves a Queued operation the repair finds
+        return submit(ctx, op, write_target=lambda: ctx.certificates.add(cert))  # the insert is the uniqueness check
+    except Conflict as err:
+        if err.code != "AlreadyExists":
+            raise
+    return _create_again(ctx, cert, requested_by)
+
+
+def _create_again(ctx: AppContext, wanted: Certificate, requested_by: str) -> Operation:
+    """A create of a name that exists. The same request again (a client's retry after a timeout
+    or a crash) answers with its first issuance, and gets it going if nothing carries it; a
+    different request, or one whose certificate was issued already, is 409."""
+    exists = Conflict(f"certificate {wanted.name} already exists", code="CertificateExists")
+    existing = ctx.certificates.find(wanted.name)
+    if existing is None or _request_of(existing) != _request_of(wanted):
+        raise exists
+    if existing.has_been_issued:
+        raise Conflict(f"certificate {wanted.name} already exists and has been issued", code="CertificateExists")
+    if existing.active_operation:
+        try:
+            op = ctx.operations.get(existing.active_operation)
+        except NotFound:  # its record never written (a row from before records came first): write it now
+            lost = new_operation(OperationKind.ISSUE, wanted.name, {"hostnames": list(wanted.hostnames)}, requested_by)
+            return submit_once(ctx, replace(lost, id=existing.active_operation))
+        if is_active(op):
+            return enqueue_if_queued(ctx, op)
+    return resume_issuance(ctx, wanted.name, {"trigger": "create", "resumed": True}, requested_by)
+
+
+def _request_of(cert: Certificate) -> tuple:
+    """What a create request decides about a certificate (compared to tell a retry from another request)."""
+    return (cert.hostnames, cert.key_type, cert.issuer, cert.auto_renew, cert.validity_days, cert.reuse_key,
+            cert.renew_before_days, cert.profile)
+
+
+def resume_issuance(ctx: AppContext, name: str, parameters: dict, requested_by: str) -> Operation:
+    """Start a never-issued certificate's first issuance again (stalled or failed), taking over
+    the claim of an operation that stopped making progress."""
+    op = new_operation(OperationKind.ISSUE, name, parameters, requested_by)
+    previous: list[str] = []
+
+    def claim() -> None:
+        cert = ctx.certificates.get(name)
+        alive = not cert.has_been_issued and claim_held(ctx, cert)
+        try:
+            cert.status = transition(cert.status, Event.RESUME, facts_of(cert, utcnow(), alive))
+        except Conflict as err:
+            raise Conflict(f"certificate {name}: {err.message}", code=err.code) from None
+        previous[:] = [cert.active_operation] if cert.active_operation else []
+        cert.active_operation = op.id
+        ctx.certificates.save(cert)
+
+    retry_on_conflict(claim)
+    for old in previous:
+        abandon(ctx, old, f"taken over by operation {op.id} after it stopped making progress")
     return submit(ctx, op)
 
 

@@ -13,6 +13,7 @@ import logging
 import time
 import uuid
 from collections.abc import Callable, Mapping
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -77,21 +78,39 @@ def new_operation(
     )
 
 
-def submit(ctx: AppContext, op: Operation, delay_seconds: int = 0) -> Operation:
+def submit(
+    ctx: AppContext, op: Operation, delay_seconds: int = 0, *, write_target: Callable[[], object] | None = None
+) -> Operation:
     """Record, then enqueue. When the enqueue fails the operation is closed as Failed at once,
     so no claim waits on it; auto_renew resumes a first issuance left behind. A delay is kept on
     the record so the stranded-operation repair does not take a message still waiting for its
-    visibility time (a webhook retry's backoff) for a lost one."""
+    visibility time (a webhook retry's backoff) for a lost one.
+
+    `write_target` writes the row the operation works on (a new certificate) between the record
+    and the message, so a crash after it leaves a Queued record that repair_stranded queues
+    again. When it raises, the record is taken back (best effort: one left behind fails on its
+    target's own check when the repair runs it)."""
     if delay_seconds > 0:
         op.parameters[DELAY_PARAMETER] = delay_seconds
     with telemetry.operation_span(f"queue {op.kind.value}", op.id, op.kind.value, producer=True):
         ctx.operations.add(op)
+        if write_target is not None:
+            _write_target_or_discard(ctx, op, write_target)
         try:
             ctx.queue.enqueue(op.id, delay_seconds=delay_seconds, trace=telemetry.trace_context())
         except CertsyncError as err:
             _close_unqueued(ctx, op, err)
             raise
     return op
+
+
+def _write_target_or_discard(ctx: AppContext, op: Operation, write_target: Callable[[], object]) -> None:
+    try:
+        write_target()
+    except Exception:
+        with suppress(CertsyncError):
+            ctx.operations.delete(op)
+        raise
 
 
 def submit_once(ctx: AppContext, op: Operation) -> Operation:
@@ -102,9 +121,15 @@ def submit_once(ctx: AppContext, op: Operation) -> Operation:
         return submit(ctx, op)
     except Conflict:
         existing = ctx.operations.get(op.id)
-    if existing.status is OperationStatus.QUEUED:
-        ctx.queue.enqueue(existing.id, trace=telemetry.trace_context())
-    return existing
+    return enqueue_if_queued(ctx, existing)
+
+
+def enqueue_if_queued(ctx: AppContext, op: Operation) -> Operation:
+    """Enqueue a still-Queued operation once more: its message may be what a crash lost, and a
+    message too many is ignored once the operation ran."""
+    if op.status is OperationStatus.QUEUED:
+        ctx.queue.enqueue(op.id, trace=telemetry.trace_context())
+    return op
 
 
 def repair_stranded(ctx: AppContext, now: datetime | None = None) -> dict[str, list[str]]:

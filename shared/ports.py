@@ -145,6 +145,10 @@ class OperationStore(Protocol):
 
     def save(self, op: Operation) -> Operation: ...
 
+    def delete(self, op: Operation) -> None:
+        """With the operation's ETag: PreconditionFailed if it changed since it was read; gone is fine."""
+        ...
+
     def get(self, op_id: str) -> Operation:
         """NotFound code "OperationNotFound"."""
         ...

@@ -476,6 +476,9 @@ class OperationRepository(Repository):
         op.etag = self._update(_operation_row(op), op.etag, f"operation {op.id}")
         return op
 
+    def delete(self, op: Operation) -> None:
+        self._delete(OPERATION_PARTITION, op.id, op.etag, f"operation {op.id}")
+
     def get(self, op_id: str) -> Operation:
         row = self._get(OPERATION_PARTITION, op_id, f"operation {op_id}", "OperationNotFound")
         return _operation_from(row)

@@ -286,6 +286,20 @@ def test_operation_save_needs_the_current_etag(side: Side, unique: str) -> None:
     assert ops.get(f"1-{unique}").result == {"thumbprint": "AB"}
 
 
+def test_operation_delete_needs_the_current_etag(side: Side, unique: str) -> None:
+    ops = side.ctx.operations
+    stale = ops.add(operation(f"1-{unique}", f"t{unique}"))
+    fresh = ops.get(f"1-{unique}")
+    fresh.status = OperationStatus.RUNNING
+    ops.save(fresh)
+    with pytest.raises(PreconditionFailed):
+        ops.delete(stale)
+    ops.delete(fresh)
+    ops.delete(fresh)  # gone already: nothing to do
+    with pytest.raises(NotFound):
+        ops.get(f"1-{unique}")
+
+
 def test_binding_index_entries_follow_writes_and_unindex_is_etag_checked(side: Side, unique: str) -> None:
     bindings = side.ctx.bindings
     row = bindings.add(binding(f"app{unique}", "a.example.com", f"l{unique}"))

@@ -316,6 +316,9 @@ class FakeOperationStore(_Store):
     def save(self, op: Operation) -> Operation:
         return self._around("save", lambda: self.table.replace(op, f"operation {op.id}"), op)
 
+    def delete(self, op: Operation) -> None:
+        self._around("delete", lambda: self.table.remove(op, f"operation {op.id}"), op)
+
     def get(self, op_id: str) -> Operation:
         what = f"operation {op_id}"
         op = self._around("get", lambda: self.table.read(("operation", op_id), what, "OperationNotFound"), op_id)

@@ -17,6 +17,7 @@ from tests.service.conftest import HOST, answer, issued, linked_and_bound, uploa
 
 def test_two_creates_of_one_certificate_one_wins(fakes: Fakes) -> None:
     spec = NewCertificate(name="shop", hostnames=(HOST,), key_type=KeyType.EC256)
+    other = NewCertificate(name="shop", hostnames=("api.example.com",), key_type=KeyType.EC256)
     second: list = []
 
     def racing(*_: object) -> None:
@@ -24,13 +25,24 @@ def test_two_creates_of_one_certificate_one_wins(fakes: Fakes) -> None:
 
     fakes.hooks.on("before:certificates.add", racing)
 
-    first = answer(lambda: create_certificate(fakes.ctx, spec))
+    first = answer(lambda: create_certificate(fakes.ctx, other))
 
     assert isinstance(second[0], Operation)
     assert isinstance(first, Conflict) and first.code == "CertificateExists"
     assert fakes.ctx.certificates.get("shop").active_operation == second[0].id
-    assert [op.id for op in fakes.ctx.operations.list(target="shop")] == [second[0].id]
+    assert [op.id for op in fakes.ctx.operations.list(target="shop")] == [second[0].id]  # the loser's record is gone
     assert len(fakes.queue.messages) == 1
+
+
+def test_two_creates_of_the_same_request_both_answer_with_the_one_issuance(fakes: Fakes) -> None:
+    spec = NewCertificate(name="shop", hostnames=(HOST,), key_type=KeyType.EC256)
+    second: list = []
+    fakes.hooks.on("before:certificates.add", lambda *_: second.append(create_certificate(fakes.ctx, spec)))
+
+    first = create_certificate(fakes.ctx, spec)
+
+    assert first.id == second[0].id == fakes.ctx.certificates.get("shop").active_operation
+    assert [op.id for op in fakes.ctx.operations.list(target="shop")] == [first.id]
 
 
 @pytest.mark.parametrize("point", ["before:links.add", "before:vault.get_secret"])
