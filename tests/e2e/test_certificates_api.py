@@ -86,11 +86,11 @@ def test_two_simultaneous_creates_one_wins(api, unique):
     statuses: list[int] = []
     barrier = threading.Barrier(2)
 
-    def create() -> None:
+    def create(host: str) -> None:  # two different requests (the same one twice is a retry: tests/service)
         barrier.wait()
-        statuses.append(api.call("POST", "certificates", {"name": name, "hostnames": [f"{name}.example.com"]}).status_code)
+        statuses.append(api.call("POST", "certificates", {"name": name, "hostnames": [host]}).status_code)
 
-    threads = [threading.Thread(target=create) for _ in range(2)]
+    threads = [threading.Thread(target=create, args=(f"{n}.{name}.example.com",)) for n in ("a", "b")]
     for t in threads:
         t.start()
     for t in threads:
