@@ -1,10 +1,13 @@
 """Failures surface as IssuerError with our code and the CA's own words."""
 from __future__ import annotations
 
+import threading
+
 import pytest
 import requests
 
 from shared.errors import IssuerError
+from shared.issuers import acme
 from shared.issuers.base import IssueRequest
 from shared.pki import KeyType, generate_private_key
 
@@ -136,3 +139,56 @@ def test_order_that_never_completes_times_out_honouring_retry_after(make_issuer,
     # Retry-After: 1 over a 2.5 s deadline means about 3-4 polls, not the 50 poll_interval allows.
     assert 2 <= ca.count("POST", "/order/1") <= 4
     assert dns.clear_calls == dns.set_calls != []
+
+
+def test_an_order_without_retry_after_is_polled_soon_then_less_often(
+    make_issuer, scripted_acme, challtestsrv, monkeypatch
+):
+    """Pebble sends no Retry-After and validates in tens of ms: a fixed 1 s wait before the
+    second poll made most issues take ~1.1 s instead of ~0.1 s (the bench's Azure DNS gap)."""
+    ca = scripted_acme()
+    token = "t" * 43
+
+    @ca.route("POST", "/new-order")
+    def new_order(server, path, body):
+        order = {
+            "status": "pending",
+            "identifiers": [{"type": "dns", "value": "poll.example.com"}],
+            "authorizations": [server.url("/authz/1")],
+            "finalize": server.url("/finalize/1"),
+        }
+        return 201, {"Location": server.url("/order/1")}, order
+
+    @ca.route("POST", "/authz/1")
+    def authz(server, path, body):
+        challenge = {"type": "dns-01", "url": server.url("/chall/1"), "token": token, "status": "pending"}
+        identifier = {"type": "dns", "value": "poll.example.com"}
+        return 200, {}, {"status": "pending", "identifier": identifier, "challenges": [challenge]}
+
+    @ca.route("POST", "/chall/1")
+    def chall(server, path, body):
+        link = f'<{server.url("/authz/1")}>;rel="up"'
+        challenge = {"type": "dns-01", "url": server.url("/chall/1"), "token": token, "status": "processing"}
+        return 200, {"Link": link}, challenge
+
+    @ca.route("POST", "/order/1")
+    def order(server, path, body):
+        done = ca.count("POST", "/order/1") > 6  # pending for six polls, then the CA gives up on it
+        problem = {"type": "urn:ietf:params:acme:error:unauthorized", "detail": "no TXT record"}
+        body = {"status": "invalid" if done else "pending", "authorizations": [server.url("/authz/1")],
+                "finalize": server.url("/finalize/1"), **({"error": problem} if done else {})}  # fmt: skip
+        return 200, {}, body
+
+    waits: list[float] = []
+    real_sleep, caller = acme.time.sleep, threading.current_thread()
+
+    def recording_sleep(seconds: float) -> None:
+        if threading.current_thread() is caller:
+            waits.append(round(seconds, 3))
+        real_sleep(seconds)
+
+    monkeypatch.setattr(acme.time, "sleep", recording_sleep)
+    issuer = make_issuer(directory_url=ca.url("/dir"), dns=RecordingDns(challtestsrv.provider()), poll_interval=1.0)
+    with pytest.raises(IssuerError):
+        issuer.issue(request_for("poll.example.com"))
+    assert waits == [0.1, 0.2, 0.4, 0.8, 1.0, 1.0]

@@ -22,6 +22,7 @@ from shared.issuers.acme import (
     ari_cert_id,
     build_acme_issuer,
     parse_renewal_window,
+    poll_delay,
     problem_code,
     problem_text,
     retry_after_seconds,
@@ -229,3 +230,19 @@ def test_factory_refuses_incomplete_settings(env, message):
     with pytest.raises(BadRequest) as caught:
         build_acme_issuer(settings(**env), NoVault())
     assert caught.value.code == "IssuerNotConfigured" and message in caught.value.message
+
+
+@pytest.mark.parametrize(
+    "polls, retry_after, expected",
+    [
+        (0, None, 0.1),  # a CA that validates in tens of ms is seen at once, not a second later
+        (1, None, 0.2),
+        (3, None, 0.8),
+        (4, None, 1.0),  # capped at the poll interval
+        (40, None, 1.0),
+        (0, 3.0, 3.0),  # the CA's Retry-After wins
+        (5, 0.0, 1.0),  # Retry-After: 0 would be a tight loop
+    ],
+)
+def test_poll_delay(polls, retry_after, expected):
+    assert poll_delay(polls, retry_after, poll_interval=1.0) == pytest.approx(expected)
