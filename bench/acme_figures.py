@@ -127,4 +127,9 @@ emulator (registered by an untimed first issuance). A public CA adds its own val
 (certsync waits 30 s for Azure DNS), so read these as certsync's own overhead. The Azure DNS row issues with
 `DNS_PROVIDER=azure`: the TXT values go through azure-mgmt-dns to the ARM emulator (in the bench's process; ETag
 read-modify-write per value), Pebble reads them from the emulator's DNS server; no propagation wait against the emulator.
+Pebble sends no Retry-After while it validates, and validates in tens of milliseconds: certsync polls a pending order
+again after 0.1 s, doubling up to 1 s. With a fixed 1 s wait (before 2026-11-30) an issue took either ~0.1 s or ~1.1 s
+depending on whether the first poll came after Pebble had finished, which is what made the Azure DNS path look slower
+(its validation, through the emulator's DNS server in the bench's own process, finished later more often); the two
+paths now differ by the ARM record-set writes (a GET and a PUT per TXT value, and the same to remove it).
 """
