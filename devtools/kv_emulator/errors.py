@@ -63,6 +63,11 @@ class BadParameter(KeyVaultError):
         return cls(f"Invalid value for maxresults: {raw}. It must be between 1 and {MAX_PAGE_SIZE}.")
 
     @classmethod
+    def corrupt_backup(cls) -> BadParameter:
+        # Guess: the wording of Key Vault's refusal of a backup blob it cannot read.
+        return cls("Backup blob contains invalid or corrupt version.")
+
+    @classmethod
     def secret_too_large(cls) -> BadParameter:
         return cls(
             f"Secret is beyond the maximum permitted length of {MAX_SECRET_VALUE_CHARS} characters.",
@@ -135,6 +140,12 @@ class Conflict(KeyVaultError):
             "reused; in this state, the secret can only be recovered or purged.",
             inner_code="ObjectIsDeletedButRecoverable",
         )
+
+    @classmethod
+    def restore_over_existing(cls, name: str) -> Conflict:
+        # Guess: the wording of Key Vault's refusal to restore over a name that is in use or soft-deleted.
+        return cls(f"Secret {name} could not be restored because a secret with the same name already exists or is "
+                   "in a deleted state; delete and purge it first.")
 
 
 class PayloadTooLarge(KeyVaultError):

@@ -10,11 +10,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from devtools.kv_emulator import paging, wire
+from devtools.kv_emulator.backup import backup_blob, secret_from_blob
 from devtools.kv_emulator.errors import (
     BadParameter,
     MethodNotAllowed,
     NotFound,
-    NotImplementedByEmulator,
 )
 from devtools.kv_emulator.protocol import SECRET_NAME
 from devtools.kv_emulator.vault import SecretVault
@@ -95,8 +95,13 @@ def purge_deleted_secret(vault: SecretVault, request: ApiRequest) -> Reply:
     return Reply(204)
 
 
-def backup_or_restore(vault: SecretVault, request: ApiRequest) -> Reply:
-    raise NotImplementedByEmulator("Secret backup and restore are not supported by the certsync Key Vault emulator.")
+def backup_secret(vault: SecretVault, request: ApiRequest) -> Reply:
+    return Reply(200, {"value": backup_blob(vault.backup(request.name))})
+
+
+def restore_secret(vault: SecretVault, request: ApiRequest) -> Reply:
+    secret = vault.restore(secret_from_blob(wire.parse_restore_body(request.body)))
+    return Reply(200, wire.secret_bundle(request.base_url, secret, secret.latest, with_value=False))
 
 
 def _paging(request: ApiRequest) -> tuple[int, str | None]:
@@ -136,7 +141,7 @@ class Route:
 # Literal routes come before the parameter routes they overlap with ("restore", "versions").
 ROUTES: tuple[Route, ...] = (
     Route(("secrets",), {"GET": ("listSecrets", list_secrets)}),
-    Route(("secrets", "restore"), {"POST": ("restoreSecret", backup_or_restore)}),
+    Route(("secrets", "restore"), {"POST": ("restoreSecret", restore_secret)}),
     Route(
         ("secrets", NAME),
         {
@@ -147,7 +152,7 @@ ROUTES: tuple[Route, ...] = (
         },
     ),
     Route(("secrets", NAME, "versions"), {"GET": ("listSecretVersions", list_secret_versions)}),
-    Route(("secrets", NAME, "backup"), {"POST": ("backupSecret", backup_or_restore)}),
+    Route(("secrets", NAME, "backup"), {"POST": ("backupSecret", backup_secret)}),
     Route(("secrets", NAME, VERSION), {"GET": ("getSecret", get_secret), "PATCH": ("updateSecret", update_secret)}),
     Route(("deletedsecrets",), {"GET": ("listDeletedSecrets", list_deleted_secrets)}),
     Route(

@@ -33,17 +33,17 @@ class JsonStateFile:
             document = json.loads(self.path.read_text(encoding="utf-8"))
             if document.get("format") != _FORMAT:
                 raise ValueError(f"unknown format {document.get('format')!r}")
-            return [_decode_secret(item) for item in document["secrets"]]
+            return [decode_secret(item) for item in document["secrets"]]
         except (ValueError, KeyError, TypeError) as err:
             raise StateFileError(f"cannot read emulator state {self.path}: {err}") from None
 
     def save(self, secrets: list[Secret]) -> None:
-        document = {"format": _FORMAT, "secrets": [_encode_secret(s) for s in secrets]}
+        document = {"format": _FORMAT, "secrets": [encode_secret(s) for s in secrets]}
         payload = json.dumps(document, separators=(",", ":")).encode("utf-8")
         write_file_atomically(self.path, payload, mode=0o600)
 
 
-def _encode_secret(secret: Secret) -> dict[str, Any]:
+def encode_secret(secret: Secret) -> dict[str, Any]:
     return {
         "name": secret.name,
         "deletedOn": secret.deleted_on,
@@ -65,7 +65,7 @@ def _encode_secret(secret: Secret) -> dict[str, Any]:
     }
 
 
-def _decode_secret(item: dict[str, Any]) -> Secret:
+def decode_secret(item: dict[str, Any]) -> Secret:
     versions = tuple(
         SecretVersion(
             version=v["version"],

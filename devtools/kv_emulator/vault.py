@@ -232,6 +232,21 @@ class SecretVault:
             del self._secrets[_key(deleted.name)]
             self._save()
 
+    def backup(self, name: str) -> Secret:
+        """The secret with every version, as backupSecret saves it (active secrets only)."""
+        return self._active(name, None)
+
+    def restore(self, secret: Secret) -> Secret:
+        """Bring back a backed-up secret with its versions; the name must be free (not active, not soft-deleted)."""
+        with self._lock:
+            self._purge_expired()
+            existing = self._secrets.get(_key(secret.name))
+            if existing is not None:
+                raise Conflict.restore_over_existing(existing.name)
+            restored = replace(secret, deleted_on=None, purge_on=None)
+            self._store(restored)
+            return restored
+
     def clear(self) -> None:
         with self._lock:
             self._secrets.clear()

@@ -67,6 +67,11 @@ def parse_update_body(raw: bytes) -> PropertiesUpdate:
     )
 
 
+def parse_restore_body(raw: bytes) -> Any:
+    """The backup blob of a restoreSecret request (SecretRestoreParameters.value); checked by the backup module."""
+    return _json_object(raw).get("value")
+
+
 def _json_object(raw: bytes) -> dict[str, Any]:
     try:
         body = json.loads(raw.decode("utf-8")) if raw else None
