@@ -21,6 +21,14 @@ from functools import partial
 from shared import pki
 from shared.app_context import AppContext
 from shared.appservice.resources import SUCCEEDED, ArmBinding, ArmCertificate, link_name, parse_resource_id
+from shared.appservice.stale import (
+    GONE_CODES,
+    IndexSnapshot,
+    drop_bindings_gone,
+    drop_link,
+    drop_links_gone,
+    read_index,
+)
 from shared.clock import utcnow
 from shared.errors import BadRequest, CertsyncError, Conflict, NotFound
 from shared.model import LinkedCertificate, SslBinding, SslState
@@ -37,13 +45,23 @@ class ArmSyncResult:
     certificates_synced: int = 0
     certificates_changed: int = 0
     bindings_moved: int = 0
+    links_removed: int = 0  # index rows of certificate resources ARM no longer holds
+    bindings_removed: int = 0  # index rows of bindings ARM no longer holds
     failures: dict[str, str] = field(default_factory=dict)  # link name -> error code
+
+    def add(self, changed: bool, moved: int, removed: int) -> None:
+        self.certificates_synced += 1
+        self.certificates_changed += changed
+        self.bindings_moved += moved
+        self.bindings_removed += removed
 
     def as_dict(self) -> dict:
         return {
             "appServiceCertificatesSynced": self.certificates_synced,
             "appServiceCertificatesChanged": self.certificates_changed,
             "appServiceBindingsMoved": self.bindings_moved,
+            "appServiceLinksRemoved": self.links_removed,
+            "appServiceBindingsRemoved": self.bindings_removed,
             "appServiceFailures": self.failures,
         }
 
@@ -72,6 +90,10 @@ def managed_certificates(ctx: AppContext) -> list[ArmCertificate]:
     return found
 
 
+def managed_subscriptions(ctx: AppContext) -> set[str]:
+    return {s.subscription.lower() for s in ctx.settings.app_service_scopes}
+
+
 def certificates_of_secret(ctx: AppContext, secret_name: str) -> list[ArmCertificate]:
     """Including resources a user created in the portal since the last sweep."""
     vault_id = own_vault_id(ctx)
@@ -79,22 +101,27 @@ def certificates_of_secret(ctx: AppContext, secret_name: str) -> list[ArmCertifi
 
 
 def sync_secret(ctx: AppContext, secret_name: str, certificate: str = "") -> ArmSyncResult:
-    """Sync every certificate resource that references one of certsync's secrets."""
+    """Sync every certificate resource that references one of certsync's secrets, and drop the
+    index rows of the secret's resources (and bindings) that ARM no longer holds."""
     result = ArmSyncResult()
-    certs = certificates_of_secret(ctx, secret_name)
+    vault_id = own_vault_id(ctx)
+    secret_id = parse_secret_id(f"{ctx.vault.url.rstrip('/')}/secrets/{secret_name}").id
+    snapshot = read_index(ctx, ctx.links.for_secret(secret_id))  # before ARM is listed (stale.py)
+    listed = managed_certificates(ctx)
+    present = {c.id.lower() for c in listed}
+    result.links_removed = drop_links_gone(ctx, snapshot, present, managed_subscriptions(ctx))
+    certs = [c for c in listed if c.references(vault_id, secret_name)]
     if not certs:
         return result
     current = current_certificate(ctx.vault, secret_name)
     groups = GroupBindings(arm(ctx))
     for cert in certs:
         try:
-            changed, moved = sync_certificate(ctx, cert, current, certificate, groups)
+            changed, moved, removed = sync_certificate(ctx, cert, current, certificate, groups, snapshot)
         except CertsyncError as err:
             result.failures[link_name(cert)] = err.code
             continue
-        result.certificates_synced += 1
-        result.certificates_changed += changed
-        result.bindings_moved += moved
+        result.add(changed, moved, removed)
     return result
 
 
@@ -119,14 +146,20 @@ def sync_certificate(
     current: CurrentCertificate,
     certificate: str = "",
     groups: GroupBindings | None = None,
-) -> tuple[bool, int]:
-    """Returns (thumbprint changed, bindings moved); on failure records the error on the link."""
+    snapshot: IndexSnapshot | None = None,
+) -> tuple[bool, int, int]:
+    """Returns (thumbprint changed, bindings moved, stale binding rows removed); on failure
+    records the error on the link. `snapshot`: the index as read before ARM was listed, whose
+    binding rows of this resource that ARM no longer holds are dropped after a successful sync."""
     seen = [cert]  # ARM's latest answer, so the error is recorded with its keyVaultSecretStatus
+    groups = groups or GroupBindings(arm(ctx))
     try:
-        return _sync_certificate(ctx, cert, current, certificate, seen, groups or GroupBindings(arm(ctx)))
+        changed, moved, ours = _sync_certificate(ctx, cert, current, certificate, seen, groups)
     except CertsyncError as err:
         record_error(ctx, seen[-1], current, certificate, err)
         raise
+    rows = snapshot.rows_of(link_name(cert)) if snapshot else []
+    return changed, moved, drop_bindings_gone(ctx, rows, ours)
 
 
 def _sync_certificate(
@@ -136,7 +169,7 @@ def _sync_certificate(
     certificate: str,
     seen: list[ArmCertificate],
     groups: GroupBindings,
-) -> tuple[bool, int]:
+) -> tuple[bool, int, list[ArmBinding]]:
     service, name = arm(ctx), link_name(cert)
     indexed = ctx.links.find(name)
     old = {cert.thumbprint, indexed.thumbprint if indexed else ""} - {"", current.thumbprint}
@@ -155,7 +188,8 @@ def _sync_certificate(
         (b, False) for b in listed if b.thumbprint == imported.thumbprint and (b.app, b.hostname) not in moved_keys
     ]
     index(ctx, imported, current, certificate, moved + already, last_error="")
-    return imported.thumbprint != cert.thumbprint, sum(1 for m in moved if m[1])
+    ours = [b for b, _ in moved + already]
+    return imported.thumbprint != cert.thumbprint, sum(1 for m in moved if m[1]), ours
 
 
 def _move_all(
@@ -225,7 +259,7 @@ def index(
 
     link = retry_on_conflict(upsert_link)
     if bindings:
-        _index_bindings(ctx, link, [_row(link, b, now) for b, _ in bindings])
+        _index_bindings(ctx, link, [(_row(link, b, now), written) for b, written in bindings])
     return link
 
 
@@ -234,20 +268,26 @@ def _row(link: LinkedCertificate, b: ArmBinding, now: datetime) -> SslBinding:
     return SslBinding(b.site, b.hostname, link.name, b.thumbprint, state, now, b.slot, b.resource_group)
 
 
-def _index_bindings(ctx: AppContext, link: LinkedCertificate, rows: list[SslBinding]) -> None:
+def _index_bindings(ctx: AppContext, link: LinkedCertificate, rows: list[tuple[SslBinding, bool]]) -> None:
     """Rows already indexed under this link change in one transaction per app; new rows (and
-    rows that lost a race) go one by one, each with its index entry first."""
+    rows that lost a race) go one by one, each with its index entry first. A row whose binding
+    was just written in ARM is always rewritten (a new ETag), so a sweep that read it before and
+    listed ARM before that write cannot drop it as stale (stale.py)."""
     known = {(b.app, b.hostname): b for b in ctx.bindings.for_link(link.name)}
     batch, single = [], []
-    for row in rows:
+    for row, written in rows:
         existing = known.get((row.app, row.hostname))
         if existing is None:
             single.append(row)
-        elif (existing.thumbprint, existing.ssl_state, existing.slot) != (row.thumbprint, row.ssl_state, row.slot):
+        elif written or _differs(existing, row):
             row.etag = existing.etag
             batch.append(row)
     for row in single + ctx.bindings.save_batch(batch):
         retry_on_conflict(partial(_upsert_binding, ctx, row))
+
+
+def _differs(a: SslBinding, b: SslBinding) -> bool:
+    return (a.thumbprint, a.ssl_state, a.slot) != (b.thumbprint, b.ssl_state, b.slot)
 
 
 def _upsert_binding(ctx: AppContext, row: SslBinding) -> SslBinding:
@@ -269,28 +309,41 @@ def record_error(
 
 
 def sync_indexed_link(ctx: AppContext, link: LinkedCertificate) -> tuple[bool, int]:
-    """Sync the certificate resource a link row indexes (POST /links/{name}/sync)."""
+    """Sync the certificate resource a link row indexes (POST /links/{name}/sync). A resource
+    deleted in ARM takes its index rows with it (the link as read, ETag-checked)."""
     where = parse_resource_id(link.resource_id)
+    snapshot = read_index(ctx, [link])  # before ARM is read (stale.py)
     try:
         cert = arm(ctx).get_certificate(where.subscription, where.resource_group, where.name)
-    except NotFound:
-        raise NotFound(f"{link.resource_id} no longer exists in Azure Resource Manager", code="LinkNotFound") from None
+    except NotFound as err:
+        if err.code in GONE_CODES:
+            drop_link(ctx, link)
+        raise NotFound(
+            f"{link.resource_id} no longer exists in Azure Resource Manager; certsync removed its index rows",
+            code="LinkNotFound",
+        ) from None
     current = current_certificate(ctx.vault, cert.key_vault_secret_name)
-    return sync_certificate(ctx, cert, current, link.certificate)
+    changed, moved, _ = sync_certificate(ctx, cert, current, link.certificate, snapshot=snapshot)
+    return changed, moved
 
 
 def sweep(ctx: AppContext) -> ArmSyncResult:
     """Discover every certificate resource that imports one of certsync's secrets (one list per
-    subscription), and sync those whose thumbprint, status or index lags the secret's latest
-    version (one Key Vault read per secret)."""
+    subscription), sync those whose thumbprint, status or index lags the secret's latest version
+    (one Key Vault read per secret), and drop the index rows of what ARM no longer holds: links
+    whose resource is gone, bindings gone from sites and slots (their group listed only when the
+    link has binding rows)."""
     result = ArmSyncResult()
     vault_id = own_vault_id(ctx)
+    snapshot = read_index(ctx, ctx.links.list())  # before ARM is listed (stale.py); one read, not one per resource
+    listed = managed_certificates(ctx)
+    present = {c.id.lower() for c in listed}
+    result.links_removed = drop_links_gone(ctx, snapshot, present, managed_subscriptions(ctx))
     by_secret: dict[str, list[ArmCertificate]] = defaultdict(list)
-    for cert in managed_certificates(ctx):
+    for cert in listed:
         if cert.key_vault_id.rstrip("/").lower() == vault_id.rstrip("/").lower():
             by_secret[cert.key_vault_secret_name.lower()].append(cert)
     owners = {c.secret_name.lower(): c.name for c in ctx.certificates.list() if c.secret_name}
-    indexed = {link.name: link for link in ctx.links.list() if link.resource_id}  # one read, not one per resource
     groups = GroupBindings(arm(ctx))
     for secret, certs in by_secret.items():
         try:
@@ -301,17 +354,30 @@ def sweep(ctx: AppContext) -> ArmSyncResult:
                 result.failures[link_name(cert)] = err.code
             continue
         for cert in certs:
-            if _settled(cert, current, indexed.get(link_name(cert))):
-                continue
             try:
-                changed, moved = sync_certificate(ctx, cert, current, owners.get(secret, ""), groups)
+                if _settled(cert, current, snapshot.links.get(link_name(cert))):
+                    result.bindings_removed += _drop_settled_bindings_gone(ctx, cert, groups, snapshot)
+                    continue
+                changed, moved, removed = sync_certificate(
+                    ctx, cert, current, owners.get(secret, ""), groups, snapshot
+                )
             except CertsyncError as err:
                 result.failures[link_name(cert)] = err.code
                 continue
-            result.certificates_synced += 1
-            result.certificates_changed += changed
-            result.bindings_moved += moved
+            result.add(changed, moved, removed)
     return result
+
+
+def _drop_settled_bindings_gone(
+    ctx: AppContext, cert: ArmCertificate, groups: GroupBindings, snapshot: IndexSnapshot
+) -> int:
+    """A settled resource needs no sync, but its bindings may have gone (site or slot deleted,
+    hostname removed, SSL off, bound elsewhere): list its group only if certsync indexed any."""
+    rows = snapshot.rows_of(link_name(cert))
+    if not rows:
+        return 0
+    ours = [b for b in groups.of(cert) if b.thumbprint == cert.thumbprint]
+    return drop_bindings_gone(ctx, rows, ours)
 
 
 def _settled(cert: ArmCertificate, current: CurrentCertificate, indexed: LinkedCertificate | None) -> bool:

@@ -315,3 +315,50 @@ def test_linking_a_hostname_the_certificate_does_not_cover_is_refused_before_arm
         "ResourceGroupNotFound",
         "ResourceNotFound",
     )
+
+
+def sweep_and_wait(stack: ArmStack, check: Callable[[], bool]) -> None:
+    run = requests.post(f"{stack.api.base}/admin/functions/sync_sweep", json={"input": ""}, timeout=30)
+    assert run.status_code in (200, 202), run.text
+    eventually(check)
+
+
+def test_what_a_user_deletes_in_arm_leaves_the_overview_at_the_next_sweep(stack: ArmStack, unique: str) -> None:
+    """Regression: a slot, a site, a hostname's SSL and finally the certificate resource removed
+    through azure-mgmt-web stayed in certsync's index (and counted in the overview) for ever."""
+    name, group, web, api = f"gone-{unique}", f"rg-{unique}", f"web-{unique}", f"api-{unique}"
+    hosts = [f"h{i}-{unique}.example.com" for i in range(4)]
+    issue(stack.api, name, hosts)
+    app_world(stack, group, [web, api], slot="staging")
+    linked = stack.api.call(
+        "POST", f"apps/{web}/certificates", {"certificate": name, "resourceGroup": group, "hostnames": hosts[:2]}
+    )
+    assert linked.status_code == 201, linked.text
+    link = linked.json()["name"]
+    for host, app, slot in ((hosts[2], web, "staging"), (hosts[3], api, "")):
+        body = {"link": link, "slot": slot} if slot else {"link": link}
+        bound = stack.api.call("PUT", f"apps/{app}/bindings/{host}", body)
+        assert bound.status_code == 201, bound.text
+
+    def bound_hosts() -> list[str]:
+        [state] = stack.api.call("GET", f"certificates/{name}").json()["linkedCertificates"]
+        assert state["inSync"] is True
+        return sorted(b["hostname"] for b in state["bindings"])
+
+    assert bound_hosts() == sorted(hosts)
+    stack.web.web_apps.delete_slot(group, web, "staging")
+    stack.web.web_apps.delete(group, api)
+    stack.web.web_apps.create_or_update_host_name_binding(
+        group, web, hosts[1], HostNameBinding(ssl_state="Disabled")
+    )
+
+    sweep_and_wait(stack, lambda: bound_hosts() == [hosts[0]])
+    assert stack.api.call("GET", f"apps/{api}/bindings").json()["value"] == []
+
+    stack.web.web_apps.delete_host_name_binding(group, web, hosts[0])
+    stack.web.certificates.delete(group, name)
+
+    sweep_and_wait(stack, lambda: stack.api.call("GET", f"certificates/{name}").json()["linkedCertificates"] == [])
+    assert stack.api.call("GET", f"links/{link}").status_code == 404
+    [row] = [c for c in stack.api.call("GET", "certificates").json()["value"] if c["name"] == name]
+    assert (row["linkCount"], row["outOfSyncLinks"]) == (0, 0)

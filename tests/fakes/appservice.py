@@ -37,6 +37,18 @@ class FakeAppService:
     def add_site(self, subscription: str, group: str, site: str, slot: str = "", plan: str = "plan") -> None:
         self.sites[(subscription, group, site, slot)] = ArmApp(subscription, group, site, slot, "westeurope", plan)
 
+    def delete_certificate(self, cert: ArmCertificate) -> None:
+        """What a user does in the portal (ARM refuses while an SSL binding uses it; deleting the
+        resource group does not ask): the fake does not check, a test removes what it must."""
+        del self.certificates[cert.id.lower()]
+
+    def delete_app(self, subscription: str, group: str, site: str, slot: str = "") -> None:
+        """A site (with its slots) or one slot, with its hostname bindings."""
+        for key in [k for k in self.sites if k[:3] == (subscription, group, site) and (not slot or k[3] == slot)]:
+            del self.sites[key]
+        for key in [k for k in self.bindings if k[:3] == (subscription, group, site) and (not slot or k[3] == slot)]:
+            del self.bindings[key]
+
     # --- the port ---
 
     def list_certificates(self, subscription: str) -> list[ArmCertificate]:
