@@ -1,4 +1,5 @@
-"""GET /api/ca/root.pem (anonymous): the local CA's root, so a person can trust it."""
+"""GET /api/ca/root.pem and /api/ca/crl (anonymous): the local CA's root, so a person can trust it,
+and its certificate revocation list, so a client can check what it revoked."""
 from __future__ import annotations
 
 import azure.functions as func
@@ -17,4 +18,15 @@ def ca_root_http(req: func.HttpRequest) -> func.HttpResponse:
         pem,
         mimetype="application/x-pem-file",
         headers={"Content-Disposition": 'attachment; filename="certsync-root-ca.pem"'},
+    )
+
+
+@bp.route(route="ca/crl", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+@endpoint(None)
+def ca_crl_http(req: func.HttpRequest) -> func.HttpResponse:
+    der = get_context().local_ca().crl_der()
+    return func.HttpResponse(
+        der,
+        mimetype="application/pkix-crl",
+        headers={"Content-Disposition": 'attachment; filename="certsync-local-ca.crl"', "Cache-Control": "max-age=300"},
     )

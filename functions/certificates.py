@@ -1,4 +1,4 @@
-"""/api/certificates: create, list, overview, change, delete, renew, rekey, sync."""
+"""/api/certificates: create, list, overview, change, delete, renew, rekey, sync, revoke."""
 from __future__ import annotations
 
 import azure.functions as func
@@ -22,6 +22,7 @@ from shared.lifecycle import NewCertificate, create_certificate, delete_certific
 from shared.model import OperationKind, validate_name
 from shared.overview import certificate_overview, certificate_summaries
 from shared.pki import KeyType
+from shared.revoke import start_revocation
 from shared.sync.handlers import start_certificate_sync
 
 bp = func.Blueprint()
@@ -116,3 +117,12 @@ def sync_certificate_http(req: func.HttpRequest) -> func.HttpResponse:
     name = validate_name(route(req, "name"), "certificate name")
     read_json(req)
     return accepted(start_certificate_sync(get_context(), name, requested_by(req)))
+
+
+@bp.route(route="certificates/{name}/revoke", methods=["POST"])
+@endpoint(roles.WRITE)
+def revoke_certificate_http(req: func.HttpRequest) -> func.HttpResponse:
+    name = validate_name(route(req, "name"), "certificate name")
+    body = read_json(req, required={"reason"}, optional={"version"})
+    reason, version = field(body, "reason", str), field(body, "version", str)
+    return accepted(start_revocation(get_context(), name, reason, version, requested_by(req)))

@@ -35,6 +35,11 @@ def certificate(c: Certificate) -> dict:
         "keyVaultSecretName": c.secret_name,
         "keyVaultSecretVersion": c.secret_version or None,
         "createdAt": iso(c.created_at),
+        "revokedVersions": [
+            {"version": r.version, "thumbprint": r.thumbprint, "serial": r.serial, "reason": r.reason,
+             "revokedAt": iso(r.revoked_at), "operation": r.operation or None}
+            for r in c.revoked
+        ],
     }
 
 

@@ -25,6 +25,7 @@ from shared.ports import (
     LinkStore,
     OperationQueue,
     OperationStore,
+    RevocationListStore,
     SecretStore,
     StorageHealth,
 )
@@ -37,6 +38,7 @@ from shared.tables import (
     DeliveryRepository,
     LinkRepository,
     OperationRepository,
+    RevocationListRepository,
     TableStore,
 )
 from shared.vault import Vault, make_secret_client
@@ -59,6 +61,7 @@ class AppContext:
     operations: OperationStore
     open_vault: Callable[[str], SecretStore]  # a client for another vault, by its URL
     deliveries: DeliveryStore
+    revocations: RevocationListStore  # the local CA's revoked serials (its CRL)
     dns: DnsProvider | None = None  # None: the provider the settings describe (Azure DNS)
     app_service: AppService | None = None  # set when APP_SERVICE_SUBSCRIPTIONS names any
     _vaults: dict[str, SecretStore] = field(default_factory=dict)
@@ -80,6 +83,7 @@ class AppContext:
             bindings=BindingRepository(store),
             operations=OperationRepository(store),
             deliveries=DeliveryRepository(store),
+            revocations=RevocationListRepository(store),
             open_vault=lambda url: Vault(make_secret_client(settings, vault_url=url)),
             dns=dns,
             app_service=AzureAppService.from_settings(settings) if settings.app_service_enabled else None,
@@ -110,7 +114,9 @@ class AppContext:
 
     def _build_issuer(self, name: str) -> Issuer:
         if name == "local":
-            return LocalCA(self.vault, default_validity_days=self.settings.local_ca_validity_days)
+            return LocalCA(
+                self.vault, revocations=self.revocations, default_validity_days=self.settings.local_ca_validity_days
+            )
         if name == "acme":
             if not self.settings.acme_directory_url:
                 raise BadRequest("the acme issuer needs the ACME_DIRECTORY_URL app setting", code="IssuerNotConfigured")

@@ -18,8 +18,8 @@ from shared.model import Certificate, CertificateStatus, OperationKind, Operatio
 S = CertificateStatus
 # Longer than functionTimeout (10 min): an operation silent for this long has died.
 STALE_AFTER = timedelta(minutes=15)
-BUSY = frozenset({S.RENEWING, S.REKEYING})
-RENEWABLE = frozenset({S.ISSUED, S.EXPIRED, S.RENEWING, S.REKEYING})
+BUSY = frozenset({S.RENEWING, S.REKEYING, S.REVOKING})
+RENEWABLE = frozenset({S.ISSUED, S.EXPIRED, S.REVOKED, *BUSY})
 
 
 class Event(StrEnum):
@@ -30,12 +30,15 @@ class Event(StrEnum):
     FAILED = "failed"  # the claiming operation failed for good
     RELEASED = "released"  # the claiming operation never reached the queue
     EXPIRED = "expired"  # the clock passed notAfter
+    REVOKE = "revoke"  # a revoke operation claims the certificate
+    REVOKED = "revoked"  # the CA confirmed the revocation and it is recorded on the certificate
 
 
 class Rest(StrEnum):
-    """A target that depends on the clock: Issued, or Expired once notAfter has passed."""
+    """A target that depends on the facts: Revoked while the current version is revoked, else
+    Issued, or Expired once notAfter has passed."""
 
-    ISSUED_OR_EXPIRED = "Issued|Expired"
+    AT_REST = "Issued|Expired|Revoked"
 
 
 Target = CertificateStatus | Rest
@@ -44,16 +47,18 @@ Target = CertificateStatus | Rest
 TRANSITIONS: dict[tuple[CertificateStatus, Event], Target] = {
     **{(status, Event.RENEW): S.RENEWING for status in RENEWABLE},
     **{(status, Event.REKEY): S.REKEYING for status in RENEWABLE},
+    **{(status, Event.REVOKE): S.REVOKING for status in RENEWABLE},
     (S.PENDING_ISSUANCE, Event.RESUME): S.PENDING_ISSUANCE,
     (S.FAILED, Event.RESUME): S.PENDING_ISSUANCE,
     # A version written is real whatever happened meanwhile: recording it always means Issued.
     **{(status, Event.SUCCEEDED): S.ISSUED for status in S},
     (S.PENDING_ISSUANCE, Event.FAILED): S.FAILED,
     (S.FAILED, Event.FAILED): S.FAILED,
-    **{(status, Event.FAILED): Rest.ISSUED_OR_EXPIRED for status in RENEWABLE},
-    (S.RENEWING, Event.RELEASED): Rest.ISSUED_OR_EXPIRED,
-    (S.REKEYING, Event.RELEASED): Rest.ISSUED_OR_EXPIRED,
+    **{(status, Event.FAILED): Rest.AT_REST for status in RENEWABLE},
+    **{(status, Event.RELEASED): Rest.AT_REST for status in BUSY},
     (S.ISSUED, Event.EXPIRED): S.EXPIRED,
+    # Revoking an older version leaves the certificate Issued; revoking the current one, Revoked.
+    (S.REVOKING, Event.REVOKED): Rest.AT_REST,
 }
 
 
@@ -64,6 +69,7 @@ class Facts:
     issued_before: bool = False
     expired: bool = False  # notAfter has passed
     claim_alive: bool = False  # the certificate's active operation is still making progress
+    revoked: bool = False  # the current version is revoked
 
 
 class InvalidTransition(Conflict):
@@ -72,7 +78,9 @@ class InvalidTransition(Conflict):
 
 def facts_of(cert: Certificate, now: datetime, claim_alive: bool = False) -> Facts:
     expired = cert.not_after is not None and cert.not_after <= now
-    return Facts(issued_before=cert.has_been_issued, expired=expired, claim_alive=claim_alive)
+    return Facts(
+        issued_before=cert.has_been_issued, expired=expired, claim_alive=claim_alive, revoked=cert.current_revoked
+    )
 
 
 def transition(status: CertificateStatus, event: Event, facts: Facts) -> CertificateStatus:
@@ -81,13 +89,19 @@ def transition(status: CertificateStatus, event: Event, facts: Facts) -> Certifi
     target = TRANSITIONS.get((status, event))
     if target is None:
         raise InvalidTransition(f"a certificate in status {status.value} cannot take event {event.value}")
-    if target is Rest.ISSUED_OR_EXPIRED:
-        return S.EXPIRED if facts.expired else S.ISSUED
+    if target is Rest.AT_REST:
+        return _at_rest(facts)
     return target
 
 
+def _at_rest(facts: Facts) -> CertificateStatus:
+    if facts.revoked:
+        return S.REVOKED
+    return S.EXPIRED if facts.expired else S.ISSUED
+
+
 def _check_guard(status: CertificateStatus, event: Event, facts: Facts) -> None:
-    if event in (Event.RENEW, Event.REKEY):
+    if event in (Event.RENEW, Event.REKEY, Event.REVOKE):
         if not facts.issued_before:
             raise Conflict("the certificate has never been issued", code="NotIssued")
         if status in BUSY and facts.claim_alive:
@@ -100,7 +114,7 @@ def _check_guard(status: CertificateStatus, event: Event, facts: Facts) -> None:
 
 
 def claim_event(kind: OperationKind) -> Event:
-    return Event.REKEY if kind is OperationKind.REKEY else Event.RENEW
+    return {OperationKind.REKEY: Event.REKEY, OperationKind.REVOKE: Event.REVOKE}.get(kind, Event.RENEW)
 
 
 def claim_alive(

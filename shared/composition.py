@@ -23,6 +23,7 @@ from shared.model import OperationKind
 from shared.notify.delivery import run_delivery
 from shared.notify.events import notify_sync_failure
 from shared.operations import Handler, OperationEngine
+from shared.revoke import run_revocation
 from shared.settings import Settings, SettingsError, max_dequeue_count
 from shared.sweep import run_sweep_unit
 from shared.sync.handlers import run_certificate_sync, run_link_sync
@@ -43,6 +44,7 @@ def operation_handlers() -> dict[OperationKind, Handler]:
         OperationKind.SYNC_CERTIFICATE: notify_sync_failure(run_certificate_sync),
         OperationKind.SWEEP: run_sweep_unit,
         OperationKind.DELIVER_WEBHOOK: run_delivery,
+        OperationKind.REVOKE: run_revocation,
     }
 
 

@@ -34,6 +34,7 @@ from shared.operations import (
     submit_once,
 )
 from shared.pfx_size import check_fits_in_key_vault
+from shared.revocation import may_reuse_key
 from shared.sync.handlers import after_new_version
 from shared.tables import retry_lost_races, retry_on_conflict
 from shared.vault import PFX_CONTENT_TYPE, SecretVersion
@@ -336,7 +337,7 @@ def _still_latest(ctx: AppContext, cert: Certificate, version: SecretVersion) ->
 
 def _key_for(ctx: AppContext, cert: Certificate, op: Operation):
     key_type = pki.KeyType(op.parameters.get("keyType") or cert.key_type)
-    if op.kind is OperationKind.RENEW and cert.reuse_key and cert.secret_version:
+    if op.kind is OperationKind.RENEW and may_reuse_key(cert) and cert.secret_version:
         current = ctx.vault.get_secret(cert.secret_name, cert.secret_version)
         return pki.parse_pfx_base64(current.value or "").private_key
     return pki.generate_private_key(key_type)

@@ -25,6 +25,7 @@ from shared.model import (
     validate_name,
     validate_scope,
 )
+from shared.revocation import check_not_revoked
 from shared.secret_refs import (
     CurrentCertificate,
     SecretRef,
@@ -193,6 +194,7 @@ def _put_binding_once(
     ref = parse_secret_id(link.secret_id)
     held = certificate_at(ctx.vault_for(ref.vault_url), ref.name, link.version)
     pki.check_usable(held.bundle, [hostname], utcnow())
+    check_not_revoked(ctx.certificates.find(link.certificate) if link.certificate else None, held.thumbprint)
     existing = ctx.bindings.find(app, hostname)
     binding = SslBinding(app, hostname, link.name, link.thumbprint, ssl_state, utcnow())
     if existing is None:

@@ -23,6 +23,8 @@ class CertificateStatus(StrEnum):
     REKEYING = "Rekeying"
     FAILED = "Failed"
     EXPIRED = "Expired"
+    REVOKING = "Revoking"  # a revoke operation holds the claim while the CA revokes
+    REVOKED = "Revoked"  # the current version is revoked (until a renewal replaces it)
 
 
 class SslState(StrEnum):
@@ -46,12 +48,47 @@ class OperationKind(StrEnum):
     EXPORT = "export"
     SWEEP = "sweep"  # one unit of the sync sweep: a vault's links, or the binding repair pass
     DELIVER_WEBHOOK = "deliverWebhook"  # one attempt to deliver a notification to one webhook
+    REVOKE = "revoke"  # the CA revokes one version; a renewal follows when auto-renew is on
 
 
 class DeliveryStatus(StrEnum):
     PENDING = "Pending"
     SUCCEEDED = "Succeeded"
     FAILED = "Failed"
+
+
+@dataclass(frozen=True)
+class RevokedVersion:
+    """A version of a certificate its CA revoked, as recorded when the CA confirmed it."""
+
+    version: str  # the Key Vault secret version
+    thumbprint: str
+    serial: str  # hex, as Certificate.serial
+    reason: str  # an RFC 5280 CRLReason name (shared.revocation.Reason)
+    revoked_at: datetime
+    operation: str = ""  # the revoke operation that recorded it
+
+
+@dataclass(frozen=True)
+class RevokedSerial:
+    """One entry of the local CA's revocation list."""
+
+    serial: str  # uppercase hex
+    reason: str  # an RFC 5280 CRLReason name
+    revoked_at: datetime
+    not_after: datetime  # the certificate's; an entry may leave the list once it has expired
+
+
+@dataclass
+class RevocationList:
+    """What the local CA's CRL is built from: the revoked serials, and the number and time of the
+    CRL they were last issued as. One Table row, written with its ETag, so every instance serves
+    the same list and a CRL number is never handed out twice."""
+
+    number: int = 0  # RFC 5280 cRLNumber of the last issue; 0 = never issued
+    this_update: datetime | None = None
+    entries: tuple[RevokedSerial, ...] = ()
+    etag: str = field(default="", compare=False, repr=False)
 
 
 @dataclass
@@ -91,11 +128,21 @@ class Certificate:
     observed_updated_on: datetime | None = None  # that version's "updated" in Key Vault
     observed_at: datetime | None = None  # when certsync read it
     observed_error: str = ""  # why that version cannot be synced ("" when it can)
+    revoked: tuple[RevokedVersion, ...] = ()  # oldest first
     etag: str = field(default="", compare=False, repr=False)
 
     @property
     def has_been_issued(self) -> bool:
         return bool(self.secret_version)
+
+    def revocation_of(self, thumbprint: str) -> RevokedVersion | None:
+        """The record of this thumbprint's revocation, if it was revoked."""
+        return next((r for r in self.revoked if thumbprint and r.thumbprint == thumbprint), None)
+
+    @property
+    def current_revoked(self) -> bool:
+        """Is the version the certificate serves now a revoked one?"""
+        return any(r.version == self.secret_version for r in self.revoked) if self.secret_version else False
 
 
 @dataclass

@@ -91,6 +91,19 @@ def public_key_matches(public_key: CertificatePublicKeyTypes, cert: x509.Certifi
     return _public_key_der(public_key) == _public_key_der(cert.public_key())
 
 
+def signature_hash(key: PrivateKey) -> hashes.SHA256 | hashes.SHA384:
+    """The hash a CA signs with: matched to the curve strength (SHA-384 for P-384), else SHA-256."""
+    if isinstance(key, ec.EllipticCurvePrivateKey) and key.curve.key_size >= 384:
+        return hashes.SHA384()
+    return hashes.SHA256()
+
+
+def serial_hex(cert: x509.Certificate) -> str:
+    """Uppercase hex, padded to whole bytes as openssl and the Azure portal print it."""
+    text = f"{cert.serial_number:X}"
+    return text.zfill(len(text) + len(text) % 2)
+
+
 @dataclass(frozen=True, repr=False, eq=False)
 class CertificateBundle:
     """A leaf certificate, its private key and its chain (leaf excluded, leaf->root order).
@@ -116,9 +129,7 @@ class CertificateBundle:
 
     @property
     def serial(self) -> str:
-        """Uppercase hex, padded to whole bytes as openssl and the Azure portal print it."""
-        text = f"{self.certificate.serial_number:X}"
-        return text.zfill(len(text) + len(text) % 2)
+        return serial_hex(self.certificate)
 
     def __repr__(self) -> str:
         # Never the key: bundles end up in logs and operation records.

@@ -25,7 +25,15 @@ from typing import Protocol
 from shared.appservice.resources import ArmApp, ArmBinding, ArmCertificate
 from shared.dns.base import DnsProvider
 from shared.issuers.base import Issuer
-from shared.model import BindingIndexEntry, Certificate, Delivery, LinkedCertificate, Operation, SslBinding
+from shared.model import (
+    BindingIndexEntry,
+    Certificate,
+    Delivery,
+    LinkedCertificate,
+    Operation,
+    RevocationList,
+    SslBinding,
+)
 from shared.paging import Page
 from shared.vault import SecretVersion
 
@@ -39,6 +47,7 @@ __all__ = [
     "LinkStore",
     "OperationQueue",
     "OperationStore",
+    "RevocationListStore",
     "SecretStore",
     "StorageHealth",
 ]
@@ -64,6 +73,18 @@ class CertificateStore(Protocol):
     def list(self) -> builtins.list[Certificate]:
         """Ordered by name."""
         ...
+
+
+class RevocationListStore(Protocol):
+    """The local CA's one revocation list row."""
+
+    def find(self) -> RevocationList | None: ...
+
+    def add(self, revocations: RevocationList) -> RevocationList:
+        """The first write; Conflict code "AlreadyExists" when another writer was first."""
+        ...
+
+    def save(self, revocations: RevocationList) -> RevocationList: ...
 
 
 class LinkStore(Protocol):

@@ -11,7 +11,7 @@ from urllib.parse import urlparse
 
 from shared import pki
 from shared.errors import BadRequest, DependencyError, NotFound
-from shared.model import Certificate
+from shared.model import Certificate, RevokedVersion
 from shared.ports import SecretStore
 from shared.vault import PFX_CONTENT_TYPE, SecretVersion
 from shared.vault_hosts import InvalidHost, canonical_host, is_loopback
@@ -37,6 +37,8 @@ class CurrentCertificate:
     version: SecretVersion
     bundle: pki.CertificateBundle
     fell_back: bool = False  # the latest version is disabled: this is the newest enabled one
+    revoked: RevokedVersion | None = None  # its revocation, as the owning certificate records it
+    revocation_checked: bool = False  # `revoked` was read from the owning certificate
 
     @property
     def thumbprint(self) -> str:

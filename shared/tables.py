@@ -32,6 +32,9 @@ from shared.model import (
     Operation,
     OperationKind,
     OperationStatus,
+    RevocationList,
+    RevokedSerial,
+    RevokedVersion,
     SslBinding,
     SslState,
 )
@@ -42,6 +45,8 @@ _index_lock = threading.Lock()
 CERT_PARTITION = "certificate"
 OPERATION_PARTITION = "operation"
 DELIVERY_PARTITION = "delivery"
+REVOCATION_PARTITION, REVOCATION_ROW = "local-ca", "crl"
+REVOCATION_CHUNK = 30_000  # characters per string property (Table Storage allows 32 K UTF-16 units)
 # Index partitions start with "~": scopes (resource groups) and app names cannot, and "~" sorts
 # after every character they may hold, so `PartitionKey lt "~"` reads the entity rows only.
 INDEX_START = "~"
@@ -250,6 +255,28 @@ class CertificateRepository(Repository):
         """By name."""
         rows, following = self._page("PartitionKey eq @pk", {"pk": CERT_PARTITION}, top, token, "certificates")
         return Page([_cert_from(row) for row in rows], following)
+
+
+class RevocationListRepository(Repository):
+    """The local CA's revoked serials, one row; the JSON list is split over `Entries0`,
+    `Entries1`, ... properties, since one string property holds at most 64 KB."""
+
+    table_name = "revocations"
+    what = "the local CA's revocation list"
+
+    def find(self) -> RevocationList | None:
+        try:
+            return _revocations_from(self._get(REVOCATION_PARTITION, REVOCATION_ROW, self.what))
+        except NotFound:
+            return None
+
+    def add(self, revocations: RevocationList) -> RevocationList:
+        revocations.etag = self._insert(_revocations_row(revocations), self.what)
+        return revocations
+
+    def save(self, revocations: RevocationList) -> RevocationList:
+        revocations.etag = self._update(_revocations_row(revocations), revocations.etag, self.what)
+        return revocations
 
 
 class LinkRepository(Repository):
@@ -592,8 +619,38 @@ def _cert_row(c: Certificate) -> dict:
             "ObservedUpdatedOn": c.observed_updated_on,
             "ObservedAt": c.observed_at,
             "ObservedError": c.observed_error,
+            "Revoked": _json([_revoked_version_row(r) for r in c.revoked]) if c.revoked else None,
         }
     )
+
+
+def _revoked_version_row(r: RevokedVersion) -> dict:
+    return {"version": r.version, "thumbprint": r.thumbprint, "serial": r.serial, "reason": r.reason,
+            "revokedAt": r.revoked_at.isoformat(), "operation": r.operation}
+
+
+def _revoked_versions(text: str | None) -> tuple[RevokedVersion, ...]:
+    return tuple(
+        RevokedVersion(r["version"], r["thumbprint"], r["serial"], r["reason"], from_iso(r["revokedAt"]),
+                       r.get("operation", ""))
+        for r in json.loads(text or "[]")
+    )
+
+
+def _revocations_row(rl: RevocationList) -> dict:
+    text = _json([[e.serial, e.reason, e.revoked_at.isoformat(), e.not_after.isoformat()] for e in rl.entries])
+    chunks = [text[i : i + REVOCATION_CHUNK] for i in range(0, len(text), REVOCATION_CHUNK)]
+    row = {"PartitionKey": REVOCATION_PARTITION, "RowKey": REVOCATION_ROW, "Number": rl.number,
+           "ThisUpdate": rl.this_update, "Chunks": len(chunks)}
+    row.update({f"Entries{i}": chunk for i, chunk in enumerate(chunks)})
+    return _drop_none(row)
+
+
+def _revocations_from(row: dict) -> RevocationList:
+    text = "".join(row[f"Entries{i}"] for i in range(int(row.get("Chunks", 0))))
+    rows = json.loads(text or "[]")
+    entries = tuple(RevokedSerial(serial, reason, from_iso(at), from_iso(until)) for serial, reason, at, until in rows)
+    return RevocationList(int(row.get("Number", 0)), _dt(row.get("ThisUpdate")), entries, _etag(row))
 
 
 def _cert_from(row: dict) -> Certificate:
@@ -629,6 +686,7 @@ def _cert_from(row: dict) -> Certificate:
         observed_updated_on=_dt(row.get("ObservedUpdatedOn")),
         observed_at=_dt(row.get("ObservedAt")),
         observed_error=row.get("ObservedError", ""),
+        revoked=_revoked_versions(row.get("Revoked")),
         etag=_etag(row),
     )
 

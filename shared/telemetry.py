@@ -50,6 +50,9 @@ class Instruments:
         self.sweep_changed_secrets = meter.create_counter(
             "certsync_sweep_changed_secrets", description="Secrets the sweep found changed"
         )
+        self.revocations = meter.create_counter(
+            "certsync_revocations_total", description="Certificates a CA revoked at certsync's request"
+        )
 
     def record_operation(self, kind: str, outcome: str, seconds: float) -> None:
         labels = {"kind": kind, "outcome": outcome}
@@ -61,6 +64,9 @@ class Instruments:
         self.dependency_requests.add(1, {"service": service, "status_class": status_class})
         if status == 429:
             self.dependency_throttled.add(1, {"service": service})
+
+    def record_revocation(self, issuer: str, reason: str) -> None:
+        self.revocations.add(1, {"issuer": issuer, "reason": reason})
 
     def record_sweep(self, seconds: float, changed_secrets: int, unit: str) -> None:
         self.sweep_duration.record(seconds, {"unit": unit})

@@ -18,6 +18,7 @@ from shared.clock import utcnow
 from shared.errors import BadRequest, Conflict, NotFound
 from shared.hostnames import normalize_hostname
 from shared.model import LinkedCertificate, SslBinding, SslState, validate_app, validate_name, validate_scope
+from shared.revocation import check_not_revoked
 from shared.secret_refs import current_certificate, parse_secret_id
 
 
@@ -43,6 +44,7 @@ def link_to_app(ctx: AppContext, request: AppLinkRequest) -> tuple[LinkedCertifi
     hostnames = tuple(dict.fromkeys(normalize_hostname(h) for h in request.hostnames))
     current = current_certificate(ctx.vault, cert.secret_name)
     pki.check_usable(current.bundle, hostnames, utcnow())
+    check_not_revoked(cert, current.thumbprint)
     same_space = [
         c
         for c in service.list_certificates(app.subscription)
@@ -80,6 +82,7 @@ def bind_hostname(
     if current.thumbprint != link.thumbprint:
         raise Conflict(f"linked certificate {link.name} is behind its secret; sync it first", code="LinkBehind")
     pki.check_usable(current.bundle, [host], utcnow())
+    check_not_revoked(ctx.certificates.find(link.certificate) if link.certificate else None, current.thumbprint)
     bound = _bind(ctx, app, host, link.thumbprint, ssl_state)
     imported = arm(ctx).get_certificate(where.subscription, where.resource_group, where.name)
     index(ctx, imported, current, link.certificate, [(bound, True)], last_error="")

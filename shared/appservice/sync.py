@@ -33,6 +33,7 @@ from shared.clock import utcnow
 from shared.errors import BadRequest, CertsyncError, Conflict, NotFound
 from shared.model import LinkedCertificate, SslBinding, SslState
 from shared.ports import AppService
+from shared.revocation import check_not_revoked
 from shared.secret_refs import CurrentCertificate, current_certificate, parse_secret_id
 from shared.tables import retry_on_conflict
 
@@ -176,6 +177,7 @@ def _sync_certificate(
     listed = groups.of(cert)
     bound = [b for b in listed if b.thumbprint in old]
     pki.check_usable(current.bundle, [b.hostname for b in bound], utcnow())
+    check_not_revoked(ctx.certificates.find(certificate) if certificate else None, current.thumbprint)
     imported = cert
     if cert.thumbprint != current.thumbprint or cert.secret_status != SUCCEEDED:
         imported = service.put_certificate(cert)

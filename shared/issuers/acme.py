@@ -50,7 +50,9 @@ from shared.pki import (
     private_key_from_pem,
     private_key_to_pem,
     public_key_matches,
+    serial_hex,
 )
+from shared.revocation import ACME_REASONS, Reason, reason_code
 from shared.settings import Settings
 from shared.vault import SecretVersion
 
@@ -193,7 +195,9 @@ class AcmeIssuer:
 
     name = "acme"
     # The CA decides notAfter. Chains seen in practice: one or two intermediates, under 3 KB.
-    capabilities = IssuerCapabilities(rekey_keeps_not_after=False, max_chain_der_bytes=6144)
+    capabilities = IssuerCapabilities(
+        rekey_keeps_not_after=False, max_chain_der_bytes=6144, revocation_reasons=ACME_REASONS
+    )
 
     def __init__(
         self,
@@ -263,6 +267,20 @@ class AcmeIssuer:
         """The CA's current window for the certificate `ari_id` names, with the answer's Retry-After."""
         with self._open(key=None) as conv:
             return conv.renewal_info(ari_id)
+
+    def revoke(self, certificate: x509.Certificate, reason: Reason) -> bool:
+        """revokeCert (RFC 8555 section 7.6) signed by the account that ordered the certificate;
+        the CA's alreadyRevoked is the answer True, not a failure."""
+        with self._connect() as conv, conv.errors("revoking the certificate", rejected="RevocationRefused"):
+            try:
+                conv.client.revoke(certificate, reason_code(reason))
+            except messages.Error as problem:
+                if problem.code == "alreadyRevoked":
+                    log.info("ACME CA %s had revoked %s already", conv.host, serial_hex(certificate))
+                    return True
+                raise
+        log.info("ACME CA %s revoked %s (%s)", conv.host, serial_hex(certificate), reason.value)
+        return False
 
     def check_profile(self, profile: str) -> None:
         """Refuse at request time a profile the directory's meta.profiles does not list."""

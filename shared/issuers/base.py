@@ -11,6 +11,7 @@ from typing import Protocol
 from cryptography import x509
 
 from shared.pki import PrivateKey, build_csr
+from shared.revocation import Reason
 
 __all__ = ["IssueRequest", "IssuedCertificate", "Issuer", "IssuerCapabilities", "PrivateKey", "RenewalInfo"]
 
@@ -59,6 +60,7 @@ class IssuerCapabilities:
 
     rekey_keeps_not_after: bool  # honours IssueRequest.not_after (a rekey keeps the old expiry)
     max_chain_der_bytes: int  # upper bound of the DER chain it returns (the Key Vault size check)
+    revocation_reasons: frozenset[Reason] = frozenset()  # the reasons its revoke accepts
 
 
 class Issuer(Protocol):
@@ -76,4 +78,9 @@ class Issuer(Protocol):
 
     def renewal_info(self, ari_id: str) -> RenewalInfo | None:
         """The CA's current renewal advice for a certificate it issued, None when it gives none."""
+        ...
+
+    def revoke(self, certificate: x509.Certificate, reason: Reason) -> bool:
+        """Have the CA revoke a certificate it issued; True when it was revoked already (so a
+        second revoke is an answer, not a failure). IssuerError when the CA refuses."""
         ...

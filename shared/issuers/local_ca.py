@@ -21,15 +21,24 @@ from datetime import datetime, timedelta
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from shared.clock import utcnow
-from shared.errors import BadRequest, CertsyncError, DependencyError, IssuerError, NotFound
+from shared.errors import (
+    BadRequest,
+    CertsyncError,
+    Conflict,
+    DependencyError,
+    IssuerError,
+    NotFound,
+    PreconditionFailed,
+)
 from shared.hostnames import normalize_hostnames
+from shared.issuers import crl
 from shared.issuers.base import IssuedCertificate, IssuerCapabilities, IssueRequest, PrivateKey, RenewalInfo
+from shared.model import RevocationList, RevokedSerial
 from shared.pki import (
     KeyType,
     certificates_from_pem,
@@ -38,9 +47,12 @@ from shared.pki import (
     key_type_of,
     private_key_from_pem,
     private_key_to_pem,
+    serial_hex,
+    signature_hash,
     subject_for,
 )
-from shared.ports import SecretStore
+from shared.ports import RevocationListStore, SecretStore
+from shared.revocation import LOCAL_CA_REASONS, Reason
 
 SECRET_CONTENT_TYPE = "application/json"  # JSON of PEMs; distinct from the PFX secrets' type
 SECRET_FORMAT = 1
@@ -51,6 +63,7 @@ INTERMEDIATE_VALIDITY = timedelta(days=1826)  # 5 years
 ROOT_COMMON_NAME = "certsync local root CA"
 INTERMEDIATE_COMMON_NAME = "certsync local intermediate CA"
 _RSA_KEY_TYPES = {KeyType.RSA2048, KeyType.RSA3072, KeyType.RSA4096}
+LIST_WRITE_TRIES = 5  # read-modify-writes of the revocation list row that lost a race
 
 
 @dataclass(frozen=True, repr=False)
@@ -74,13 +87,16 @@ class LocalCA:
 
     name = "local"
     # It chooses notAfter itself; its chain is two EC P-384 certificates (about 1.2 KB in all).
-    capabilities = IssuerCapabilities(rekey_keeps_not_after=True, max_chain_der_bytes=4096)
+    capabilities = IssuerCapabilities(
+        rekey_keeps_not_after=True, max_chain_der_bytes=4096, revocation_reasons=LOCAL_CA_REASONS
+    )
     default_profile = ""
 
     def __init__(
         self,
         vault: SecretStore,
         *,
+        revocations: RevocationListStore | None = None,
         secret_name: str = "certsync-local-ca",
         default_validity_days: int = 365,
         clock: Callable[[], datetime] = utcnow,
@@ -88,6 +104,7 @@ class LocalCA:
         if not 1 <= default_validity_days <= MAX_VALIDITY_DAYS:
             raise ValueError(f"default_validity_days must be 1..{MAX_VALIDITY_DAYS}")
         self._vault = vault
+        self._revocations = revocations
         self._secret_name = secret_name
         self._default_validity_days = default_validity_days
         self._clock = clock
@@ -119,9 +136,51 @@ class LocalCA:
     def renewal_info(self, ari_id: str) -> RenewalInfo | None:
         return None  # the local CA gives no renewal advice: the default renewal time applies
 
+    def revoke(self, certificate: x509.Certificate, reason: Reason) -> bool:
+        """Put the certificate's serial on the revocation list (the next CRL names it); True when
+        it was there already. Only certificates this CA's intermediate signed."""
+        authority = self._existing()
+        try:
+            certificate.verify_directly_issued_by(authority.intermediate)
+        except (ValueError, TypeError, InvalidSignature):
+            raise IssuerError(
+                f"certificate {serial_hex(certificate)} was not issued by this local CA", code="NotIssuedHere"
+            ) from None
+        now = self._clock()
+        entry = RevokedSerial(serial_hex(certificate), reason.value, now, certificate.not_valid_after_utc)
+        return self._write_list(lambda current: crl.with_entry(current, entry, now)) is None
+
+    def crl_der(self) -> bytes:
+        """The CRL (DER), signed by the intermediate. Issued again under a new number once a day
+        when read, so nextUpdate never passes while someone reads it. Never creates the CA."""
+        authority = self._existing()
+        now = self._clock()
+        issued = self._write_list(lambda rl: crl.reissued(rl, now) if crl.needs_issue(rl, now) else None)
+        current = issued or (self._revocations.find() if self._revocations else None) or RevocationList()
+        return crl.build_crl(current, authority.intermediate, authority.intermediate_key)
+
+    def _write_list(self, change: Callable[[RevocationList], RevocationList | None]) -> RevocationList | None:
+        """Read the list, apply `change` (None: nothing to write) and write it with its ETag;
+        a lost race reads again. Returns what was written, or None."""
+        if self._revocations is None:  # only a test builds the CA without its list
+            raise IssuerError("this local CA keeps no revocation list", code="RevocationUnavailable")
+        for _ in range(LIST_WRITE_TRIES):
+            current = self._revocations.find()
+            updated = change(current or RevocationList())
+            if updated is None:
+                return None
+            try:
+                return self._revocations.save(updated) if current else self._revocations.add(updated)
+            except (PreconditionFailed, Conflict):
+                continue
+        raise PreconditionFailed("the local CA's revocation list kept changing; retry", code="ConcurrentChange")
+
     def root_certificate_pem(self) -> str:
         """The root for people to trust. Never creates the CA: anonymous callers must not cause
         a key to be generated and written (NotFound until the first local certificate)."""
+        return certificates_to_pem([self._existing().root])
+
+    def _existing(self) -> CertificateAuthority:
         with self._lock:
             if self._authority is None:
                 try:
@@ -131,7 +190,7 @@ class LocalCA:
                         "the local CA does not exist yet: it is created with the first local certificate",
                         code="LocalCANotCreated",
                     ) from None
-            return certificates_to_pem([self._authority.root])
+            return self._authority
 
     def _load(self) -> CertificateAuthority:
         with self._lock:
@@ -297,7 +356,7 @@ def _sign_leaf(
             x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(_ski(authority.intermediate)),
             critical=False,
         )
-        .sign(authority.intermediate_key, _signature_hash(authority.intermediate_key))
+        .sign(authority.intermediate_key, signature_hash(authority.intermediate_key))
     )
 
 
@@ -324,7 +383,7 @@ def _sign_ca(
         .add_extension(_key_usage(key_cert_sign=True, crl_sign=True), critical=True)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
         .add_extension(x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(issuer_ski), critical=False)
-        .sign(issuer_key, _signature_hash(issuer_key))
+        .sign(issuer_key, signature_hash(issuer_key))
     )
 
 
@@ -346,13 +405,6 @@ def _key_usage(
         encipher_only=False,
         decipher_only=False,
     )
-
-
-def _signature_hash(key: PrivateKey) -> hashes.SHA256 | hashes.SHA384:
-    # Match the hash to the curve strength (ecdsa-with-SHA384 for P-384), SHA-256 otherwise.
-    if isinstance(key, ec.EllipticCurvePrivateKey) and key.curve.key_size >= 384:
-        return hashes.SHA384()
-    return hashes.SHA256()
 
 
 def _ski(cert: x509.Certificate) -> x509.SubjectKeyIdentifier:

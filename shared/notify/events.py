@@ -27,7 +27,7 @@ class EventType(StrEnum):
     ISSUED = "certificate.issued"
     RENEWED = "certificate.renewed"
     REKEYED = "certificate.rekeyed"
-    REVOKED = "certificate.revoked"  # reserved: certsync has no revoke operation yet
+    REVOKED = "certificate.revoked"  # a CA confirmed a revocation (shared.revoke)
     RENEWAL_FAILED = "certificate.renewalFailed"
     EXPIRING = "certificate.expiring"
     SYNC_FAILED = "sync.failed"

@@ -12,7 +12,7 @@ to `sync_link` one by one, which re-reads and retries.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from shared.app_context import AppContext
 from shared.appservice import sync as appservice
@@ -57,8 +57,9 @@ class SecretSyncResult:
 
 
 def fetch_current(ctx: AppContext, link: LinkedCertificate) -> CurrentCertificate:
-    """The secret's current certificate; what was read is recorded on the certificate whose secret
-    it is (observations.py), unless the link's own row already says as much."""
+    """The secret's current certificate, with its revocation if the certificate whose secret it is
+    records one; what was read is recorded on that certificate (observations.py), unless the
+    link's own row already says as much."""
     ref = parse_secret_id(link.secret_id)
     vault = ctx.vault_for(ref.vault_url)
     version, fell_back = latest_enabled(vault, ref.name)
@@ -66,7 +67,26 @@ def fetch_current(ctx: AppContext, link: LinkedCertificate) -> CurrentCertificat
     reading = read_version(ctx, version, fell_back, owner)
     if reading.current is None:
         raise reading.error or NotFound(f"secret {ref.name} has no usable version", code="SecretDisabled")
-    return reading.current
+    return _with_revocation(reading.current, owner) if owner is not None else reading.current
+
+
+def revocation_checked(ctx: AppContext, link: LinkedCertificate, current: CurrentCertificate) -> CurrentCertificate:
+    """`current` with what its owning certificate records about its revocation (one point read),
+    for a plan that writes: a revoked certificate is never bound. A sync that writes nothing, or
+    whose read already consulted the owner, reads nothing more."""
+    if current.revocation_checked:
+        return current
+    owner = _owner(ctx, link, parse_secret_id(link.secret_id))
+    return _with_revocation(current, owner)
+
+
+def _with_revocation(current: CurrentCertificate, owner: Certificate | None) -> CurrentCertificate:
+    revoked = owner.revocation_of(current.thumbprint) if owner is not None else None
+    return replace(current, revoked=revoked, revocation_checked=True)
+
+
+def _writes(plan: SyncPlan) -> bool:
+    return bool(plan.bindings) or (plan.link is not None and plan.reason is Reason.NEW_VERSION)
 
 
 def _link_knows(link: LinkedCertificate, version: SecretVersion) -> bool:
@@ -114,7 +134,11 @@ def sync_link(
             except CertsyncError as err:
                 record_sync_error(ctx, link, err)
                 raise
-        plan = plan_sync(link, bindings, current, utcnow(), record_check=record_check, read_after_link=read_after_link)
+        now = utcnow()
+        plan = plan_sync(link, bindings, current, now, record_check=record_check, read_after_link=read_after_link)
+        if _writes(plan) and not current.revocation_checked:
+            current = revocation_checked(ctx, link, current)
+            plan = plan_sync(link, bindings, current, now, record_check=record_check, read_after_link=read_after_link)
         if plan.error is not None:
             record_sync_error(ctx, link, plan.error)
             raise plan.error
@@ -245,6 +269,9 @@ def _sync_together(
     for link in links:
         bound = bindings.get(link.name, [])
         plan = plan_sync(link, bound, current, now, record_check=record_check, read_after_link=False)
+        if _writes(plan) and not current.revocation_checked:
+            current = revocation_checked(ctx, link, current)  # once for the secret: the links share it
+            plan = plan_sync(link, bound, current, now, record_check=record_check, read_after_link=False)
         if plan.error is not None:
             record_sync_error(ctx, link, plan.error)
             result.failures[link.name] = plan.error.code

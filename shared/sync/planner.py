@@ -10,8 +10,9 @@ from datetime import datetime
 from enum import StrEnum
 
 from shared import pki
-from shared.errors import CertsyncError
+from shared.errors import BadRequest, CertsyncError
 from shared.model import Certificate, LinkedCertificate, SslBinding
+from shared.revocation import revoked_message
 from shared.secret_refs import CurrentCertificate
 
 
@@ -58,6 +59,8 @@ def plan_sync(
         pki.check_usable(current.bundle, [b.hostname for b in bound], now)
     except CertsyncError as err:
         return SyncPlan(Reason.UNUSABLE, error=err)
+    if current.revoked is not None:  # never bind a revoked certificate (nor move a link onto one)
+        return SyncPlan(Reason.UNUSABLE, error=BadRequest(revoked_message(current.revoked), code="CertificateRevoked"))
     if not read_after_link and holds_newer(link, current):
         return SyncPlan(Reason.STALE_READ)
     moved, reason = _moved_link(link, current, now, record_check)

@@ -21,6 +21,7 @@ from tests.fakes.tables import (
     FakeDeliveryStore,
     FakeLinkStore,
     FakeOperationStore,
+    FakeRevocationListStore,
     FakeStorageHealth,
 )
 from tests.fakes.vault import FakeVault
@@ -49,6 +50,7 @@ class Fakes:
     bindings: FakeBindingStore
     operations: FakeOperationStore
     deliveries: FakeDeliveryStore
+    revocations: FakeRevocationListStore
     other_vaults: dict[str, FakeVault] = field(default_factory=dict)
     app_service: FakeAppService | None = None
 
@@ -69,6 +71,7 @@ def fake_context(*, vault_clock: Callable[[], datetime] = utcnow, **app_settings
     stores = FakeCertificateStore(hooks), FakeLinkStore(hooks), FakeBindingStore(hooks), FakeOperationStore(hooks)
     queue = FakeQueue()
     deliveries = FakeDeliveryStore(hooks)
+    revocations = FakeRevocationListStore(hooks)
     holder: list[Fakes] = []
     ctx = AppContext(
         settings=settings,
@@ -81,11 +84,12 @@ def fake_context(*, vault_clock: Callable[[], datetime] = utcnow, **app_settings
         operations=stores[3],
         open_vault=lambda url: holder[0].vault_at(url),
         deliveries=deliveries,
+        revocations=revocations,
     )
     ctx._vaults[settings.key_vault_url] = vault
     if settings.app_service_enabled:
         ctx.app_service = FakeAppService(vault, settings.key_vault_resource_id)
-    fakes = Fakes(ctx, hooks, vault, queue, *stores, deliveries, app_service=ctx.app_service)
+    fakes = Fakes(ctx, hooks, vault, queue, *stores, deliveries, revocations, app_service=ctx.app_service)
     holder.append(fakes)
     return fakes
 

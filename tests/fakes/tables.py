@@ -16,12 +16,13 @@ from shared.model import (
     LinkedCertificate,
     Operation,
     OperationStatus,
+    RevocationList,
     SslBinding,
 )
 from shared.paging import Page, decode_token, encode_token
 from tests.fakes.hooks import Hooks
 
-T = TypeVar("T", Certificate, LinkedCertificate, SslBinding, Operation, Delivery)
+T = TypeVar("T", Certificate, LinkedCertificate, SslBinding, Operation, Delivery, RevocationList)
 Key = tuple[str, str]
 BATCH_LIMIT = 100  # rows per entity-group transaction
 _etags = itertools.count(1)
@@ -163,6 +164,30 @@ class FakeCertificateStore(_Store):
 
     def page(self, top: int, token: str | None = None) -> Page[Certificate]:
         return self._around("page", lambda: self.table.page(top, token), top, token)
+
+
+class FakeRevocationListStore(_Store):
+    label = "revocations"
+    what = "the local CA's revocation list"
+
+    def __init__(self, hooks: Hooks) -> None:
+        super().__init__(hooks)
+        self.table: FakeTable[RevocationList] = FakeTable("revocations", lambda _: ("local-ca", "crl"), hooks)
+
+    def find(self) -> RevocationList | None:
+        def read() -> RevocationList | None:
+            try:
+                return self.table.read(("local-ca", "crl"), self.what)
+            except NotFound:
+                return None
+
+        return self._around("find", read)
+
+    def add(self, revocations: RevocationList) -> RevocationList:
+        return self._around("add", lambda: self.table.insert(revocations, self.what), revocations)
+
+    def save(self, revocations: RevocationList) -> RevocationList:
+        return self._around("save", lambda: self.table.replace(revocations, self.what), revocations)
 
 
 class FakeLinkStore(_Store):
