@@ -155,7 +155,7 @@ var operatorRoles = [
     scopes: dnsScopes
   }
 ]
-var anonymousPaths = ['/api/health', '/api/openapi.json', '/api/ca/root.pem']
+var anonymousPaths = ['/api/health', '/api/openapi.json', '/api/ca/root.pem', '/api/ca/crl']
 
 resource workspace 'Microsoft.OperationalInsights/workspaces@2023-09-01' = {
   name: '${appName}-logs'

@@ -39,6 +39,7 @@ class Reason(StrEnum):
     ISSUANCE_FAILED = "IssuanceFailed"  # False: the first issuance failed
     EXPIRED = "Expired"  # False: notAfter has passed
     RENEWAL_FAILING = "RenewalFailing"  # False: still valid, but the last renewal or rekey failed
+    REVOKED = "Revoked"  # False: the current version is revoked (a renewal replaces it)
     # Issuing (certificate)
     PENDING_ISSUANCE = "PendingIssuance"  # True
     RENEWING = "Renewing"  # True
@@ -69,7 +70,7 @@ class Condition:
 
 
 def certificate_ready(cert: Certificate, now: datetime) -> Condition:
-    """Ready: issued, not expired, and no failing renewal."""
+    """Ready: issued, not revoked, not expired, and no failing renewal."""
     def ready(status: ConditionStatus, reason: Reason, message: str, at: datetime | None) -> Condition:
         return Condition(ConditionType.READY, status, reason, message, at)
 
@@ -77,6 +78,10 @@ def certificate_ready(cert: Certificate, now: datetime) -> Condition:
         if cert.status is CertificateStatus.FAILED:
             return ready(ConditionStatus.FALSE, Reason.ISSUANCE_FAILED, f"issuance failed: {cert.last_error}", None)
         return ready(ConditionStatus.FALSE, Reason.NOT_ISSUED, "the certificate has not been issued yet", None)
+    revoked = cert.revocation_of(cert.thumbprint) if cert.current_revoked else None
+    if revoked is not None:
+        message = f"version {cert.secret_version} was revoked ({revoked.reason})"
+        return ready(ConditionStatus.FALSE, Reason.REVOKED, message, revoked.revoked_at)
     if cert.not_after is not None and cert.not_after <= now:
         return ready(ConditionStatus.FALSE, Reason.EXPIRED, "the certificate has expired", cert.not_after)
     if cert.failure_count > 0:

@@ -13,6 +13,9 @@ from shared.model import (
     Operation,
     OperationKind,
     OperationStatus,
+    RevocationList,
+    RevokedSerial,
+    RevokedVersion,
     SslBinding,
     SslState,
 )
@@ -35,6 +38,7 @@ def cert(name: str) -> Certificate:
         renew_before_days=10,
         active_operation="op-1",
         created_at=T0,
+        revoked=(RevokedVersion("1" * 32, "AB" * 20, "0A1B", "keyCompromise", T0, "op-0"),),
     )
 
 
@@ -332,3 +336,24 @@ def test_queued_operations_between_two_ids(side: Side, unique: str) -> None:
     ops.save(done)
     found = ops.queued_between(f"2-{unique}", f"4-{unique}")
     assert [o.id for o in found if o.id.endswith(unique)] == [f"2-{unique}"]  # other tests share the table
+
+
+# --- the local CA's revocation list --------------------------------------------------------
+
+
+def test_revocation_list_insert_once_then_etag_checked_saves(side: Side) -> None:
+    store = side.ctx.revocations
+    assert store.find() is None
+    entries = tuple(RevokedSerial(f"{n:040X}", "keyCompromise", T0, T0) for n in range(1200))  # over one property
+    first = store.add(RevocationList(1, T0, entries))
+    with pytest.raises(Conflict) as caught:
+        store.add(RevocationList(1, T0))
+    assert caught.value.code == "AlreadyExists"
+    read = store.find()
+    assert read == RevocationList(1, T0, entries) and read.etag == first.etag
+    read.number = 2
+    store.save(read)
+    first.number = 3
+    with pytest.raises(PreconditionFailed):
+        store.save(first)  # written since it was read
+    assert store.find().number == 2

@@ -7,12 +7,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
+from cryptography import x509
+
 from shared.errors import BadRequest, IssuerError
 from shared.issuers.base import IssuedCertificate, IssuerCapabilities, IssueRequest, RenewalInfo
 from shared.issuers.local_ca import LocalCA
 from shared.ports import SecretStore
+from shared.revocation import ACME_REASONS, Reason
 
-ACME_LIKE = IssuerCapabilities(rekey_keeps_not_after=False, max_chain_der_bytes=6144)
+ACME_LIKE = IssuerCapabilities(rekey_keeps_not_after=False, max_chain_der_bytes=6144, revocation_reasons=ACME_REASONS)
 # Let's Encrypt's profiles as announced for 2026: shortlived is 160 hours.
 LETS_ENCRYPT_PROFILES = {
     "classic": timedelta(days=90),
@@ -41,6 +44,8 @@ class FakeAcmeIssuer:
     orders: list[Order] = field(default_factory=list)
     issued: dict[str, datetime] = field(default_factory=dict)  # thumbprint-free: ARI id -> notAfter
     polls: list[tuple[str, datetime]] = field(default_factory=list)
+    revoked: dict[int, Reason] = field(default_factory=dict)  # serial -> reason, as revokeCert recorded it
+    refuse_revocations: int = 0  # the next this many revokeCert requests fail (serverInternal)
     name: str = "acme"
     capabilities: IssuerCapabilities = ACME_LIKE
     _failed_in_a_row: int = 0
@@ -69,3 +74,12 @@ class FakeAcmeIssuer:
     def renewal_info(self, ari_id: str) -> RenewalInfo | None:
         self.polls.append((ari_id, self.clock()))
         return self.windows.get(ari_id)
+
+    def revoke(self, certificate: x509.Certificate, reason: Reason) -> bool:
+        if self.refuse_revocations:
+            self.refuse_revocations -= 1
+            raise IssuerError("scripted: the CA answered serverInternal to revokeCert", code="IssuerFailed")
+        if certificate.serial_number in self.revoked:
+            return True  # the CA's alreadyRevoked
+        self.revoked[certificate.serial_number] = reason
+        return False

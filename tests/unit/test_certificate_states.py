@@ -36,6 +36,8 @@ ISSUED_BEFORE = Facts(issued_before=True)
 EXPIRED = Facts(issued_before=True, expired=True)
 BUSY_ALIVE = Facts(issued_before=True, claim_alive=True)
 NEVER_ISSUED = Facts()
+REVOKED = Facts(issued_before=True, revoked=True)  # the current version is revoked
+REVOKED_EXPIRED = Facts(issued_before=True, revoked=True, expired=True)
 
 
 @pytest.mark.parametrize(
@@ -69,6 +71,28 @@ NEVER_ISSUED = Facts()
         (S.REKEYING, Event.RELEASED, EXPIRED, S.EXPIRED),
         # the clock
         (S.ISSUED, Event.EXPIRED, EXPIRED, S.EXPIRED),
+        # revoke: claimed like a renewal, from any resting status, or a stale busy one
+        (S.ISSUED, Event.REVOKE, ISSUED_BEFORE, S.REVOKING),
+        (S.EXPIRED, Event.REVOKE, EXPIRED, S.REVOKING),
+        (S.REVOKED, Event.REVOKE, REVOKED, S.REVOKING),  # an older version, or asking again
+        (S.RENEWING, Event.REVOKE, ISSUED_BEFORE, S.REVOKING),
+        (S.REVOKING, Event.RENEW, ISSUED_BEFORE, S.RENEWING),
+        # the CA confirmed: Revoked when the current version is revoked, else back to rest
+        (S.REVOKING, Event.REVOKED, REVOKED, S.REVOKED),
+        (S.REVOKING, Event.REVOKED, REVOKED_EXPIRED, S.REVOKED),
+        (S.REVOKING, Event.REVOKED, ISSUED_BEFORE, S.ISSUED),  # an older version was revoked
+        (S.REVOKING, Event.REVOKED, EXPIRED, S.EXPIRED),
+        # the revoke hands its claim to the rekey that replaces the revoked version
+        (S.REVOKED, Event.REKEY, REVOKED, S.REKEYING),
+        (S.REVOKED, Event.RENEW, REVOKED, S.RENEWING),
+        # the CA refused, or the claim was never queued: back to rest
+        (S.REVOKING, Event.FAILED, ISSUED_BEFORE, S.ISSUED),
+        (S.REVOKING, Event.FAILED, REVOKED, S.REVOKED),
+        (S.REVOKING, Event.RELEASED, EXPIRED, S.EXPIRED),
+        # a renewal after a revocation fails: the certificate still serves the revoked version
+        (S.REKEYING, Event.FAILED, REVOKED, S.REVOKED),
+        # its success is Issued like any other
+        (S.REKEYING, Event.SUCCEEDED, ISSUED_BEFORE, S.ISSUED),
     ],
 )
 def test_transitions(status, event, facts, expected):
@@ -88,6 +112,12 @@ def test_transitions(status, event, facts, expected):
         (S.ISSUED, Event.RELEASED, ISSUED_BEFORE, "InvalidTransition"),  # nothing claimed
         (S.FAILED, Event.EXPIRED, EXPIRED, "InvalidTransition"),
         (S.PENDING_ISSUANCE, Event.RELEASED, NEVER_ISSUED, "InvalidTransition"),
+        (S.PENDING_ISSUANCE, Event.REVOKE, NEVER_ISSUED, "NotIssued"),
+        (S.REVOKING, Event.REVOKE, BUSY_ALIVE, "OperationInProgress"),  # a second revoke while one runs
+        (S.RENEWING, Event.REVOKE, BUSY_ALIVE, "OperationInProgress"),  # a revoke while a renewal runs
+        (S.REVOKING, Event.REKEY, BUSY_ALIVE, "OperationInProgress"),
+        (S.ISSUED, Event.REVOKED, ISSUED_BEFORE, "InvalidTransition"),  # nothing claimed
+        (S.REVOKED, Event.EXPIRED, REVOKED_EXPIRED, "InvalidTransition"),  # Revoked says more than Expired
     ],
 )
 def test_refused_transitions(status, event, facts, code):

@@ -21,7 +21,7 @@ if str(REPO) not in sys.path:
 
 DOCUMENT = REPO / "docs" / "openapi.json"
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
-ANONYMOUS_PATHS = {"/health", "/ca/root.pem", "/openapi.json"}
+ANONYMOUS_PATHS = {"/health", "/ca/root.pem", "/ca/crl", "/openapi.json"}
 ERROR_RESPONSES = {
     "BadRequest", "NotFound", "Conflict", "Unauthorized", "Forbidden", "ServiceUnavailable", "UnsupportedMediaType"
 }
