@@ -15,8 +15,11 @@ import ssl
 import sys
 import threading
 import uuid
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from devtools.http_protocol_errors import ProtocolErrorReplies, error_code
 
 IDLE_TIMEOUT_S = 120  # idle keep-alive connections are dropped after this; the SDKs reconnect transparently
 # Connections the kernel queues before accept(): load tests open hundreds at once, and socketserver's
@@ -100,7 +103,7 @@ def stop_server(server: TlsThreadingServer, thread: threading.Thread) -> None:
     thread.join(timeout=5)
 
 
-class JsonRequestHandler(BaseHTTPRequestHandler):
+class JsonRequestHandler(ProtocolErrorReplies):
     """Request handler base: body limits, bearer check, base URL, JSON replies with Azure's common headers."""
 
     protocol_version = "HTTP/1.1"
@@ -114,6 +117,18 @@ class JsonRequestHandler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         # Request lines carry resource names at most, never values; keep them out of the way.
         self.server.log.debug("%s - %s", self.address_string(), format % args)
+
+    def __getattr__(self, name: str) -> Any:
+        # Any method (OPTIONS, a lowercase "get", a made-up one) reaches the emulator's router, which answers
+        # 405 or 404 in the service's words, instead of http.server's 501 page.
+        if name.startswith("do_"):
+            return self.do_GET
+        raise AttributeError(name)
+
+    def error_body(self, status: HTTPStatus, message: str) -> tuple[bytes, str]:
+        # Guess: the codes Azure's front ends use for requests refused before routing (431, 414, 400, 505).
+        body = {"error": {"code": error_code(status), "message": message}}
+        return json.dumps(body, separators=(",", ":")).encode("utf-8"), "application/json; charset=utf-8"
 
     # -- what each emulator says in its own words ----------------------------------------
 

@@ -16,7 +16,6 @@ import ssl
 import tempfile
 import threading
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +24,7 @@ from devtools.arm_emulator.pfx import covers, load_pfx
 from devtools.arm_emulator.store import Resource, ResourceStore
 from devtools.arm_emulator.web_apps import ssl_bindings
 from devtools.emulator_http import IDLE_TIMEOUT_S, TlsThreadingServer
+from devtools.http_protocol_errors import ProtocolErrorReplies
 from devtools.kv_emulator.tls import TlsFiles, server_context
 
 log = logging.getLogger("devtools.arm_emulator")
@@ -97,7 +97,7 @@ def _context_from_pfx(pfx: str) -> ssl.SSLContext:
     return context
 
 
-class TlsFrontHandler(BaseHTTPRequestHandler):
+class TlsFrontHandler(ProtocolErrorReplies):
     """A small page naming the app that serves the requested hostname."""
 
     protocol_version = "HTTP/1.1"

@@ -9,8 +9,9 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 
+from devtools.http_protocol_errors import ProtocolErrorReplies
 from devtools.local_host.http_body import UnreadableBody, read_body
 from devtools.local_host.http_front import HttpFrontEnd, HttpReply
 
@@ -34,7 +35,7 @@ class PortUnavailableError(OSError):
     """The port is taken; Core Tools says the same thing and stops."""
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(ProtocolErrorReplies):
     protocol_version = "HTTP/1.1"
     server_version = "devtools.local_host"
     disable_nagle_algorithm = True  # headers and body are separate writes: no 40 ms delayed-ACK stall

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 from azure.mgmt.resource.resources import ResourceManagementClient
+
+from devtools.arm_emulator import EmulatorHandle
+from tests.raw_http import BAD_REQUEST_LINES, exchange_tls, status_of
 
 from .support import LOCATION, SUBSCRIPTION, RawArm
 
@@ -143,3 +148,26 @@ def test_other_subscriptions_are_separate(groups: ResourceManagementClient, make
         list(other.web_apps.list_by_resource_group("rg"))
 
     assert caught.value.status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("data", "status"), [(d, s) for _, d, s in BAD_REQUEST_LINES], ids=[i for i, _, _ in BAD_REQUEST_LINES]
+)
+def test_unparsable_requests_get_a_status_line_on_the_api_and_the_tls_front(
+    arm: EmulatorHandle, data: bytes, status: int
+) -> None:
+    api = exchange_tls(arm.port, data)
+    front = exchange_tls(arm.tls_port, data)
+
+    assert (status_of(api), status_of(front)) == (status, status), (api[:200], front[:200])
+    assert json.loads(api.partition(b"\r\n\r\n")[2])["error"]["code"]
+    assert b"Connection: close" in front.partition(b"\r\n\r\n")[0]
+
+
+@pytest.mark.parametrize("method", ["OPTIONS", "get", "BREW"])
+def test_any_other_method_is_405_in_arm_words(arm: EmulatorHandle, method: str) -> None:
+    request = f"{method} {GROUPS}?api-version=2025-04-01 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer t\r\n"
+    reply = exchange_tls(arm.port, request.encode() + b"Connection: close\r\n\r\n")
+
+    assert status_of(reply) == 405, reply[:200]
+    assert json.loads(reply.partition(b"\r\n\r\n")[2])["error"]["code"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import socket
@@ -16,6 +17,7 @@ from azure.keyvault.secrets._shared.http_challenge import HttpChallenge
 from cryptography import x509
 
 from devtools.kv_emulator import EmulatorHandle, start_emulator
+from tests.raw_http import BAD_REQUEST_LINES, exchange_tls, status_of
 
 from .support import RawVault, client_for
 
@@ -160,3 +162,27 @@ def test_untrusted_client_is_refused_and_server_keeps_serving(emulator: Emulator
         requests.get(emulator.url + "/_emulator/health", timeout=5)
 
     assert raw.manage("GET", "health").json() == {"status": "ok"}
+
+
+@pytest.mark.parametrize(
+    ("data", "status"), [(d, s) for _, d, s in BAD_REQUEST_LINES], ids=[i for i, _, _ in BAD_REQUEST_LINES]
+)
+def test_unparsable_requests_get_a_status_line_and_a_json_error(
+    emulator: EmulatorHandle, data: bytes, status: int
+) -> None:
+    reply = exchange_tls(emulator.port, data)
+
+    head, _, body = reply.partition(b"\r\n\r\n")
+    assert status_of(reply) == status, reply[:200]
+    assert b"Connection: close" in head
+    assert json.loads(body)["error"]["code"]
+
+
+@pytest.mark.parametrize("method", ["OPTIONS", "HEAD", "get", "BREW"])
+def test_any_other_method_is_405_in_key_vault_words(emulator: EmulatorHandle, method: str) -> None:
+    request = f"{method} /secrets/some-name?api-version=7.6 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer t\r\n"
+    reply = exchange_tls(emulator.port, request.encode() + b"Connection: close\r\n\r\n")
+
+    assert status_of(reply) == 405, reply[:200]
+    if method != "HEAD":
+        assert json.loads(reply.partition(b"\r\n\r\n")[2])["error"]["code"] == "MethodNotAllowed"

@@ -118,3 +118,33 @@ def test_a_refused_request_is_logged_without_its_function_key(sample_host: HostP
     while line not in sample_host.logs() and time.monotonic() < deadline:
         time.sleep(0.05)
     assert line in sample_host.logs() and key not in sample_host.logs()
+
+
+# Request lines http.server used to answer HTTP/0.9 style (a bare page, no status line) or not at all.
+BAD_REQUEST_LINES = [
+    ("not-http", "\x16\x03\x01garbage\n\n", 400),
+    ("http-2-version", "GET /api/health HTTP/2.0\nHost: 127.0.0.1\n\n", 505),
+    ("http-0.9", "GET /api/health\n", 400),
+    ("too-many-words", "GET /api/health HTTP/1.1 extra\nHost: 127.0.0.1\n\n", 400),
+]
+
+
+@pytest.mark.parametrize(
+    ("line", "status"), [(x[1], x[2]) for x in BAD_REQUEST_LINES], ids=[x[0] for x in BAD_REQUEST_LINES]
+)
+def test_unparsable_request_line_gets_a_status_line_and_a_close(
+    sample_host: HostProcess, line: str, status: int
+) -> None:
+    reply = exchange(sample_host, line)  # returns only once the host closes; an HTTP/0.9 wait used to take 120 s
+
+    head, _, body = reply.partition(b"\r\n\r\n")
+    assert status_of(reply) == status, reply[:200]
+    assert b"Connection: close" in head
+    assert body == b""  # Kestrel's refusals carry no body, and never http.server's HTML page
+
+
+def test_oversized_header_is_431_with_a_status_line(sample_host: HostProcess) -> None:
+    reply = exchange(sample_host, "GET /api/health HTTP/1.1\nHost: 127.0.0.1\nX-Big: " + "a" * 70000 + "\n\n")
+
+    assert status_of(reply) == 431, reply[:200]
+    assert reply.partition(b"\r\n\r\n")[2] == b""
