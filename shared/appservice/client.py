@@ -214,9 +214,13 @@ def arm_error(err: AzureError, action: str, doing: str) -> CertsyncError:
             code="AuthorizationFailed",
         )
     if status == 404:
-        return NotFound(f"Azure Resource Manager found nothing while {doing} ({code})", code=code or "ResourceNotFound")
+        return NotFound(
+            f"Azure Resource Manager found nothing while {doing} ({code}{_said(err)})", code=code or "ResourceNotFound"
+        )
     if status in (409, 412):
-        return Conflict(f"Azure Resource Manager reported a conflict while {doing} ({code})", code="ArmConflict")
+        return Conflict(
+            f"Azure Resource Manager reported a conflict while {doing} ({code}{_said(err)})", code="ArmConflict"
+        )
     if status == 429:
         retry = _retry_after(err)
         return DependencyError(
@@ -228,6 +232,12 @@ def arm_error(err: AzureError, action: str, doing: str) -> CertsyncError:
         return DependencyError(f"Azure Resource Manager failed ({status} {code}) while {doing}", code="ArmUnavailable")
     message = (err.error.message if err.error and err.error.message else "") or str(err.reason or "")
     return BadRequest(f"Azure Resource Manager refused {doing}: {code}: {message[:300]}", code=code or "ArmRefused")
+
+
+def _said(err: HttpResponseError) -> str:
+    """ARM's own reason ("Hostname ... already exists on another app"): the part that tells a user what to change."""
+    message = err.error.message if err.error and err.error.message else ""
+    return f": {message[:300]}" if message else ""
 
 
 def _code(err: HttpResponseError) -> str:
