@@ -10,6 +10,7 @@ from shared.auto_renew import run_auto_renew
 from shared.composition import get_context
 from shared.notify.watch import run_watch
 from shared.operations import repair_stranded
+from shared.retention import prune_history
 from shared.sweep import start_sweep
 
 bp = func.Blueprint()
@@ -26,8 +27,10 @@ def auto_renew(timer: func.TimerRequest) -> None:
 def sync_sweep(timer: func.TimerRequest) -> None:
     """Plans only: one queued unit per vault plus the binding repair, run by whichever
     instances take them from the operations queue; then queues again (or closes) operations
-    whose queue message was lost."""
+    whose queue message was lost, and deletes finished operations and deliveries past
+    OPERATION_RETENTION_DAYS."""
     units = start_sweep(get_context())
     log.info("sync_sweep: %d units queued", len(units))
     log.info("stranded operations: %s", repair_stranded(get_context()))
     log.info("notifications: %s", run_watch(get_context()))
+    log.info("retention: %s", prune_history(get_context()))

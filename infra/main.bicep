@@ -96,6 +96,11 @@ param webhookOutOfSyncMinutes int = 60
 @maxValue(168)
 param webhookCutoffHours int = 24
 
+@description('OPERATION_RETENTION_DAYS: finished operations and webhook deliveries older than this are deleted (a certificate keeps its newest operation).')
+@minValue(1)
+@maxValue(3650)
+param operationRetentionDays int = 30
+
 @description('Object id of the \'Microsoft Azure App Service\' service principal in your tenant (az ad sp show --id abfa0a7c-a6b6-4736-8310-5855508787cd --query id -o tsv). It gets Key Vault Secrets User on the vault so App Service can import certificates from it; leave empty to grant it yourself.')
 param appServicePrincipalObjectId string = ''
 
@@ -277,6 +282,7 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
         { name: 'WEBHOOK_EXPIRY_DAYS', value: string(webhookExpiryDays) }
         { name: 'WEBHOOK_OUT_OF_SYNC_MINUTES', value: string(webhookOutOfSyncMinutes) }
         { name: 'WEBHOOK_CUTOFF_HOURS', value: string(webhookCutoffHours) }
+        { name: 'OPERATION_RETENTION_DAYS', value: string(operationRetentionDays) }
       ]
     }
   }

@@ -37,7 +37,7 @@ DELAY_PARAMETER = "queuedWithDelaySeconds"  # on the record of an operation queu
 
 def new_operation_id() -> str:
     """Sorts newest first in Table Storage (inverted milliseconds), unique by a random suffix."""
-    return f"{_id_prefix(utcnow())}-{uuid.uuid4().hex[:12]}"
+    return f"{id_prefix(utcnow())}-{uuid.uuid4().hex[:12]}"
 
 
 def derived_operation_id(parent_id: str, purpose: str) -> str:
@@ -49,7 +49,7 @@ def derived_operation_id(parent_id: str, purpose: str) -> str:
     return f"{max(inverted - 1, 0):013d}-{digest}"
 
 
-def _id_prefix(moment: datetime) -> str:
+def id_prefix(moment: datetime) -> str:
     """Ids of operations created at `moment` start with this; later ones sort before it."""
     return f"{10**13 - 1 - epoch_ms(moment):013d}"
 
@@ -138,7 +138,7 @@ def repair_stranded(ctx: AppContext, now: datetime | None = None) -> dict[str, l
     closed as Abandoned. Found by a RowKey range over the last STRANDED_LOOKBACK, never the table."""
     now = now or utcnow()
     bound = STRANDED_AFTER + timedelta(seconds=ctx.settings.auto_renew_jitter_seconds)
-    first, last = _id_prefix(now - bound), _id_prefix(now - STRANDED_LOOKBACK) + "~"
+    first, last = id_prefix(now - bound), id_prefix(now - STRANDED_LOOKBACK) + "~"
     repaired: dict[str, list[str]] = {"requeued": [], "abandoned": []}
     for op in ctx.operations.queued_between(first, last):
         if op.updated_at is not None and now - op.updated_at < bound:

@@ -188,6 +188,19 @@ class OperationStore(Protocol):
         """Queued operations with first_id <= id < last_id (one RowKey range), newest first."""
         ...
 
+    def finished_after(self, after_id: str, limit: int) -> builtins.list[Operation]:
+        """At most `limit` Succeeded or Failed operations with id > after_id (older), by id (one RowKey range)."""
+        ...
+
+    def backfill_index(self, budget_seconds: float) -> bool:
+        """Give rows written before the target/kind index their entries, resuming where the last
+        call stopped; True once every row has them (reads use the index from then on)."""
+        ...
+
+    def latest_of(self, target: str) -> str | None:
+        """The id of the newest operation of `target` that exists (through its index), or None."""
+        ...
+
 
 class DeliveryStore(Protocol):
     """Webhook deliveries (shared.notify), newest first."""
@@ -205,6 +218,14 @@ class DeliveryStore(Protocol):
     def page(self, top: int, token: str | None = None, status: str | None = None) -> Page[Delivery]: ...
 
     def list(self, status: str | None = None, limit: int = 100) -> builtins.list[Delivery]: ...
+
+    def delete(self, delivery: Delivery) -> None:
+        """With the delivery's ETag: PreconditionFailed if it changed since it was read; gone is fine."""
+        ...
+
+    def finished_after(self, after_id: str, limit: int) -> builtins.list[Delivery]:
+        """At most `limit` Succeeded or Failed deliveries with id > after_id (older), by id (one RowKey range)."""
+        ...
 
 
 class StorageHealth(Protocol):

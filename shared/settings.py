@@ -70,6 +70,7 @@ class Settings:
     webhook_out_of_sync_minutes: int = 60  # "a link out of sync for longer than T"
     webhook_cutoff_hours: int = 24  # a delivery retries until this long after its event, then fails
     acme_profile: str = ""  # the ACME profile of certificates that name none ("" = the CA's default)
+    operation_retention_days: int = 30  # finished operations and deliveries older than this are deleted
 
     @property
     def auto_renew_interval(self) -> timedelta:
@@ -141,6 +142,7 @@ class Settings:
             webhook_out_of_sync_minutes=reader.integer("WEBHOOK_OUT_OF_SYNC_MINUTES", 60, 1, 60 * 24 * 30),
             webhook_cutoff_hours=reader.integer("WEBHOOK_CUTOFF_HOURS", 24, 1, 24 * 7),
             acme_profile=reader.text("ACME_PROFILE", ""),
+            operation_retention_days=reader.integer("OPERATION_RETENTION_DAYS", 30, 1, 3650),
         )
         if not settings.table_prefix.isalnum() or not settings.table_prefix[0].isalpha():
             raise SettingsError("CERTSYNC_TABLE_PREFIX must be letters and digits, starting with a letter")

@@ -8,6 +8,7 @@ from __future__ import annotations
 import builtins
 import contextlib
 import hashlib
+import itertools
 import json
 import random
 import threading
@@ -53,11 +54,17 @@ INDEX_START = "~"
 NAME_PARTITION = "~names"  # link name -> scope: names unique across scopes
 SECRET_INDEX = "~secret~"  # + hash of a secret id: link name -> scope, the links of one secret
 LINK_INDEX = "~link~"  # + link name: "app~hostname" -> app, hostname, the bindings of one link
+TARGET_INDEX = "~target~"  # + hash of an operation's target: its operations, RowKey the operation id
+KIND_INDEX = "~kind~"  # + an operation kind: the operations of that kind, RowKey the operation id
 META_PARTITION = "~meta"
 INDEXED_MARKER = "indexes-v1"  # written once every entity row of the table has its index row
+INDEX_CURSOR = "indexes-v1-cursor"  # operations: the last row a backfill run gave its entries
 ABANDONED_NAME_AFTER = timedelta(minutes=1)  # a create takes well under a second
 KEYS_PER_QUERY = 14  # RowKey terms per query, with the PartitionKey term 15 comparisons (the limit)
 FULL_SCAN_ABOVE = 150  # above this many links one pass over the table is cheaper (the sweep)
+_FINISHED = "( Status eq @succeeded or Status eq @failed )"  # spaces: the SDK reads "@failed)" as one name
+# the same words for operations and deliveries
+_FINISHED_PARAMETERS = {"succeeded": OperationStatus.SUCCEEDED.value, "failed": OperationStatus.FAILED.value}
 MAX_RACE_TRIES = 8  # read-check-writes of a request without If-Match (retry_lost_races)
 RACE_PAUSE_S = 0.01  # first pause bound after a lost race; doubles per try (at most ~2.5 s in all)
 
@@ -493,9 +500,19 @@ class BindingRepository(Repository):
 
 
 class OperationRepository(Repository):
+    """Operations newest first (ids are inverted time). "Operations of X" and "operations of kind
+    K" are read through index partitions (`~target~<hash of X>`, `~kind~<K>`: RowKey the id),
+    never by filtering the operation partition; an entry is written before its row and dropped
+    after it, and readers skip an entry whose row is gone. Rows written before the index get
+    their entries from `backfill_index` (the retention timer, resumable); until it is done,
+    reads filter the operation partition as before."""
+
     table_name = "operations"
+    _index_ready = False
 
     def add(self, op: Operation) -> Operation:
+        for entry in _operation_index_rows(op):
+            self._upsert(entry, f"operation {op.id}")
         op.etag = self._insert(_operation_row(op), f"operation {op.id}")
         return op
 
@@ -505,40 +522,111 @@ class OperationRepository(Repository):
 
     def delete(self, op: Operation) -> None:
         self._delete(OPERATION_PARTITION, op.id, op.etag, f"operation {op.id}")
+        for entry in _operation_index_rows(op):
+            self._drop(entry["PartitionKey"], op.id, f"operation {op.id}")
 
     def get(self, op_id: str) -> Operation:
         row = self._get(OPERATION_PARTITION, op_id, f"operation {op_id}", "OperationNotFound")
         return _operation_from(row)
 
     def list(self, target: str | None = None, kind: str | None = None, limit: int = 100) -> list[Operation]:
-        query, params = "PartitionKey eq @pk", {"pk": OPERATION_PARTITION}
-        if target:
-            query, params["target"] = query + " and Target eq @target", target
-        if kind:
-            query, params["kind"] = query + " and Kind eq @kind", kind
-        ops: list[Operation] = []
-        for row in self._query(query, params, "operations"):
-            ops.append(_operation_from(row))
-            if len(ops) >= limit:
-                break
-        return ops
+        if target or kind:
+            query, params = self._indexed_query(target, kind)
+            entries = itertools.islice(self._query(query, params, "operations"), limit)
+            return self._of_entries(list(entries), target, kind)
+        rows = itertools.islice(self._query("PartitionKey eq @pk", {"pk": OPERATION_PARTITION}, "operations"), limit)
+        return [_operation_from(row) for row in rows]
 
     def queued_between(self, first_id: str, last_id: str) -> builtins.list[Operation]:
         query = "PartitionKey eq @pk and RowKey ge @first and RowKey lt @last and Status eq @status"
         params = {"pk": OPERATION_PARTITION, "first": first_id, "last": last_id, "status": OperationStatus.QUEUED.value}
         return [_operation_from(row) for row in self._query(query, params, "operations")]
 
+    def finished_after(self, after_id: str, limit: int) -> builtins.list[Operation]:
+        """Succeeded or Failed operations with an id above `after_id` (older ones), oldest id last."""
+        query = f"PartitionKey eq @pk and RowKey gt @after and {_FINISHED}"
+        params = {"pk": OPERATION_PARTITION, "after": after_id, **_FINISHED_PARAMETERS}
+        return [_operation_from(row) for row in itertools.islice(self._query(query, params, "operations"), limit)]
+
+    def latest_of(self, target: str) -> str | None:
+        """The id of the target's newest operation that still exists."""
+        query, params = self._indexed_query(target, None)
+        for entry in self._query(query, params, "operations"):
+            with contextlib.suppress(NotFound):
+                return self.get(entry["RowKey"]).id
+        return None
+
     def page(
         self, top: int, token: str | None = None, target: str | None = None, kind: str | None = None
     ) -> Page[Operation]:
-        """Newest first; a filtered page may hold fewer than `top` (Table Storage stops early)."""
-        query, params = "PartitionKey eq @pk", {"pk": OPERATION_PARTITION}
+        """Newest first; a page may hold fewer than `top` (an entry whose operation is gone)."""
+        if not target and not kind:
+            rows, following = self._page("PartitionKey eq @pk", {"pk": OPERATION_PARTITION}, top, token, "operations")
+            return Page([_operation_from(row) for row in rows], following)
+        query, params = self._indexed_query(target, kind)
+        entries, following = self._page(query, params, top, token, "operations")
+        return Page(self._of_entries(entries, target, kind), following)
+
+    def backfill_index(self, budget_seconds: float) -> bool:
+        """Index entries for rows written before the index, oldest-written last, from where the
+        last call stopped (a cursor row); the marker row once every row has them."""
+        if self._index_complete():
+            return True
+        deadline = time.monotonic() + budget_seconds
+        cursor = self._read_cursor()
+        rows = self._query("PartitionKey eq @pk and RowKey gt @after", {"pk": OPERATION_PARTITION, "after": cursor},
+                           "operations")
+        for count, row in enumerate(rows, start=1):
+            for entry in _operation_index_rows(_operation_from(row)):
+                self._upsert(entry, "operations")
+            cursor = row["RowKey"]
+            if count % 100 == 0 and time.monotonic() >= deadline:
+                self._upsert({"PartitionKey": META_PARTITION, "RowKey": INDEX_CURSOR, "After": cursor}, "operations")
+                return False
+        self._upsert({"PartitionKey": META_PARTITION, "RowKey": INDEXED_MARKER}, "operations")
+        self._index_ready = True
+        return True
+
+    def _index_complete(self) -> bool:
+        if not self._index_ready:
+            with contextlib.suppress(NotFound):
+                self._index_ready = bool(self._get(META_PARTITION, INDEXED_MARKER, "index marker"))
+        return self._index_ready
+
+    def _read_cursor(self) -> str:
+        try:
+            return str(self._get(META_PARTITION, INDEX_CURSOR, "index cursor").get("After", ""))
+        except NotFound:
+            return ""
+
+    def _indexed_query(self, target: str | None, kind: str | None) -> tuple[str, dict[str, Any]]:
+        """One index partition: the target's (narrowed by kind within it), else the kind's; until
+        the index is complete, the operation partition filtered as before."""
+        params: dict[str, Any] = {"pk": OPERATION_PARTITION}
+        if not self._index_complete():
+            query = "PartitionKey eq @pk"
+            if target:
+                query, params["target"] = query + " and Target eq @target", target
+            if kind:
+                query, params["kind"] = query + " and Kind eq @kind", kind
+            return query, params
         if target:
-            query, params["target"] = query + " and Target eq @target", target
-        if kind:
-            query, params["kind"] = query + " and Kind eq @kind", kind
-        rows, following = self._page(query, params, top, token, "operations")
-        return Page([_operation_from(row) for row in rows], following)
+            params["pk"] = _target_partition(target)
+            if kind:
+                return "PartitionKey eq @pk and Kind eq @kind", {**params, "kind": kind}
+            return "PartitionKey eq @pk", params
+        return "PartitionKey eq @pk", {"pk": KIND_INDEX + str(kind)}
+
+    def _of_entries(
+        self, entries: builtins.list[dict], target: str | None, kind: str | None
+    ) -> builtins.list[Operation]:
+        """The operation rows of index entries (or the rows themselves, before the index is
+        complete), newest first, verified against what was asked."""
+        rows = [e for e in entries if e["PartitionKey"] == OPERATION_PARTITION]
+        keys = [e["RowKey"] for e in entries if e["PartitionKey"] != OPERATION_PARTITION]
+        rows += self._rows_by_keys(OPERATION_PARTITION, keys, "operations")
+        ops = sorted((_operation_from(row) for row in rows), key=lambda op: op.id)
+        return [op for op in ops if (not target or op.target == target) and (not kind or op.kind.value == kind)]
 
 
 class DeliveryRepository(Repository):
@@ -563,6 +651,14 @@ class DeliveryRepository(Repository):
             query, params["status"] = query + " and Status eq @status", status
         rows, following = self._page(query, params, top, token, "deliveries")
         return Page([_delivery_from(row) for row in rows], following)
+
+    def delete(self, delivery: Delivery) -> None:
+        self._delete(DELIVERY_PARTITION, delivery.id, delivery.etag, f"delivery {delivery.id}")
+
+    def finished_after(self, after_id: str, limit: int) -> builtins.list[Delivery]:
+        query = f"PartitionKey eq @pk and RowKey gt @after and {_FINISHED}"
+        params = {"pk": DELIVERY_PARTITION, "after": after_id, **_FINISHED_PARAMETERS}
+        return [_delivery_from(row) for row in itertools.islice(self._query(query, params, "deliveries"), limit)]
 
     def list(self, status: str | None = None, limit: int = 100) -> list[Delivery]:
         query, params = "PartitionKey eq @pk", {"pk": DELIVERY_PARTITION}
@@ -803,6 +899,19 @@ def _operation_row(op: Operation) -> dict:
             "RequestedBy": op.requested_by,
         }
     )
+
+
+def _target_partition(target: str) -> str:
+    """Targets may be URLs (a sweep's vault), which no key may hold: their hash names the partition."""
+    return TARGET_INDEX + hashlib.sha256(target.encode()).hexdigest()
+
+
+def _operation_index_rows(op: Operation) -> list[dict]:
+    entry = {"RowKey": op.id, "Kind": op.kind.value}
+    return [
+        {"PartitionKey": _target_partition(op.target), **entry},
+        {"PartitionKey": KIND_INDEX + op.kind.value, **entry},
+    ]
 
 
 def _operation_from(row: dict) -> Operation:

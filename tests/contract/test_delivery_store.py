@@ -51,3 +51,18 @@ def test_deliveries_page_and_list_by_status_in_id_order(side: Side, unique: str)
     assert failed == [f"0000{unique}1-e-k", f"0000{unique}2-e-k"]
     first = store.page(1, status="Failed")
     assert len(first.items) == 1 and first.next_token
+
+
+def test_finished_deliveries_after_an_id_and_an_etag_checked_delete(side: Side, unique: str) -> None:
+    store = side.ctx.deliveries
+    for n, status in enumerate([DeliveryStatus.SUCCEEDED, DeliveryStatus.PENDING, DeliveryStatus.FAILED]):
+        store.add(delivery(f"z{unique}{n}-e-k", status))
+    found = store.finished_after(f"z{unique}", 10)
+    assert [d.id for d in found] == [f"z{unique}0-e-k", f"z{unique}2-e-k"]
+    stale, fresh = found[0], store.get(found[0].id)
+    fresh.attempts = 9
+    store.save(fresh)
+    with pytest.raises(PreconditionFailed):
+        store.delete(stale)
+    store.delete(fresh)
+    assert [d.id for d in store.finished_after(f"z{unique}", 10)] == [f"z{unique}2-e-k"]

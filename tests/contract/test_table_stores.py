@@ -290,6 +290,38 @@ def test_operation_save_needs_the_current_etag(side: Side, unique: str) -> None:
     assert ops.get(f"1-{unique}").result == {"thumbprint": "AB"}
 
 
+def test_operations_of_a_target_and_of_a_kind_page_newest_first(side: Side, unique: str) -> None:
+    ops = side.ctx.operations
+    assert ops.backfill_index(60)  # a fresh table: at once, and reads use the index from here on
+    for n in range(5):
+        ops.add(operation(f"{n}-{unique}", f"t{unique}", OperationKind.REKEY if n % 2 else OperationKind.RENEW))
+    ops.add(operation(f"5-{unique}", f"https://v{unique}.vault.azure.net", OperationKind.REKEY))  # a URL target
+    seen, token, pages = [], None, 0
+    while pages == 0 or token:
+        page = ops.page(2, token, target=f"t{unique}")
+        seen, token, pages = seen + [o.id for o in page.items], page.next_token, pages + 1
+    assert seen == [f"{n}-{unique}" for n in range(5)] and pages == 3
+    assert [o.id for o in ops.page(10, target=f"t{unique}", kind="rekey").items] == [f"1-{unique}", f"3-{unique}"]
+    mine = [o.id for o in ops.list(kind="rekey", limit=10_000) if o.id.endswith(unique)]  # other tests share the table
+    assert mine == [f"1-{unique}", f"3-{unique}", f"5-{unique}"]
+    assert [o.id for o in ops.list(target=f"https://v{unique}.vault.azure.net")] == [f"5-{unique}"]
+    assert ops.latest_of(f"t{unique}") == f"0-{unique}" and ops.latest_of(f"x{unique}") is None
+    ops.delete(ops.get(f"0-{unique}"))
+    assert ops.latest_of(f"t{unique}") == f"1-{unique}"
+
+
+def test_finished_operations_after_an_id(side: Side, unique: str) -> None:
+    """The retention's range: Succeeded or Failed only, ids above the first one, at most `limit`."""
+    ops = side.ctx.operations
+    for n, status in enumerate([OperationStatus.SUCCEEDED, OperationStatus.FAILED, OperationStatus.RUNNING] * 2):
+        op = operation(f"z{unique}-{n}", f"t{unique}")
+        op.status = status
+        ops.add(op)
+    found = ops.finished_after(f"z{unique}-0", 10)
+    assert [o.id for o in found] == [f"z{unique}-1", f"z{unique}-3", f"z{unique}-4"]
+    assert [o.id for o in ops.finished_after(f"z{unique}", 2)] == [f"z{unique}-0", f"z{unique}-1"]
+
+
 def test_operation_delete_needs_the_current_etag(side: Side, unique: str) -> None:
     ops = side.ctx.operations
     stale = ops.add(operation(f"1-{unique}", f"t{unique}"))

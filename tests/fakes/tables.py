@@ -13,6 +13,7 @@ from shared.model import (
     BindingIndexEntry,
     Certificate,
     Delivery,
+    DeliveryStatus,
     LinkedCertificate,
     Operation,
     OperationStatus,
@@ -362,6 +363,19 @@ class FakeOperationStore(_Store):
 
         return self._around("queued_between", lambda: self.table.scan(keep), first_id, last_id)
 
+    def finished_after(self, after_id: str, limit: int) -> list[Operation]:
+        def keep(op: Operation) -> bool:
+            return op.id > after_id and op.status in (OperationStatus.SUCCEEDED, OperationStatus.FAILED)
+
+        return self._around("finished_after", lambda: self.table.scan(keep)[:limit], after_id, limit)
+
+    def backfill_index(self, budget_seconds: float) -> bool:
+        return True  # the fake has no index partitions: every read sees every row
+
+    def latest_of(self, target: str) -> str | None:
+        found = self._around("latest_of", lambda: self.table.scan(lambda op: op.target == target)[:1], target)
+        return found[0].id if found else None
+
     def page(
         self, top: int, token: str | None = None, target: str | None = None, kind: str | None = None
     ) -> Page[Operation]:
@@ -393,6 +407,15 @@ class FakeDeliveryStore(_Store):
 
     def list(self, status: str | None = None, limit: int = 100) -> list[Delivery]:
         return self._around("list", lambda: self.table.scan(lambda d: not status or d.status == status)[:limit])
+
+    def delete(self, delivery: Delivery) -> None:
+        self._around("delete", lambda: self.table.remove(delivery, f"delivery {delivery.id}"), delivery)
+
+    def finished_after(self, after_id: str, limit: int) -> list[Delivery]:
+        def keep(d: Delivery) -> bool:
+            return d.id > after_id and d.status in (DeliveryStatus.SUCCEEDED, DeliveryStatus.FAILED)
+
+        return self._around("finished_after", lambda: self.table.scan(keep)[:limit], after_id, limit)
 
 
 class FakeStorageHealth:

@@ -19,6 +19,7 @@ def test_defaults():
     assert s.auto_renew_schedule == "0 0 */8 * * *"
     assert s.sync_sweep_interval_hours == 48 and s.auto_sync_after_renewal
     assert s.vault_is_local_emulator
+    assert s.operation_retention_days == 30
 
 
 def test_azure_vault_is_not_the_emulator():
@@ -42,6 +43,8 @@ def test_azure_vault_is_not_the_emulator():
         ({"AUTO_RENEW_SCHEDULE": ""}, "AUTO_RENEW_SCHEDULE"),
         ({"AUTO_RENEW_SCHEDULE": "every 8 hours"}, "AUTO_RENEW_SCHEDULE"),
         ({"SYNC_SWEEP_SCHEDULE": "0 */15 * * *"}, "SYNC_SWEEP_SCHEDULE"),  # five fields: not NCRONTAB
+        ({"OPERATION_RETENTION_DAYS": "0"}, "OPERATION_RETENTION_DAYS"),
+        ({"OPERATION_RETENTION_DAYS": "a month"}, "OPERATION_RETENTION_DAYS"),
     ],
 )
 def test_bad_settings_name_the_setting(override, named):
