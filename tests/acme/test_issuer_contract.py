@@ -14,6 +14,9 @@ from cryptography.x509.verification import PolicyBuilder, Store
 from shared.issuers.base import Issuer, IssueRequest
 from shared.issuers.local_ca import LocalCA
 from shared.pki import KeyType, certificates_from_pem, dns_names, generate_private_key, key_matches
+from shared.revocation import Reason
+from tests.fakes.hooks import Hooks
+from tests.fakes.tables import FakeRevocationListStore
 from tests.fakes.vault import FakeVault
 
 
@@ -26,7 +29,7 @@ class IssuerUnderTest:
 @pytest.fixture(params=["local", pytest.param("acme", marks=pytest.mark.emulators)])
 def under_test(request: pytest.FixtureRequest) -> IssuerUnderTest:
     if request.param == "local":
-        ca = LocalCA(FakeVault())
+        ca = LocalCA(FakeVault(), revocations=FakeRevocationListStore(Hooks()))
         return IssuerUnderTest(ca, lambda: certificates_from_pem(ca.root_certificate_pem())[0])
     pebble = request.getfixturevalue("pebble")
     return IssuerUnderTest(request.getfixturevalue("make_issuer")(), pebble.root)
@@ -62,3 +65,11 @@ def test_every_issuance_is_a_new_certificate(under_test: IssuerUnderTest) -> Non
     first, second = under_test.issuer.issue(request), under_test.issuer.issue(request)
     assert first.certificate.serial_number != second.certificate.serial_number
     assert key_matches(key, second.certificate)
+
+
+def test_revoking_twice_is_an_answer_not_a_failure(under_test: IssuerUnderTest) -> None:
+    key = generate_private_key(KeyType.EC256)
+    issued = under_test.issuer.issue(IssueRequest.for_key(hostnames=("revoked.example.com",), private_key=key))
+    assert Reason.SUPERSEDED in under_test.issuer.capabilities.revocation_reasons
+    assert under_test.issuer.revoke(issued.certificate, Reason.SUPERSEDED) is False
+    assert under_test.issuer.revoke(issued.certificate, Reason.SUPERSEDED) is True

@@ -42,6 +42,7 @@ def test_health_is_503_with_the_reason(misconfigured):
         ("POST", "certificates", {"name": "x", "hostnames": ["x.example.com"]}),
         ("GET", "operations", None),
         ("GET", "ca/root.pem", None),
+        ("GET", "ca/crl", None),
     ],
 )
 def test_every_endpoint_answers_a_clear_503(misconfigured, method, path, body):
