@@ -26,7 +26,7 @@ from shared.revoke import start_revocation
 from shared.sync.handlers import start_certificate_sync
 
 bp = func.Blueprint()
-CREATE_FIELDS = {"keyType", "autoRenew", "issuer", "validityDays", "reuseKey", "renewBeforeDays", "profile"}
+CREATE_FIELDS = {"keyType", "autoRenew", "issuer", "validityDays", "reuseKey", "renewBeforeDays", "profile", "vault"}
 
 
 def _key_type(value: object) -> KeyType:
@@ -56,6 +56,7 @@ def create_certificate_http(req: func.HttpRequest) -> func.HttpResponse:
         reuse_key=field(body, "reuseKey", bool, False),
         renew_before_days=renew_before,
         profile=field(body, "profile", str, ""),
+        vault=field(body, "vault", str, ""),
     )
     return accepted(create_certificate(get_context(), spec, requested_by(req)))
 
@@ -83,8 +84,9 @@ def update_certificate_http(req: func.HttpRequest) -> func.HttpResponse:
     auto_renew = field(body, "autoRenew", bool)
     if auto_renew is None:
         raise BadRequest("autoRenew must be true or false", code="InvalidField")
-    cert = set_auto_renew(get_context(), name, auto_renew)
-    return json_response(shapes.certificate(cert))
+    ctx = get_context()
+    cert = set_auto_renew(ctx, name, auto_renew)
+    return json_response(shapes.certificate(cert, ctx.secret_of(cert).vault_url))
 
 
 @bp.route(route="certificates/{name}", methods=["DELETE"])

@@ -44,7 +44,7 @@ def certificate_secret_http(req: func.HttpRequest) -> func.HttpResponse:
     return json_response(
         {
             "keyVaultSecretId": location.secret_id,
-            "keyVaultResourceId": ctx.settings.key_vault_resource_id or None,
+            "keyVaultResourceId": location.vault_resource_id,
             "version": location.version,
             "versionId": location.version_id,
             "portalUrl": location.portal_url,

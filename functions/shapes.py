@@ -10,9 +10,11 @@ from shared.overview import CertificateOverview, CertificateSummary, LinkState
 iso = to_iso
 
 
-def certificate(c: Certificate) -> dict:
+def certificate(c: Certificate, vault: str) -> dict:
+    """`vault`: the URL of the vault holding its secret (AppContext.vault_url_of)."""
     return {
         "name": c.name,
+        "vault": vault,
         "hostnames": list(c.hostnames),
         "keyType": c.key_type,
         "issuer": c.issuer,
@@ -58,7 +60,7 @@ def conditions(items: list[Condition]) -> list[dict]:
 
 def summary(s: CertificateSummary) -> dict:
     return {
-        **certificate(s.certificate),
+        **certificate(s.certificate, s.vault),
         "linkCount": s.links,
         "outOfSyncLinks": s.out_of_sync_links,
         "conditions": conditions(s.conditions),
@@ -111,7 +113,7 @@ def link_state(s: LinkState) -> dict:
 
 def overview(o: CertificateOverview) -> dict:
     return {
-        **certificate(o.certificate),
+        **certificate(o.certificate, o.secret.vault_url),
         "keyVaultSecretId": o.secret.id,
         "currentVersion": o.current_version,
         "currentThumbprint": o.current_thumbprint,

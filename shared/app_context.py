@@ -16,6 +16,8 @@ from shared.dns.base import DnsProvider
 from shared.errors import BadRequest
 from shared.issuers.acme import build_acme_issuer
 from shared.issuers.local_ca import LocalCA
+from shared.key_vaults import KnownVault
+from shared.model import Certificate
 from shared.ports import (
     AppService,
     BindingStore,
@@ -30,6 +32,7 @@ from shared.ports import (
     StorageHealth,
 )
 from shared.queueing import StorageOperationQueue
+from shared.secret_refs import SecretRef, certificate_secret
 from shared.settings import Settings
 from shared.storage_clients import StorageClients
 from shared.tables import (
@@ -92,12 +95,32 @@ class AppContext:
         return ctx
 
     def vault_for(self, vault_url: str) -> SecretStore:
-        """Links may reference secrets in other vaults; one client per vault."""
+        """Certificates live in any configured vault, links may reference secrets in others; one client per vault."""
+        if self.settings.vaults and self.settings.vaults[0].answers_to(vault_url):
+            return self.vault
         key = _vault_key(vault_url)
         with self._lock:
             if key not in self._vaults:
                 self._vaults[key] = self.open_vault(key)
             return self._vaults[key]
+
+    def secret_of(self, cert: Certificate) -> SecretRef:
+        """A certificate's own secret, in the vault it named at creation (old rows: the default)."""
+        return certificate_secret(self.vault.url, cert)
+
+    def vault_of(self, cert: Certificate) -> SecretStore:
+        """Every read and write of a certificate's secret goes to its own vault."""
+        if not cert.vault or cert.vault == self.settings.vaults[0].url:
+            return self.vault
+        return self.vault_for(cert.vault)
+
+    def choose_vault(self, value: str) -> KnownVault:
+        """A vault a new certificate names (URL or short name); "" is the default. 400 lists the choices."""
+        vault = self.settings.vault_named(value) if value else self.settings.vaults[0]
+        if vault is None:
+            allowed = ", ".join(v.name or v.url for v in self.settings.vaults)
+            raise BadRequest(f"vault {value[:100]!r} is not configured; use one of: {allowed}", code="UnknownVault")
+        return vault
 
     def issuer(self, name: str) -> Issuer:
         with self._lock:

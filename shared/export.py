@@ -19,7 +19,7 @@ from shared.errors import BadRequest, Conflict, NotFound
 from shared.model import OperationKind, validate_name
 from shared.operations import finish_now, new_operation
 from shared.pki import CertificateBundle, certificates_to_pem
-from shared.secret_refs import certificate_at, certificate_secret
+from shared.secret_refs import certificate_at
 
 MIN_PASSWORD_LENGTH = 12  # characters: what a person counts
 # UTF-8 bytes: what the encryption takes. OpenSSL reads a PEM key's password into a 1,024-byte
@@ -74,6 +74,7 @@ class SecretLocation:
     version: str | None
     version_id: str | None
     portal_url: str | None
+    vault_resource_id: str | None = None  # the vault's ARM id, when configured (KEY_VAULT_RESOURCE_ID[S])
 
 
 # --- pure: bytes out -----------------------------------------------------------------------------
@@ -157,7 +158,7 @@ def export_certificate(ctx: AppContext, name: str, request: ExportRequest, reque
     if not cert.has_been_issued:
         raise Conflict(f"certificate {name} has never been issued, so there is nothing to export", code="NotIssued")
     try:
-        stored = certificate_at(ctx.vault, cert.secret_name, version or cert.secret_version)
+        stored = certificate_at(ctx.vault_of(cert), cert.secret_name, version or cert.secret_version)
     except NotFound as err:
         if version is None or err.code != "SecretNotFound":
             raise
@@ -185,11 +186,13 @@ def secret_location(ctx: AppContext, name: str) -> SecretLocation:
     cert = ctx.certificates.find(validate_name(name, "certificate name"))
     if cert is None:
         raise NotFound(f"certificate {name} was not found", code="CertificateNotFound")
-    secret_id = certificate_secret(ctx.vault.url, cert).id
+    secret = ctx.secret_of(cert)
+    known = ctx.settings.vault_named(secret.vault_url)
+    resource_id = known.resource_id if known and known.resource_id else None
     if not cert.has_been_issued:
-        return SecretLocation(secret_id, None, None, None)
-    version_id = f"{secret_id}/{cert.secret_version}"
-    return SecretLocation(secret_id, cert.secret_version, version_id, portal_url(version_id))
+        return SecretLocation(secret.id, None, None, None, resource_id)
+    version_id = f"{secret.id}/{cert.secret_version}"
+    return SecretLocation(secret.id, cert.secret_version, version_id, portal_url(version_id), resource_id)
 
 
 def _validate(request: ExportRequest) -> tuple[ExportFormat, Encryption | None, str | None]:

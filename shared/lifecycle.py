@@ -54,6 +54,7 @@ class NewCertificate:
     reuse_key: bool = False
     renew_before_days: int | None = None
     profile: str = ""  # "" = the issuer's default profile (ACME_PROFILE), if any
+    vault: str = ""  # URL or short name of a configured vault; "" = the default (KEY_VAULT_URL)
 
 
 def secret_name_for(cert_name: str) -> str:
@@ -63,6 +64,7 @@ def secret_name_for(cert_name: str) -> str:
 def create_certificate(ctx: AppContext, spec: NewCertificate, requested_by: str = "") -> Operation:
     validate_name(spec.name, "certificate name")
     hostnames = normalize_hostnames(spec.hostnames)
+    vault = ctx.choose_vault(spec.vault)
     issuer = ctx.issuer(spec.issuer)  # unknown or unconfigured issuer: 400 now, not a failed operation later
     check_fits_in_key_vault(spec.key_type, hostnames, issuer.capabilities.max_chain_der_bytes)
     if spec.validity_days is not None and not 1 <= spec.validity_days <= 397:
@@ -83,12 +85,15 @@ def create_certificate(ctx: AppContext, spec: NewCertificate, requested_by: str 
         reuse_key=spec.reuse_key,
         renew_before_days=spec.renew_before_days,
         profile=profile,
+        vault=vault.url,
         secret_name=secret_name_for(spec.name),
         active_operation=op.id,
         created_at=op.created_at,
     )
-    try:  # the record first: a crash after the certificate row leaves a Queued operation the repair finds
-        return submit(ctx, op, write_target=lambda: ctx.certificates.add(cert))  # the insert is the uniqueness check
+    # The record first: a crash after the certificate row leaves a Queued operation the repair finds. The
+    # insert is the uniqueness check; names are certsync's key, unique across every vault.
+    try:
+        return submit(ctx, op, write_target=lambda: ctx.certificates.add(cert))
     except Conflict as err:
         if err.code != "AlreadyExists":
             raise
@@ -101,7 +106,7 @@ def _create_again(ctx: AppContext, wanted: Certificate, requested_by: str) -> Op
     different request, or one whose certificate was issued already, is 409."""
     exists = Conflict(f"certificate {wanted.name} already exists", code="CertificateExists")
     existing = ctx.certificates.find(wanted.name)
-    if existing is None or _request_of(existing) != _request_of(wanted):
+    if existing is None or _request_of(ctx, existing) != _request_of(ctx, wanted):
         raise exists
     if existing.has_been_issued:
         raise Conflict(f"certificate {wanted.name} already exists and has been issued", code="CertificateExists")
@@ -116,10 +121,10 @@ def _create_again(ctx: AppContext, wanted: Certificate, requested_by: str) -> Op
     return resume_issuance(ctx, wanted.name, {"trigger": "create", "resumed": True}, requested_by)
 
 
-def _request_of(cert: Certificate) -> tuple:
+def _request_of(ctx: AppContext, cert: Certificate) -> tuple:
     """What a create request decides about a certificate (compared to tell a retry from another request)."""
     return (cert.hostnames, cert.key_type, cert.issuer, cert.auto_renew, cert.validity_days, cert.reuse_key,
-            cert.renew_before_days, cert.profile)
+            cert.renew_before_days, cert.profile, ctx.secret_of(cert).vault_url)
 
 
 def resume_issuance(ctx: AppContext, name: str, parameters: dict, requested_by: str) -> Operation:
@@ -301,7 +306,7 @@ def _issue(ctx: AppContext, cert: Certificate, op: Operation) -> tuple[SecretVer
         op.result["renewalWindow"] = [to_iso(t) for t in issued.renewal_window]
     if issued.ari_id:
         op.result["ariId"] = issued.ari_id
-    version = ctx.vault.set_secret(
+    version = ctx.vault_of(cert).set_secret(
         cert.secret_name,
         pki.to_pfx_base64(bundle, friendly_name=cert.name),
         content_type=PFX_CONTENT_TYPE,
@@ -321,24 +326,26 @@ def _version_written_by(ctx: AppContext, cert: Certificate, op_id: str) -> Secre
     """The version this operation already wrote, if any, recorded or not, latest or not (tags
     are in the version list's metadata): a redelivered message must never issue twice."""
     try:
-        mine = [v for v in ctx.vault.list_versions(cert.secret_name) if v.tags.get("operation") == op_id]
+        mine = [v for v in ctx.vault_of(cert).list_versions(cert.secret_name) if v.tags.get("operation") == op_id]
     except NotFound:
         return None
     if not mine:
         return None
-    return ctx.vault.get_secret(cert.secret_name, mine[0].version)
+    return ctx.vault_of(cert).get_secret(cert.secret_name, mine[0].version)
 
 
 def _still_latest(ctx: AppContext, cert: Certificate, version: SecretVersion) -> bool:
     """Whether `version` is still the secret's latest: an operation that lost its claim while it
     ran must not record its version over one a later operation wrote and recorded."""
-    return cert.secret_version == version.version or ctx.vault.get_secret(cert.secret_name).version == version.version
+    if cert.secret_version == version.version:
+        return True
+    return ctx.vault_of(cert).get_secret(cert.secret_name).version == version.version
 
 
 def _key_for(ctx: AppContext, cert: Certificate, op: Operation):
     key_type = pki.KeyType(op.parameters.get("keyType") or cert.key_type)
     if op.kind is OperationKind.RENEW and may_reuse_key(cert) and cert.secret_version:
-        current = ctx.vault.get_secret(cert.secret_name, cert.secret_version)
+        current = ctx.vault_of(cert).get_secret(cert.secret_name, cert.secret_version)
         return pki.parse_pfx_base64(current.value or "").private_key
     return pki.generate_private_key(key_type)
 

@@ -30,7 +30,6 @@ from shared.secret_refs import (
     CurrentCertificate,
     SecretRef,
     certificate_at,
-    certificate_secret,
     check_vault_host,
     parse_secret_id,
 )
@@ -66,7 +65,7 @@ def create_link(ctx: AppContext, spec: NewLink) -> LinkedCertificate:
             raise NotFound(f"certificate {spec.certificate} was not found", code="CertificateNotFound")
         if not cert.has_been_issued:
             raise Conflict(f"certificate {cert.name} has not been issued yet", code="NotIssued")
-        ref, certificate = certificate_secret(ctx.vault.url, cert), cert.name
+        ref, certificate = ctx.secret_of(cert), cert.name
     else:
         ref = parse_secret_id(spec.key_vault_secret_id)
         check_vault_host(ref, ctx.settings.vault_is_local_emulator)
@@ -94,7 +93,7 @@ def create_link(ctx: AppContext, spec: NewLink) -> LinkedCertificate:
 def _fetch_first(ctx: AppContext, link: LinkedCertificate, ref: SecretRef) -> CurrentCertificate:
     """A vault no one answers for (no such name, nothing on the port) is the caller's mistake:
     404 VaultNotFound, one answer for both and given no sooner than VAULT_NOT_FOUND_MIN_S, so
-    the endpoint tells nothing about which ports are open. certsync's own vault, or one a link
+    the endpoint tells nothing about which ports are open. A vault certsync is configured with, or one a link
     already reads from, failing so is an outage: 503 as ever."""
     started = time.monotonic()
     try:
@@ -107,8 +106,8 @@ def _fetch_first(ctx: AppContext, link: LinkedCertificate, ref: SecretRef) -> Cu
 
 
 def _known_vault(ctx: AppContext, ref: SecretRef) -> bool:
-    own = parse_secret_id(f"{ctx.vault.url.rstrip('/')}/secrets/x").vault_url
-    return ref.vault_url == own or bool(ctx.links.for_secret(ref.id))
+    """One of the vaults certsync is configured with, or one a link already reads from."""
+    return ctx.settings.vault_named(ref.vault_url) is not None or bool(ctx.links.for_secret(ref.id))
 
 
 def _hold_certificate(ctx: AppContext, link: LinkedCertificate) -> None:
@@ -135,7 +134,7 @@ def _take_back(ctx: AppContext, link: LinkedCertificate) -> None:
 
 
 def links_of_certificate(ctx: AppContext, cert: Certificate) -> list[LinkedCertificate]:
-    return ctx.links.for_secret(certificate_secret(ctx.vault.url, cert).id)
+    return ctx.links.for_secret(ctx.secret_of(cert).id)
 
 
 def delete_link(ctx: AppContext, name: str) -> None:

@@ -103,6 +103,9 @@ class Certificate:
     status: CertificateStatus = CertificateStatus.PENDING_ISSUANCE
     validity_days: int | None = None
     reuse_key: bool = False
+    # The vault holding its secret (https://host[:port], as secret ids spell it), named at creation
+    # and never changed; "" (rows older than several vaults) is the default vault, KEY_VAULT_URL.
+    vault: str = ""
     secret_name: str = ""
     secret_version: str = ""
     secret_updated_on: datetime | None = None  # when certsync wrote that version

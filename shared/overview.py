@@ -19,7 +19,7 @@ from shared.links import links_of_certificate
 from shared.model import Certificate, LinkedCertificate, SslBinding
 from shared.observations import describe, read_current
 from shared.paging import Page
-from shared.secret_refs import SecretRef, certificate_secret
+from shared.secret_refs import SecretRef
 from shared.sync.planner import LinkSyncState, link_sync_state, newest_known, sync_error
 
 
@@ -63,6 +63,7 @@ class CertificateSummary:
     out_of_sync_links: int
     links: int
     conditions: list[Condition] = field(default_factory=list)
+    vault: str = ""  # the URL of the vault holding its secret
 
 
 def link_states(
@@ -80,11 +81,11 @@ def link_states(
 
 def certificate_overview(ctx: AppContext, name: str) -> CertificateOverview:
     cert = ctx.certificates.get(name)
-    secret = certificate_secret(ctx.vault.url, cert)
+    secret = ctx.secret_of(cert)
     links = links_of_certificate(ctx, cert)
     current_version = current_thumbprint = current_error = None
     if cert.has_been_issued:
-        reading = read_current(ctx, ctx.vault, cert.secret_name, cert)
+        reading = read_current(ctx, ctx.vault_of(cert), cert.secret_name, cert)
         cert = reading.owner or cert
         if reading.current is not None:
             current_version, current_thumbprint = reading.current.version.version, reading.current.thumbprint
@@ -105,7 +106,8 @@ def certificate_summary(ctx: AppContext, cert: Certificate) -> CertificateSummar
     states = link_states(cert, links, ctx.bindings.for_links(link.name for link in links))
     out_of_sync = sum(1 for s in states if not s.in_sync)
     conditions = certificate_conditions(cert, utcnow(), out_of_sync, len(states))
-    return CertificateSummary(cert, out_of_sync, len(states), conditions)
+    vault = ctx.secret_of(cert).vault_url
+    return CertificateSummary(cert, out_of_sync, len(states), conditions, vault)
 
 
 def link_overview(ctx: AppContext, name: str) -> LinkState:

@@ -14,7 +14,7 @@ from shared.errors import BadRequest, DependencyError, NotFound
 from shared.model import Certificate, RevokedVersion
 from shared.ports import SecretStore
 from shared.vault import PFX_CONTENT_TYPE, SecretVersion
-from shared.vault_hosts import InvalidHost, canonical_host, is_loopback
+from shared.vault_hosts import KEY_VAULT_SUFFIXES, InvalidHost, canonical_host, is_loopback
 
 _NAME = re.compile(r"^[0-9a-zA-Z-]{1,127}$")
 _VERSION = re.compile(r"^[0-9a-zA-Z]{1,64}$")
@@ -74,8 +74,10 @@ def parse_secret_id(raw: object) -> SecretRef:
     return SecretRef(f"https://{netloc}", parts[1].lower(), parts[2].lower() if len(parts) == 3 else None)
 
 
-def certificate_secret(vault_url: str, cert: Certificate) -> SecretRef:
-    """The normalised reference of a certificate's own secret (what its links store)."""
+def certificate_secret(default_vault_url: str, cert: Certificate) -> SecretRef:
+    """The normalised reference of a certificate's own secret (what its links store), in the
+    vault the certificate named at creation (rows without one: the default vault)."""
+    vault_url = cert.vault or default_vault_url
     return parse_secret_id(f"{vault_url.rstrip('/')}/secrets/{cert.secret_name}")
 
 
@@ -120,9 +122,6 @@ def latest_enabled(vault: SecretStore, name: str) -> tuple[SecretVersion, bool]:
     # Newest by creation: editing an old version's tags changes its "updated", not its age.
     newest = max(enabled, key=lambda v: v.created_on or v.updated_on or datetime.min.replace(tzinfo=UTC))
     return vault.get_secret(name, newest.version), True
-
-
-KEY_VAULT_SUFFIXES = (".vault.azure.net", ".vault.azure.cn", ".vault.usgovcloudapi.net", ".vault.microsoftazure.de")
 
 
 def check_vault_host(ref: SecretRef, local_emulator: bool) -> None:

@@ -15,6 +15,7 @@ from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlparse
 
+from shared.key_vaults import KnownVault, VaultSettingError, parse_vaults
 from shared.loopback import is_loopback_url
 from shared.notify.targets import WebhookTarget, parse_targets, redact
 from shared.schedules import longest_gap
@@ -71,6 +72,8 @@ class Settings:
     webhook_cutoff_hours: int = 24  # a delivery retries until this long after its event, then fails
     acme_profile: str = ""  # the ACME profile of certificates that name none ("" = the CA's default)
     operation_retention_days: int = 30  # finished operations and deliveries older than this are deleted
+    # Every vault a certificate may live in: KEY_VAULT_URL first (the default), then KEY_VAULT_URLS.
+    vaults: tuple[KnownVault, ...] = ()
 
     @property
     def auto_renew_interval(self) -> timedelta:
@@ -94,6 +97,10 @@ class Settings:
     @property
     def arm_is_local_emulator(self) -> bool:
         return is_loopback_url(self.arm_endpoint)
+
+    def vault_named(self, value: str) -> KnownVault | None:
+        """The configured vault with this URL (any spelling) or short name."""
+        return next((v for v in self.vaults if v.answers_to(value)), None)
 
     @property
     def vault_is_local_emulator(self) -> bool:
@@ -143,11 +150,16 @@ class Settings:
             webhook_cutoff_hours=reader.integer("WEBHOOK_CUTOFF_HOURS", 24, 1, 24 * 7),
             acme_profile=reader.text("ACME_PROFILE", ""),
             operation_retention_days=reader.integer("OPERATION_RETENTION_DAYS", 30, 1, 3650),
+            vaults=reader.vaults(),
         )
         if not settings.table_prefix.isalnum() or not settings.table_prefix[0].isalpha():
             raise SettingsError("CERTSYNC_TABLE_PREFIX must be letters and digits, starting with a letter")
         if settings.app_service_enabled and not settings.key_vault_resource_id.lower().startswith("/subscriptions/"):
             raise SettingsError("APP_SERVICE_SUBSCRIPTIONS needs KEY_VAULT_RESOURCE_ID, the ARM id of the vault")
+        if settings.app_service_enabled and not all(v.resource_id for v in settings.vaults):
+            raise SettingsError(
+                "APP_SERVICE_SUBSCRIPTIONS needs KEY_VAULT_RESOURCE_IDS, one ARM id per KEY_VAULT_URLS entry"
+            )
         return settings
 
 
@@ -201,6 +213,18 @@ class _Reader:
         if parsed.scheme != "https" or not parsed.hostname:
             raise SettingsError(f"app setting {name} must be an https URL, got {redact(value)!r}")  # no SAS or path
         return value
+
+    def vaults(self) -> tuple[KnownVault, ...]:
+        """KEY_VAULT_URL and KEY_VAULT_URLS with their resource ids (shared.key_vaults has the rules)."""
+        try:
+            return parse_vaults(
+                self.required("KEY_VAULT_URL"),
+                self.text("KEY_VAULT_RESOURCE_ID", ""),
+                self.text("KEY_VAULT_URLS", ""),
+                self.text("KEY_VAULT_RESOURCE_IDS", ""),
+            )
+        except VaultSettingError as err:
+            raise SettingsError(f"app setting {err}") from None
 
     def webhooks(self, name: str) -> tuple[WebhookTarget, ...]:
         try:

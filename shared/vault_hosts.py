@@ -10,6 +10,8 @@ from __future__ import annotations
 import ipaddress
 import re
 
+# The hosts Azure Key Vault answers on (public cloud and the sovereign clouds).
+KEY_VAULT_SUFFIXES = (".vault.azure.net", ".vault.azure.cn", ".vault.usgovcloudapi.net", ".vault.microsoftazure.de")
 _LABEL = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
 _NUMBER = re.compile(r"[0-9]+|0x[0-9a-f]*")
 

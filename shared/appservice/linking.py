@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from shared import pki
 from shared.app_context import AppContext
 from shared.appservice.resources import ArmApp, ArmBinding, ArmCertificate, parse_resource_id
-from shared.appservice.sync import arm, index, not_imported, own_vault_id
+from shared.appservice.sync import arm, index, not_imported, vault_id_of
 from shared.clock import utcnow
 from shared.errors import BadRequest, Conflict, NotFound
 from shared.hostnames import normalize_hostname
@@ -34,15 +34,16 @@ class AppLinkRequest:
 
 def link_to_app(ctx: AppContext, request: AppLinkRequest) -> tuple[LinkedCertificate, list[SslBinding]]:
     """Create (or reuse) the certificate resource in the app's resource group, then bind."""
-    service, vault_id = arm(ctx), own_vault_id(ctx)
+    service = arm(ctx)
     app = _managed_app(ctx, request)
     cert = ctx.certificates.find(validate_name(request.certificate, "certificate name"))
     if cert is None:
         raise NotFound(f"certificate {request.certificate} was not found", code="CertificateNotFound")
     if not cert.has_been_issued:
         raise Conflict(f"certificate {cert.name} has not been issued yet", code="NotIssued")
+    vault_id = vault_id_of(ctx, ctx.secret_of(cert).vault_url)  # keyVaultId: the secret's vault
     hostnames = tuple(dict.fromkeys(normalize_hostname(h) for h in request.hostnames))
-    current = current_certificate(ctx.vault, cert.secret_name)
+    current = current_certificate(ctx.vault_of(cert), cert.secret_name)
     pki.check_usable(current.bundle, hostnames, utcnow())
     check_not_revoked(cert, current.thumbprint)
     same_space = [
@@ -78,7 +79,8 @@ def bind_hostname(
     slot = validate_app(slot) if slot else ""
     app = arm(ctx).get_app(where.subscription, where.resource_group, validate_app(app_name), slot)
     host = normalize_hostname(hostname)
-    current = current_certificate(ctx.vault, parse_secret_id(link.secret_id).name)
+    secret = parse_secret_id(link.secret_id)
+    current = current_certificate(ctx.vault_for(secret.vault_url), secret.name)
     if current.thumbprint != link.thumbprint:
         raise Conflict(f"linked certificate {link.name} is behind its secret; sync it first", code="LinkBehind")
     pki.check_usable(current.bundle, [host], utcnow())

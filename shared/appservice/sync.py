@@ -34,7 +34,12 @@ from shared.errors import BadRequest, CertsyncError, Conflict, NotFound
 from shared.model import LinkedCertificate, SslBinding, SslState
 from shared.ports import AppService
 from shared.revocation import check_not_revoked
-from shared.secret_refs import CurrentCertificate, current_certificate, parse_secret_id
+from shared.secret_refs import (
+    CurrentCertificate,
+    SecretRef,
+    current_certificate,
+    parse_secret_id,
+)
 from shared.tables import retry_on_conflict
 
 log = logging.getLogger("certsync.appservice")
@@ -73,11 +78,21 @@ def arm(ctx: AppContext) -> AppService:
     return ctx.app_service
 
 
-def own_vault_id(ctx: AppContext) -> str:
-    """certsync's vault as ARM names it (KEY_VAULT_RESOURCE_ID)."""
-    if not ctx.settings.key_vault_resource_id:
-        raise BadRequest("set KEY_VAULT_RESOURCE_ID to the vault's ARM resource id", code="VaultResourceIdMissing")
-    return ctx.settings.key_vault_resource_id
+def vault_id_of(ctx: AppContext, vault_url: str) -> str:
+    """One of certsync's vaults as ARM names it (KEY_VAULT_RESOURCE_ID, KEY_VAULT_RESOURCE_IDS)."""
+    known = ctx.settings.vault_named(vault_url)
+    if known is None or not known.resource_id:
+        raise BadRequest(
+            f"set the ARM resource id of vault {vault_url} (KEY_VAULT_RESOURCE_ID or KEY_VAULT_RESOURCE_IDS)",
+            code="VaultResourceIdMissing",
+        )
+    return known.resource_id
+
+
+def vault_url_for_id(ctx: AppContext, vault_id: str) -> str | None:
+    """The URL of the configured vault ARM names `vault_id` (None: not one of certsync's vaults)."""
+    wanted = vault_id.rstrip("/").lower()
+    return next((v.url for v in ctx.settings.vaults if v.resource_id.rstrip("/").lower() == wanted), None)
 
 
 def managed_certificates(ctx: AppContext) -> list[ArmCertificate]:
@@ -95,26 +110,25 @@ def managed_subscriptions(ctx: AppContext) -> set[str]:
     return {s.subscription.lower() for s in ctx.settings.app_service_scopes}
 
 
-def certificates_of_secret(ctx: AppContext, secret_name: str) -> list[ArmCertificate]:
+def certificates_of_secret(ctx: AppContext, vault_url: str, secret_name: str) -> list[ArmCertificate]:
     """Including resources a user created in the portal since the last sweep."""
-    vault_id = own_vault_id(ctx)
+    vault_id = vault_id_of(ctx, vault_url)
     return [c for c in managed_certificates(ctx) if c.references(vault_id, secret_name)]
 
 
-def sync_secret(ctx: AppContext, secret_name: str, certificate: str = "") -> ArmSyncResult:
-    """Sync every certificate resource that references one of certsync's secrets, and drop the
-    index rows of the secret's resources (and bindings) that ARM no longer holds."""
+def sync_secret(ctx: AppContext, secret: SecretRef, certificate: str = "") -> ArmSyncResult:
+    """Sync every certificate resource that references one of certsync's secrets (in any of its
+    vaults), and drop the index rows of the secret's resources (and bindings) that ARM no longer holds."""
     result = ArmSyncResult()
-    vault_id = own_vault_id(ctx)
-    secret_id = parse_secret_id(f"{ctx.vault.url.rstrip('/')}/secrets/{secret_name}").id
-    snapshot = read_index(ctx, ctx.links.for_secret(secret_id))  # before ARM is listed (stale.py)
+    vault_id = vault_id_of(ctx, secret.vault_url)
+    snapshot = read_index(ctx, ctx.links.for_secret(secret.id))  # before ARM is listed (stale.py)
     listed = managed_certificates(ctx)
     present = {c.id.lower() for c in listed}
     result.links_removed = drop_links_gone(ctx, snapshot, present, managed_subscriptions(ctx))
-    certs = [c for c in listed if c.references(vault_id, secret_name)]
+    certs = [c for c in listed if c.references(vault_id, secret.name)]
     if not certs:
         return result
-    current = current_certificate(ctx.vault, secret_name)
+    current = current_certificate(ctx.vault_for(secret.vault_url), secret.name)
     groups = GroupBindings(arm(ctx))
     for cert in certs:
         try:
@@ -243,7 +257,7 @@ def index(
 ) -> LinkedCertificate:
     """Write ARM's state into the link and binding rows (ETag-checked upserts)."""
     now = utcnow()
-    secret_id = f"{ctx.vault.url.rstrip('/')}/secrets/{cert.key_vault_secret_name}"
+    secret_id = f"{imported_vault_url(ctx, cert)}/secrets/{cert.key_vault_secret_name}"
 
     def upsert_link() -> LinkedCertificate:
         existing = ctx.links.find(link_name(cert))
@@ -263,6 +277,15 @@ def index(
     if bindings:
         _index_bindings(ctx, link, [(_row(link, b, now), written) for b, written in bindings])
     return link
+
+
+def imported_vault_url(ctx: AppContext, cert: ArmCertificate) -> str:
+    """The URL of the vault a certificate resource imports from; it must be one of certsync's."""
+    url = vault_url_for_id(ctx, cert.key_vault_id)
+    if url is None:
+        what = f"{cert.id} imports from {cert.key_vault_id}, not a vault certsync uses"
+        raise Conflict(what, code="NotCertsyncVault")
+    return url
 
 
 def _row(link: LinkedCertificate, b: ArmBinding, now: datetime) -> SslBinding:
@@ -324,7 +347,7 @@ def sync_indexed_link(ctx: AppContext, link: LinkedCertificate) -> tuple[bool, i
             f"{link.resource_id} no longer exists in Azure Resource Manager; certsync removed its index rows",
             code="LinkNotFound",
         ) from None
-    current = current_certificate(ctx.vault, cert.key_vault_secret_name)
+    current = current_certificate(ctx.vault_for(imported_vault_url(ctx, cert)), cert.key_vault_secret_name)
     changed, moved, _ = sync_certificate(ctx, cert, current, link.certificate, snapshot=snapshot)
     return changed, moved
 
@@ -336,20 +359,21 @@ def sweep(ctx: AppContext) -> ArmSyncResult:
     whose resource is gone, bindings gone from sites and slots (their group listed only when the
     link has binding rows)."""
     result = ArmSyncResult()
-    vault_id = own_vault_id(ctx)
     snapshot = read_index(ctx, ctx.links.list())  # before ARM is listed (stale.py); one read, not one per resource
     listed = managed_certificates(ctx)
     present = {c.id.lower() for c in listed}
     result.links_removed = drop_links_gone(ctx, snapshot, present, managed_subscriptions(ctx))
-    by_secret: dict[str, list[ArmCertificate]] = defaultdict(list)
+    by_secret: dict[str, list[ArmCertificate]] = defaultdict(list)  # by secret id: every vault of certsync's
     for cert in listed:
-        if cert.key_vault_id.rstrip("/").lower() == vault_id.rstrip("/").lower():
-            by_secret[cert.key_vault_secret_name.lower()].append(cert)
-    owners = {c.secret_name.lower(): c.name for c in ctx.certificates.list() if c.secret_name}
+        vault_url = vault_url_for_id(ctx, cert.key_vault_id)
+        if vault_url is not None:
+            by_secret[f"{vault_url}/secrets/{cert.key_vault_secret_name.lower()}"].append(cert)
+    owners = {ctx.secret_of(c).id: c.name for c in ctx.certificates.list() if c.secret_name}
     groups = GroupBindings(arm(ctx))
     for secret, certs in by_secret.items():
         try:
-            current = current_certificate(ctx.vault, certs[0].key_vault_secret_name)
+            ref = parse_secret_id(secret)
+            current = current_certificate(ctx.vault_for(ref.vault_url), ref.name)
         except CertsyncError as err:
             for cert in certs:
                 record_error(ctx, cert, None, owners.get(secret, ""), err)

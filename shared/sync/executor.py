@@ -20,7 +20,7 @@ from shared.clock import utcnow
 from shared.errors import CertsyncError, NotFound, PreconditionFailed
 from shared.model import Certificate, LinkedCertificate, SslBinding
 from shared.observations import read_version
-from shared.secret_refs import CurrentCertificate, SecretRef, certificate_secret, latest_enabled, parse_secret_id
+from shared.secret_refs import CurrentCertificate, SecretRef, latest_enabled, parse_secret_id
 from shared.sync.planner import Reason, SyncPlan, plan_sync, same_instant
 from shared.tables import retry_on_conflict
 from shared.vault import SecretVersion
@@ -102,7 +102,7 @@ def _owner(ctx: AppContext, link: LinkedCertificate, ref: SecretRef) -> Certific
     except CertsyncError as err:
         log.warning("could not read certificate %s to record a version read: %s", link.certificate, err.code)
         return None
-    if cert is None or not cert.secret_name or certificate_secret(ctx.vault.url, cert).id != ref.id:
+    if cert is None or not cert.secret_name or ctx.secret_of(cert).id != ref.id:
         return None
     return cert
 

@@ -38,7 +38,7 @@ def run_certificate_sync(ctx: AppContext, op: Operation) -> dict:
     outcome = sync_links_of_secret(ctx, table_only)
     result, failures = outcome.as_dict(), dict(outcome.failures)
     if ctx.app_service is not None:
-        in_arm = appservice.sync_secret(ctx, cert.secret_name, cert.name)
+        in_arm = appservice.sync_secret(ctx, ctx.secret_of(cert), cert.name)
         result.update(in_arm.as_dict())
         failures.update(in_arm.failures)
         if any(code in RETRY_LATER for code in in_arm.failures.values()) and not op.final_attempt:

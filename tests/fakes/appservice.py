@@ -23,7 +23,7 @@ UNAUTHORIZED = "AzureServiceUnauthorizedToAccessKeyVault"
 
 class FakeAppService:
     def __init__(self, vault: SecretStore, vault_id: str) -> None:
-        self.vault, self.vault_id = vault, vault_id
+        self.vaults: dict[str, SecretStore] = {vault_id.lower(): vault}  # by ARM id: what keyVaultId can name
         self.certificates: dict[str, ArmCertificate] = {}  # by lowercased resource id
         self.sites: dict[tuple[str, str, str, str], ArmApp] = {}  # (subscription, group, site, slot)
         self.bindings: dict[tuple[str, str, str, str, str], ArmBinding] = {}
@@ -33,6 +33,10 @@ class FakeAppService:
         self.calls: Counter[str] = Counter()
 
     # --- scripting (not part of the port) ---
+
+    def add_vault(self, vault_id: str, vault: SecretStore) -> None:
+        """Another vault ARM knows (certsync's KEY_VAULT_RESOURCE_IDS)."""
+        self.vaults[vault_id.lower()] = vault
 
     def add_site(self, subscription: str, group: str, site: str, slot: str = "", plan: str = "plan") -> None:
         self.sites[(subscription, group, site, slot)] = ArmApp(subscription, group, site, slot, "westeurope", plan)
@@ -118,12 +122,13 @@ class FakeAppService:
             raise queued.pop(0)
 
     def _imported(self, cert: ArmCertificate) -> ArmCertificate:
-        if cert.key_vault_id.lower() != self.vault_id.lower():
+        vault = self.vaults.get(cert.key_vault_id.rstrip("/").lower())
+        if vault is None:
             return replace(cert, secret_status="KeyVaultDoesNotExist")
         if not self.vault_access:
             return replace(cert, secret_status=UNAUTHORIZED)
         try:
-            current = current_certificate(self.vault, cert.key_vault_secret_name)
+            current = current_certificate(vault, cert.key_vault_secret_name)
         except NotFound:
             return replace(cert, secret_status="KeyVaultSecretDoesNotExist")
         except CertsyncError:

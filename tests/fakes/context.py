@@ -91,6 +91,9 @@ def fake_context(*, vault_clock: Callable[[], datetime] = utcnow, **app_settings
         ctx.app_service = FakeAppService(vault, settings.key_vault_resource_id)
     fakes = Fakes(ctx, hooks, vault, queue, *stores, deliveries, revocations, app_service=ctx.app_service)
     holder.append(fakes)
+    for known in settings.vaults[1:]:  # every configured vault, as ARM knows it
+        if fakes.app_service is not None and known.resource_id:
+            fakes.app_service.add_vault(known.resource_id, fakes.vault_at(known.url))
     return fakes
 
 

@@ -179,7 +179,7 @@ def test_a_version_that_drops_a_bound_hostname_is_never_imported(fakes: Fakes) -
     old = imported_and_bound(fakes, "rg-a", "shop", cert.secret_name)
     upload_version(fakes, cert.secret_name, HOSTS[:1])
 
-    result = appservice.sync_secret(fakes.ctx, cert.secret_name, "shop")
+    result = appservice.sync_secret(fakes.ctx, fakes.ctx.secret_of(cert), "shop")
 
     assert result.failures == {link_name(old): "HostnameNotCovered"}
     assert thumbprints(fakes, "rg-a") == {old.thumbprint}

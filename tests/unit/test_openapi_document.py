@@ -375,8 +375,8 @@ def test_response_schemas_match_the_shapes(doc):
     link = LinkedCertificate(name="l", scope="default", secret_id="https://v.example/secrets/cert-c")
     binding = SslBinding(app="app", hostname="a.example.com", link="l", thumbprint="AB")
     samples = {
-        "Certificate": shapes.certificate(cert),
-        "CertificateSummary": shapes.summary(CertificateSummary(cert, 0, 0)),
+        "Certificate": shapes.certificate(cert, "https://v.example"),
+        "CertificateSummary": shapes.summary(CertificateSummary(cert, 0, 0, vault="https://v.example")),
         "CertificateOverview": shapes.overview(
             CertificateOverview(cert, SecretRef("https://v.example", "cert-c"), None, None, None, "", [])
         ),
