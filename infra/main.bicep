@@ -75,6 +75,12 @@ param azureDnsResourceGroup string = ''
 @description('AZURE_DNS_ZONE_SCOPES: more places with DNS zones, \'sub1/rg-a,sub2\' (resource groups or whole subscriptions). Give certsync the DNS-01 TXT writer role there yourself.')
 param azureDnsZoneScopes string = ''
 
+@description('KEY_VAULT_URLS: more vaults certificates may be kept in, comma-separated https URLs (the template\'s own vault stays the default). Grant the app Key Vault Secrets Officer and Microsoft Azure App Service Key Vault Secrets User on each yourself.')
+param additionalKeyVaultUrls string = ''
+
+@description('KEY_VAULT_RESOURCE_IDS: the ARM ids of additionalKeyVaultUrls, in the same order (needed with appServiceScopes).')
+param additionalKeyVaultResourceIds string = ''
+
 @description('Scopes whose App Service apps certsync manages, as ARM ids: \'/subscriptions/<id>\' or \'/subscriptions/<id>/resourceGroups/<name>\'. certsync\'s identity gets the \'certsync App Service operator\' role (exactly the actions it uses) on each.')
 param appServiceScopes array = []
 
@@ -278,6 +284,8 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
         { name: 'APP_SERVICE_SUBSCRIPTIONS', value: replace(replace(join(appServiceScopes, ','), '/subscriptions/', ''), '/resourceGroups/', '/') }
         { name: 'ARM_ENDPOINT', value: environment().resourceManager }
         { name: 'KEY_VAULT_RESOURCE_ID', value: vault.id }
+        { name: 'KEY_VAULT_URLS', value: additionalKeyVaultUrls }
+        { name: 'KEY_VAULT_RESOURCE_IDS', value: additionalKeyVaultResourceIds }
         { name: 'WEBHOOK_URL', value: webhooksEnabled ? '@Microsoft.KeyVault(VaultName=${vaultName};SecretName=${webhookSecretName})' : '' }
         { name: 'WEBHOOK_EXPIRY_DAYS', value: string(webhookExpiryDays) }
         { name: 'WEBHOOK_OUT_OF_SYNC_MINUTES', value: string(webhookOutOfSyncMinutes) }

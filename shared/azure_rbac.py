@@ -15,7 +15,9 @@ class Scope(StrEnum):
     """Where a role must be assigned for the permission to apply."""
 
     STORAGE = "storage"  # the app's own storage account: state tables, operations queue, host blobs
-    KEY_VAULT = "keyVault"  # the vault holding certificate secrets, the local CA, the ACME account key
+    # every configured vault (KEY_VAULT_URL, which also holds the local CA and the ACME account key, and
+    # each KEY_VAULT_URLS entry: the template assigns its own vault; the others are the deployer's to assign)
+    KEY_VAULT = "keyVault"
     DNS = "dns"  # the resource group of the Azure DNS zones answered for DNS-01
     APP_SERVICE = "appService"  # the subscriptions or resource groups whose apps certsync manages
 
@@ -61,7 +63,8 @@ PERMISSIONS: tuple[Permission, ...] = (
     _storage("blobServices/containers/blobs/read", "host leases, schedule status, deployment package"),
     _storage("blobServices/containers/blobs/write", "host leases and schedule status"),
     _storage("blobServices/containers/blobs/delete", "host cleans up its blobs"),
-    # shared/vault.py (links may reference secrets in other vaults: grant the same there)
+    # shared/vault.py, on every configured vault (links may reference secrets in other vaults: grant
+    # getSecret and readMetadata there)
     _vault("getSecret/action", "read a certificate version, the local CA, the ACME account key"),
     _vault("readMetadata/action", "list secrets and versions (sweep, adopt a version after a crash)"),
     _vault("setSecret/action", "write each issued certificate as a new version"),

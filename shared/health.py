@@ -1,4 +1,4 @@
-"""Health: is the app configured, and can it reach Table Storage and Key Vault right now?"""
+"""Health: is the app configured, and can it reach Table Storage and every Key Vault right now?"""
 from __future__ import annotations
 
 import logging
@@ -57,8 +57,10 @@ def check_dependencies(ctx: AppContext) -> HealthReport:
 
 
 def _vault_probe(ctx: AppContext) -> None:
-    with suppress(NotFound):  # reachable and authorised: the probe secret need not exist
-        ctx.vault.get_secret("certsync-health-probe")
+    """Every configured vault: a certificate in any of them must be renewable."""
+    for known in ctx.settings.vaults:
+        with suppress(NotFound):  # reachable and authorised: the probe secret need not exist
+            ctx.vault_for(known.url).get_secret("certsync-health-probe")
 
 
 def _probe(name: str, check) -> DependencyState:
