@@ -151,6 +151,7 @@ def arm_emulator(
     vault_cert: Path | None,
     log_path: Path | None = None,
     dns_port: int | None = None,
+    extra_vaults: dict[str, str] | None = None,
 ) -> Service:
     """The ARM emulator (API on `port`, TLS front on `tls_port`, DNS on `dns_port` (UDP+TCP), default 8053),
     importing certificates from the vault."""
@@ -162,6 +163,8 @@ def arm_emulator(
         argv += ["--data-dir", str(data_dir)]
     if vault_url is not None and vault_cert is not None:
         argv += ["--key-vault-url", vault_url, "--key-vault-cert", str(vault_cert)]
+        for name, url in (extra_vaults or {}).items():
+            argv += ["--extra-key-vault", f"{name}={url}"]
     ports = [port, tls_port, *([dns_port] if dns_port else [])]
     return Service("ARM emulator", argv, lambda: all(port_open(p) for p in ports), log_path=log_path)
 

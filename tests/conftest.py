@@ -10,7 +10,9 @@ from typing import Any, Iterator
 
 import pytest
 import requests
+from azure.keyvault.secrets import SecretClient
 
+from devtools.arm_emulator.resources import local_vault_id
 from devtools.identity_endpoint import IdentityEndpoint
 from devtools.kv_emulator.tls import ensure_certificate
 from devtools.processes import (
@@ -25,9 +27,11 @@ from devtools.processes import (
     storage_service_uris,
 )
 from shared.app_context import AppContext
+from shared.credentials import EmulatorCredential
 from shared.settings import Settings
 
 USER_ASSIGNED_CLIENT_ID = "5d1b4c3a-0000-4000-8000-00000000a551"
+SECOND_VAULT_NAME = "second"
 
 
 @dataclass
@@ -75,6 +79,35 @@ app_env = app_settings  # the name the tests use
 
 
 @dataclass
+class SecondVault:
+    """Another Key Vault emulator serving the first one's certificate (one KEY_VAULT_EMULATOR_CERT trusts
+    both), for KEY_VAULT_URLS; known to the ARM emulator (arm_stack) as the vault `second`."""
+
+    url: str
+    resource_id: str
+
+    def settings(self) -> dict[str, str]:
+        return {"KEY_VAULT_URLS": self.url, "KEY_VAULT_RESOURCE_IDS": self.resource_id}
+
+    def client(self, cert: Path):
+        return SecretClient(self.url, EmulatorCredential(), verify_challenge_resource=False,
+                            connection_verify=str(cert))
+
+
+@pytest.fixture(scope="session")
+def second_vault(storage_and_vault) -> Iterator[SecondVault]:
+    _, _, cert, logs = storage_and_vault
+    port = free_port()
+    service = key_vault_emulator(port, None, cert.parent, log_path=logs / "keyvault-second.log")
+    service.start()
+    try:
+        service.wait_ready()
+        yield SecondVault(f"https://127.0.0.1:{port}", local_vault_id(SECOND_VAULT_NAME))
+    finally:
+        service.stop()
+
+
+@dataclass
 class ArmStack:
     url: str  # ARM API (any bearer token); subscription 11111111-1111-1111-1111-111111111111 as in `make run`
     tls_port: int  # the TLS front: the certificate each SSL-bound hostname serves, by SNI
@@ -83,13 +116,15 @@ class ArmStack:
 
 
 @pytest.fixture(scope="session")
-def arm_stack(storage_and_vault, tmp_path_factory) -> Iterator[ArmStack]:
-    """The ARM emulator as a process on free ports, importing certificates from the stack's Key Vault emulator."""
+def arm_stack(storage_and_vault, second_vault, tmp_path_factory) -> Iterator[ArmStack]:
+    """The ARM emulator as a process on free ports, importing certificates from the stack's Key Vault
+    emulator (the vault `local`) and the second one (`second`)."""
     _, vault_url, vault_cert, logs = storage_and_vault
     base = tmp_path_factory.mktemp("arm")
     port, tls_port, dns_port = free_port(), free_port(), free_dns_port()
     service = arm_emulator(
-        port, tls_port, None, base, vault_url, vault_cert, log_path=logs / "arm.log", dns_port=dns_port
+        port, tls_port, None, base, vault_url, vault_cert, log_path=logs / "arm.log", dns_port=dns_port,
+        extra_vaults={SECOND_VAULT_NAME: second_vault.url},
     )
     service.start()
     try:
@@ -192,10 +227,6 @@ def api(stack) -> Api:
 
 @pytest.fixture(scope="session")
 def secret_client(storage_and_vault):
-    from azure.keyvault.secrets import SecretClient
-
-    from shared.credentials import EmulatorCredential
-
     _, vault_url, cert, _ = storage_and_vault
     client = SecretClient(vault_url, EmulatorCredential(), verify_challenge_resource=False, connection_verify=str(cert))
     yield client

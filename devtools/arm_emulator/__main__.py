@@ -9,6 +9,7 @@ import sys
 import threading
 from pathlib import Path
 
+from devtools.arm_emulator.protocol import VAULT_NAME
 from devtools.arm_emulator.server import start_emulator
 from devtools.arm_emulator.store import StateFileError
 
@@ -25,12 +26,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tls-dir", type=Path, help="certificate dir (default: data dir, else a temp dir)")
     parser.add_argument("--key-vault-url", help="the Key Vault emulator certificates are imported from")
     parser.add_argument("--key-vault-cert", type=Path, help="the Key Vault emulator's certificate (to trust)")
+    parser.add_argument(
+        "--extra-key-vault",
+        action="append",
+        default=[],
+        metavar="NAME=URL",
+        help="another Key Vault emulator (same certificate), known as the vault NAME in group certsync-local",
+    )
     parser.add_argument("--page-size", type=int, default=50, help="items per list page (default 50)")
     parser.add_argument("--verbose", action="store_true", help="log every request line (never bodies)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
     if args.page_size < 1:
         parser.error("--page-size must be at least 1")
+    extra = dict(entry.partition("=")[::2] for entry in args.extra_key_vault)
+    if not all(VAULT_NAME.fullmatch(name) and url.startswith("https://") for name, url in extra.items()):
+        parser.error("--extra-key-vault takes NAME=https://host:port (a vault name: 3-24 letters, digits, hyphens)")
 
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -46,6 +57,7 @@ def main(argv: list[str] | None = None) -> int:
             key_vault_cert=args.key_vault_cert,
             page_size=args.page_size,
             dns_port=args.dns_port,
+            extra_key_vaults=extra,
         )
     except (OSError, StateFileError) as err:
         print(f"arm-emulator: cannot start: {err}", file=sys.stderr)

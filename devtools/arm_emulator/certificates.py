@@ -164,11 +164,12 @@ def _read_from_vault(state: ArmState, props: dict[str, Any]) -> SecretRead:
     if not isinstance(vault_id, str) or not isinstance(secret_name, str) or not vault_id or not secret_name:
         raise bad_request("keyVaultId and keyVaultSecretName must both be given as strings.")
     # Guess: a vault ARM does not know is a status, not a 400 on the PUT.
-    if vault_id.rstrip("/").lower() != local_vault_id().lower():
-        return SecretRead(keyvault.VAULT_MISSING, reason="the emulator knows one vault only")
+    reader = state.reader_for(vault_id, local_vault_id())
+    if reader is None:
+        return SecretRead(keyvault.VAULT_MISSING, reason="the emulator does not know this vault")
     if not state.vault_access:
         return SecretRead(keyvault.UNAUTHORIZED, reason="App Service's principal has no access to the vault")
-    return state.key_vault.read(secret_name)
+    return reader.read(secret_name)
 
 
 def _uploaded(props: dict[str, Any]) -> tuple[CertificateFacts, str]:

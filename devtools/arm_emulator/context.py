@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from devtools.arm_emulator.errors import bad_request
@@ -24,6 +24,12 @@ class ArmState:
     # had no access policy / role on the vault.
     vault_access: bool = True
     fault_subscriptions: tuple[str, ...] | None = None
+    # More Key Vault emulators ARM knows (`--extra-key-vault name=url`), by lower-cased vault resource id.
+    other_vaults: dict[str, KeyVaultReader] = field(default_factory=dict)
+
+    def reader_for(self, vault_id: str, local_vault_id: str) -> KeyVaultReader | None:
+        wanted = vault_id.rstrip("/").lower()
+        return self.key_vault if wanted == local_vault_id.lower() else self.other_vaults.get(wanted)
 
 
 @dataclass(frozen=True)

@@ -37,6 +37,7 @@ KEY_VAULT_API_VERSIONS: tuple[str, ...] = ("2022-07-01", "2023-02-01", "2023-07-
 LOCAL_SUBSCRIPTION_ID = "11111111-1111-1111-1111-111111111111"
 LOCAL_VAULT_RESOURCE_GROUP = "certsync-local"
 LOCAL_VAULT_NAME = "local"
+VAULT_NAME = re.compile(r"^[a-zA-Z0-9-]{3,24}$")  # Key Vault names
 LOCAL_LOCATION = "westeurope"
 
 PFX_CONTENT_TYPE = "application/x-pkcs12"

@@ -26,8 +26,9 @@ def provider_id(subscription: str, group: str, provider_type: str, name: str) ->
     return f"{group_id(subscription, group)}/providers/{provider_type}/{name}"
 
 
-def local_vault_id() -> str:
-    return provider_id(LOCAL_SUBSCRIPTION_ID, LOCAL_VAULT_RESOURCE_GROUP, "Microsoft.KeyVault/vaults", LOCAL_VAULT_NAME)
+def local_vault_id(name: str = LOCAL_VAULT_NAME) -> str:
+    """A vault the emulator knows (`local`, or an --extra-key-vault name) in the certsync-local group."""
+    return provider_id(LOCAL_SUBSCRIPTION_ID, LOCAL_VAULT_RESOURCE_GROUP, "Microsoft.KeyVault/vaults", name)
 
 
 def same_location(a: str, b: str) -> bool:
@@ -133,8 +134,8 @@ def get_vault(state: ArmState, request: ArmRequest) -> Reply:
     )
 
 
-def seed_local_vault(store: ResourceStore, vault_url: str | None) -> None:
-    """The resource group and vault that name the local Key Vault emulator to ARM."""
+def seed_local_vault(store: ResourceStore, vault_url: str | None, extra: dict[str, str] | None = None) -> None:
+    """The resource group and vaults that name the local Key Vault emulators to ARM."""
     if vault_url is None:
         return
     with store.transaction():
@@ -151,21 +152,24 @@ def seed_local_vault(store: ResourceStore, vault_url: str | None) -> None:
                     }
                 )
             )
-        store.put(
-            Resource(
-                {
-                    "id": local_vault_id(),
-                    "name": LOCAL_VAULT_NAME,
-                    "type": "Microsoft.KeyVault/vaults",
-                    "location": LOCAL_LOCATION,
-                    "tags": {},
-                    "properties": {
-                        "vaultUri": vault_url.rstrip("/") + "/",
-                        "tenantId": "00000000-0000-4000-8000-00000000c0de",
-                        "sku": {"family": "A", "name": "standard"},
-                        "enableRbacAuthorization": True,
-                        "provisioningState": "Succeeded",
-                    },
-                }
-            )
-        )
+        for name, url in {LOCAL_VAULT_NAME: vault_url, **(extra or {})}.items():
+            store.put(_vault_resource(name, url))
+
+
+def _vault_resource(name: str, vault_url: str) -> Resource:
+    return Resource(
+        {
+            "id": local_vault_id(name),
+            "name": name,
+            "type": "Microsoft.KeyVault/vaults",
+            "location": LOCAL_LOCATION,
+            "tags": {},
+            "properties": {
+                "vaultUri": vault_url.rstrip("/") + "/",
+                "tenantId": "00000000-0000-4000-8000-00000000c0de",
+                "sku": {"family": "A", "name": "standard"},
+                "enableRbacAuthorization": True,
+                "provisioningState": "Succeeded",
+            },
+        }
+    )

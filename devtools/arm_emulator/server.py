@@ -27,7 +27,7 @@ from devtools.arm_emulator.errors import (
 from devtools.arm_emulator.keyvault import KeyVaultReader
 from devtools.arm_emulator.protocol import DEFAULT_PAGE_SIZE, MAX_REQUEST_BODY_BYTES
 from devtools.arm_emulator.ratelimits import RateLimits
-from devtools.arm_emulator.resources import seed_local_vault
+from devtools.arm_emulator.resources import local_vault_id, seed_local_vault
 from devtools.arm_emulator.routes import operation_names, resolve
 from devtools.arm_emulator.store import ResourceStore
 from devtools.arm_emulator.tls_front import TlsFront, TlsFrontHandler
@@ -48,13 +48,14 @@ _AUTH_CHALLENGE = (
 class ArmApp:
     """What the request handler needs besides the request: state, limits, how to re-seed."""
 
-    def __init__(self, state: ArmState, vault_url: str | None) -> None:
+    def __init__(self, state: ArmState, vault_url: str | None, extra_vaults: dict[str, str] | None = None) -> None:
         self.state = state
         self.rate_limits = RateLimits()
         self.vault_url = vault_url
+        self.extra_vaults = extra_vaults or {}
 
     def reseed(self) -> None:
-        seed_local_vault(self.state.store, self.vault_url)
+        seed_local_vault(self.state.store, self.vault_url, self.extra_vaults)
 
 
 class ArmRequestHandler(JsonRequestHandler):
@@ -184,6 +185,8 @@ class EmulatorHandle:
             self._dns.stop()
             self._dns = None
         self.state.key_vault.close()
+        for reader in self.state.other_vaults.values():
+            reader.close()
         if self._temp_dir is not None:
             shutil.rmtree(self._temp_dir, ignore_errors=True)
             self._temp_dir = None
@@ -211,12 +214,15 @@ def start_emulator(
     key_vault_cert: str | Path | None = None,
     page_size: int = DEFAULT_PAGE_SIZE,
     dns_port: int | None = 0,
+    extra_key_vaults: dict[str, str] | None = None,
 ) -> EmulatorHandle:
     """Start the ARM API and the TLS front in background threads; port 0 picks a free port.
 
     key_vault_url/key_vault_cert: the Key Vault emulator that certificate imports read from
     (known to ARM as the `local` vault). Without data_dir, state is in memory.
     dns_port: where the DNS server for the dnsZones listens (UDP and TCP); None: no DNS server.
+    extra_key_vaults: more Key Vault emulators (name -> URL, trusting key_vault_cert too), known to ARM
+    as `/subscriptions/<local>/resourceGroups/certsync-local/providers/Microsoft.KeyVault/vaults/<name>`.
     """
     data_path = Path(data_dir) if data_dir is not None else None
     temp_dir: Path | None = None
@@ -231,7 +237,10 @@ def start_emulator(
     reader = KeyVaultReader(key_vault_url, Path(key_vault_cert) if key_vault_cert else None)
     counters = RequestCounters([*operation_names(), UNAUTHENTICATED])
     state = ArmState(store=store, key_vault=reader, counters=counters, faults=FaultInjector(), page_size=page_size)
-    app = ArmApp(state, key_vault_url)
+    cert_path = Path(key_vault_cert) if key_vault_cert else None
+    extra = extra_key_vaults or {}
+    state.other_vaults = {local_vault_id(name).lower(): KeyVaultReader(url, cert_path) for name, url in extra.items()}
+    app = ArmApp(state, key_vault_url, extra)
     app.reseed()
     api_server = TlsThreadingServer(host, port, ArmRequestHandler, server_context(tls), app, log)
     front = TlsFront(store, tls)
