@@ -86,7 +86,7 @@ def test_a_deleted_resource_leaves_the_index_at_the_next_sync_of_its_certificate
 ) -> None:
     arm_of(fakes).delete_certificate(indexed)
 
-    result = appservice.sync_secret(fakes.ctx, indexed.key_vault_secret_name, "shop")
+    result = appservice.sync_secret(fakes.ctx, fakes.ctx.secret_of(fakes.ctx.certificates.get("shop")), "shop")
 
     assert result.links_removed == 1 and overview_links(fakes) == []
 
@@ -136,7 +136,7 @@ def test_stale_binding_rows_go_with_the_sync_that_moves_the_rest(fakes: Fakes, i
     arm_of(fakes).put_binding(ArmBinding(SUB, "rg-a", SITE, HOSTS[2], "", "Disabled", ""))
     fakes.vault.set_secret(indexed.key_vault_secret_name, fakes.vault.get_secret(indexed.key_vault_secret_name).value)
 
-    result = appservice.sync_secret(fakes.ctx, indexed.key_vault_secret_name, "shop")
+    result = appservice.sync_secret(fakes.ctx, fakes.ctx.secret_of(fakes.ctx.certificates.get("shop")), "shop")
 
     assert result.bindings_removed == 2
     assert rows(fakes, indexed) == [(SITE, "", HOSTS[0])]
