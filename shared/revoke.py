@@ -64,13 +64,13 @@ def _resolve(ctx: AppContext, cert: Certificate, wanted: str | None) -> Revocati
         _check_not_expired(cert.thumbprint, cert.not_after)
         return RevocationTarget(cert.secret_version, cert.thumbprint, cert.serial)
     found = next(
-        (v for v in ctx.vault.list_versions(cert.secret_name)
+        (v for v in ctx.vault_of(cert).list_versions(cert.secret_name)
          if v.version == wanted or v.tags.get("thumbprint", "").upper() == wanted.upper()),
         None,
     )
     if found is None:
         raise NotFound(f"certificate {cert.name} has no version {wanted}", code="VersionNotFound")
-    held = certificate_at(ctx.vault, cert.secret_name, found.version)
+    held = certificate_at(ctx.vault_of(cert), cert.secret_name, found.version)
     _check_not_expired(held.thumbprint, held.bundle.not_after)
     return RevocationTarget(found.version, held.thumbprint, held.bundle.serial)
 
@@ -109,7 +109,7 @@ def run_revocation(ctx: AppContext, op: Operation) -> dict:
 
 def _revoke_at_ca(ctx: AppContext, cert: Certificate, version: str, reason: Reason) -> bool:
     """Ask the CA; True when it had revoked the certificate already."""
-    held = certificate_at(ctx.vault, cert.secret_name, version)
+    held = certificate_at(ctx.vault_of(cert), cert.secret_name, version)
     return ctx.issuer(cert.issuer).revoke(held.bundle.certificate, reason)
 
 

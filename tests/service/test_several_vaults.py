@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from cryptography import x509
 from cryptography.hazmat.primitives.serialization import pkcs12
 
 from shared import pki
@@ -19,6 +20,7 @@ from shared.lifecycle import NewCertificate, create_certificate, start_renewal
 from shared.links import BindingRequest, NewLink, create_link, put_binding
 from shared.model import OperationKind, OperationStatus
 from shared.overview import certificate_overview, certificate_summary
+from shared.revoke import start_revocation
 from shared.sweep import run_sweep
 from shared.vault import PFX_CONTENT_TYPE
 from tests.fakes.clock import TickingClock
@@ -167,3 +169,17 @@ def test_app_service_imports_from_the_certificates_vault_and_follows_a_renewal(f
     assert arm.get_certificate(SUB, "rg-a", "shop").thumbprint == renewed
     assert {b.thumbprint for b in arm.list_bindings(SUB, "rg-a")} == {renewed}
     assert run_sweep(fakes.ctx).app_service["appServiceCertificatesSynced"] == 0  # settled, vault B included
+
+
+def test_revoking_an_older_version_in_the_second_vault_finds_it_there(fakes: Fakes) -> None:
+    issue_in_shop(fakes)
+    first = fakes.ctx.certificates.get("shop")
+    renew(fakes, "shop")
+
+    op = start_revocation(fakes.ctx, "shop", "superseded", first.secret_version)
+    drain(fakes)
+
+    done = fakes.ctx.operations.get(op.id)
+    assert done.status is OperationStatus.SUCCEEDED, done.error_message
+    crl = x509.load_der_x509_crl(fakes.ctx.local_ca().crl_der())
+    assert crl.get_revoked_certificate_by_serial_number(int(first.serial, 16)) is not None
