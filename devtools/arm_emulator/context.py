@@ -48,7 +48,7 @@ class ArmRequest:
         """The body as a JSON object, or ARM's InvalidRequestContent."""
         try:
             body = json.loads(self.raw_body.decode("utf-8") or "null")
-        except (UnicodeDecodeError, ValueError):
+        except (UnicodeDecodeError, ValueError, RecursionError):  # RecursionError: nested too deep to parse
             raise bad_request(
                 "The request content was invalid and could not be deserialized.", "InvalidRequestContent"
             ) from None

@@ -70,7 +70,7 @@ def _faults(method: str, body: bytes, state: ArmState) -> Reply:
         document = json.loads(body.decode("utf-8") or "null")
         subscriptions = _subscriptions(document)
         plan = parse_fault_plan(document, operation_names())
-    except (UnicodeDecodeError, ValueError) as err:  # FaultPlanError is a ValueError
+    except (UnicodeDecodeError, ValueError, RecursionError) as err:  # FaultPlanError is a ValueError
         message = str(err) if isinstance(err, FaultPlanError) else "the fault plan is not valid JSON"
         return _error(400, "BadParameter", message)
     state.faults.set(plan)
@@ -94,7 +94,7 @@ def _vault_access(method: str, body: bytes, state: ArmState) -> Reply:
     if method == "PUT":
         try:
             document = json.loads(body.decode("utf-8") or "null")
-        except (UnicodeDecodeError, ValueError):
+        except (UnicodeDecodeError, ValueError, RecursionError):
             document = None
         if not isinstance(document, dict) or not isinstance(document.get("allowed"), bool):
             return _error(400, "BadParameter", 'send {"allowed": true|false}')

@@ -34,5 +34,5 @@ def secret_from_blob(blob: object) -> Secret:
         if not isinstance(document, dict) or document.get("kind") != _KIND:
             raise ValueError("not a backup of this emulator")
         return decode_secret(document["secret"])
-    except (ValueError, KeyError, TypeError, binascii.Error, UnicodeDecodeError):
+    except (ValueError, KeyError, TypeError, binascii.Error, UnicodeDecodeError, RecursionError):
         raise BadParameter.corrupt_backup() from None

@@ -54,7 +54,7 @@ def handle(method: str, path: str, query: Mapping[str, str], body: bytes, state:
         return Reply(204)
     try:
         plan = parse_fault_plan(json.loads(body.decode("utf-8") or "null"), OPERATION_NAMES)
-    except (UnicodeDecodeError, ValueError) as err:  # FaultPlanError is a ValueError
+    except (UnicodeDecodeError, ValueError, RecursionError) as err:  # FaultPlanError is a ValueError
         message = str(err) if isinstance(err, FaultPlanError) else "the fault plan is not valid JSON"
         return _error(400, "BadParameter", message)
     state.faults.set(plan)

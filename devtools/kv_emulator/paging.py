@@ -46,7 +46,7 @@ def decode_skiptoken(token: str) -> str:
     try:
         padded = token + "=" * (-len(token) % 4)
         marker = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))["NextMarker"]
-    except (ValueError, KeyError, TypeError, binascii.Error, UnicodeEncodeError):
+    except (ValueError, KeyError, TypeError, binascii.Error, UnicodeEncodeError, RecursionError):
         raise BadParameter("The skiptoken parameter is invalid.") from None
     if not isinstance(marker, str):
         raise BadParameter("The skiptoken parameter is invalid.")

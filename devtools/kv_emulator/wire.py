@@ -75,7 +75,10 @@ def parse_restore_body(raw: bytes) -> Any:
 def _json_object(raw: bytes) -> dict[str, Any]:
     try:
         body = json.loads(raw.decode("utf-8")) if raw else None
-    except (UnicodeDecodeError, ValueError):
+        # A lone surrogate ("\ud800") parses in Python but is not text; .NET's reader refuses it
+        # (guess: Key Vault calls that invalid JSON).
+        json.dumps(body, ensure_ascii=False).encode("utf-8")
+    except (UnicodeError, ValueError, RecursionError):  # RecursionError: nested too deep to parse
         raise BadParameter("The request body is not valid JSON.") from None
     if not isinstance(body, dict):
         raise BadParameter("The request body must be a JSON object.")

@@ -171,3 +171,16 @@ def test_any_other_method_is_405_in_arm_words(arm: EmulatorHandle, method: str) 
 
     assert status_of(reply) == 405, reply[:200]
     assert json.loads(reply.partition(b"\r\n\r\n")[2])["error"]["code"]
+
+
+DEEP_JSON = b"[" * 100_000 + b"]" * 100_000  # parses only with unbounded recursion
+
+
+def test_a_body_nested_too_deep_is_invalid_request_content_not_500(raw: RawArm) -> None:
+    headers = {"Content-Type": "application/json"}
+    response = raw.call("PUT", f"{GROUPS}/rg", data=DEEP_JSON, headers=headers, api_version="2025-04-01")
+    plan = raw.manage("PUT", "faults", data=DEEP_JSON)
+
+    assert response.status_code == 400, response.text[:200]
+    assert response.json()["error"]["code"] == "InvalidRequestContent"
+    assert plan.status_code == 400, plan.text[:200]

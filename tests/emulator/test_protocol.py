@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
@@ -186,3 +187,34 @@ def test_any_other_method_is_405_in_key_vault_words(emulator: EmulatorHandle, me
     assert status_of(reply) == 405, reply[:200]
     if method != "HEAD":
         assert json.loads(reply.partition(b"\r\n\r\n")[2])["error"]["code"] == "MethodNotAllowed"
+
+
+DEEP_JSON = b"[" * 100_000 + b"]" * 100_000  # parses only with unbounded recursion
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("PUT", "/secrets/odd", DEEP_JSON),
+        ("PATCH", "/secrets/odd", b'{"tags": ' * 50_000 + b"{}" + b"}" * 50_000),
+        ("PUT", "/secrets/odd", b'{"value": "\\ud800"}'),  # a lone surrogate is not text
+        ("POST", "/secrets/restore", DEEP_JSON),
+    ],
+    ids=["deep-array", "deep-object", "lone-surrogate", "deep-restore"],
+)
+def test_bodies_python_cannot_take_are_bad_parameter_not_500(
+    raw: RawVault, method: str, path: str, body: bytes
+) -> None:
+    response = raw.call(method, path, data=body, headers={"Content-Type": "application/json"})
+
+    assert response.status_code == 400, response.text[:200]
+    assert response.json()["error"]["code"] == "BadParameter"
+
+
+def test_a_deeply_nested_skiptoken_or_fault_plan_is_400(raw: RawVault) -> None:
+    token = base64.urlsafe_b64encode(b"[" * 20_000).decode().rstrip("=")
+
+    listing = raw.call("GET", "/secrets", params={"$skiptoken": token})
+    plan = raw.manage("PUT", "faults", data=DEEP_JSON)
+
+    assert (listing.status_code, plan.status_code) == (400, 400), (listing.text[:200], plan.text[:200])
