@@ -80,12 +80,9 @@ def get_certificate_http(req: func.HttpRequest) -> func.HttpResponse:
 @endpoint(roles.WRITE)
 def update_certificate_http(req: func.HttpRequest) -> func.HttpResponse:
     name = validate_name(route(req, "name"), "certificate name")
-    body = read_json(req, required={"autoRenew"})
-    auto_renew = field(body, "autoRenew", bool)
-    if auto_renew is None:
-        raise BadRequest("autoRenew must be true or false", code="InvalidField")
+    body = read_json(req, required={"autoRenew"})  # null: 400 MissingField, as for every required field
     ctx = get_context()
-    cert = set_auto_renew(ctx, name, auto_renew)
+    cert = set_auto_renew(ctx, name, field(body, "autoRenew", bool))
     return json_response(shapes.certificate(cert, ctx.secret_of(cert).vault_url))
 
 

@@ -40,7 +40,7 @@ def export_certificate_http(req: func.HttpRequest) -> func.HttpResponse:
 @endpoint(roles.READ)
 def certificate_secret_http(req: func.HttpRequest) -> func.HttpResponse:
     ctx = get_context()
-    location = secret_location(ctx, route(req, "name"))
+    location = secret_location(ctx, route(req, "name"), req.params.get("version"))
     return json_response(
         {
             "keyVaultSecretId": location.secret_id,

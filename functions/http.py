@@ -72,7 +72,8 @@ def _guarded(fn: Endpoint, req: func.HttpRequest, role: str | None) -> func.Http
 
 
 def read_json(req: func.HttpRequest, *, required: FieldNames = frozenset(), optional: FieldNames = frozenset()) -> dict:
-    """Parse a JSON object body, refusing unknown and missing fields by name."""
+    """Parse a JSON object body, refusing unknown and missing fields by name (a required field
+    sent as null is missing; an optional one sent as null is as if absent)."""
     raw = req.get_body() or b""
     if raw.strip():
         check_json_media_type(req.headers.get("Content-Type"))
@@ -94,6 +95,9 @@ def read_json(req: func.HttpRequest, *, required: FieldNames = frozenset(), opti
     missing = required - set(body)
     if missing:
         raise BadRequest(f"missing field(s): {', '.join(sorted(missing))}", code="MissingField")
+    nulls = sorted(name for name in required if body[name] is None)
+    if nulls:  # null is no value: a required field sent as null is missing, said so by name
+        raise BadRequest(f"field(s) {', '.join(nulls)} must have a value, not null", code="MissingField")
     return body
 
 

@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 
 from shared.app_context import AppContext
 from shared.errors import BadRequest, Conflict, NotFound
-from shared.model import OperationKind, validate_name
+from shared.model import Certificate, OperationKind, validate_name
 from shared.operations import finish_now, new_operation
 from shared.pki import CertificateBundle, certificates_to_pem
 from shared.secret_refs import certificate_at
@@ -181,18 +181,30 @@ def export_certificate(ctx: AppContext, name: str, request: ExportRequest, reque
     return ExportedFile(filename=filename, content_type=CONTENT_TYPES[fmt], content=content)
 
 
-def secret_location(ctx: AppContext, name: str) -> SecretLocation:
-    """The recorded version, like the export default; no Key Vault call (names and ids only)."""
+def secret_location(ctx: AppContext, name: str, version: str | None = None) -> SecretLocation:
+    """The recorded version, like the export default, with no Key Vault call (names and ids
+    only); or the `version` asked for, once the secret's version list (metadata) holds it."""
+    wanted = _checked_version(version)
     cert = ctx.certificates.find(validate_name(name, "certificate name"))
     if cert is None:
         raise NotFound(f"certificate {name} was not found", code="CertificateNotFound")
     secret = ctx.secret_of(cert)
     known = ctx.settings.vault_named(secret.vault_url)
     resource_id = known.resource_id if known and known.resource_id else None
-    if not cert.has_been_issued:
+    if wanted is not None and not _has_version(ctx, cert, wanted):
+        raise NotFound(f"certificate {name} has no version {wanted}", code="VersionNotFound")
+    chosen = wanted or cert.secret_version
+    if not chosen:
         return SecretLocation(secret.id, None, None, None, resource_id)
-    version_id = f"{secret.id}/{cert.secret_version}"
-    return SecretLocation(secret.id, cert.secret_version, version_id, portal_url(version_id), resource_id)
+    version_id = f"{secret.id}/{chosen}"
+    return SecretLocation(secret.id, chosen, version_id, portal_url(version_id), resource_id)
+
+
+def _has_version(ctx: AppContext, cert: Certificate, version: str) -> bool:
+    try:
+        return any(v.version.lower() == version for v in ctx.vault_of(cert).list_versions(cert.secret_name))
+    except NotFound:  # the secret itself does not exist yet
+        return False
 
 
 def _validate(request: ExportRequest) -> tuple[ExportFormat, Encryption | None, str | None]:
@@ -221,9 +233,12 @@ def _validate(request: ExportRequest) -> tuple[ExportFormat, Encryption | None, 
         encryption = Encryption.MODERN if request.include_key else None
     if fmt is ExportFormat.PFX or request.include_key:
         check_password(request.password)
-    version = request.version
-    if version is not None:
-        if not isinstance(version, str) or not VERSION_PATTERN.fullmatch(version):
-            raise BadRequest("version must be a Key Vault secret version (32 hex digits)", code="InvalidVersion")
-        version = version.lower()
-    return fmt, encryption, version
+    return fmt, encryption, _checked_version(request.version)
+
+
+def _checked_version(version: object) -> str | None:
+    if version is None:
+        return None
+    if not isinstance(version, str) or not VERSION_PATTERN.fullmatch(version):
+        raise BadRequest("version must be a Key Vault secret version (32 hex digits)", code="InvalidVersion")
+    return version.lower()

@@ -190,6 +190,11 @@ def _put_binding_once(
     if link.resource_id:  # the link indexes an App Service certificate: the binding is made in ARM
         created = ctx.bindings.find(app, hostname) is None
         return bind_hostname(ctx, link, app, hostname, ssl_state.value, request.slot), created
+    if request.slot:  # never dropped silently: a slot is App Service's, and this link is certsync's alone
+        raise BadRequest(
+            f"field slot applies to App Service links only; linked certificate {link.name} is kept in certsync alone",
+            code="InvalidField",
+        )
     ref = parse_secret_id(link.secret_id)
     held = certificate_at(ctx.vault_for(ref.vault_url), ref.name, link.version)
     pki.check_usable(held.bundle, [hostname], utcnow())
@@ -243,7 +248,15 @@ def _undo(ctx: AppContext, binding: SslBinding, previous: SslBinding | None) -> 
 
 
 def delete_binding(ctx: AppContext, app: str, hostname: str) -> None:
-    binding = ctx.bindings.find(validate_app(app), normalize_hostname(hostname))
-    if binding is None:
-        raise NotFound(f"app {app} has no binding for {hostname}", code="BindingNotFound")
-    ctx.bindings.delete(binding)
+    """Delete with the ETag of the read; a sync or a PUT that writes the binding meanwhile costs a
+    try: read again and delete what is there now (never a 412). Gone meanwhile: 404; still
+    changing after every try: 503 Contended, nothing deleted."""
+    app, hostname = validate_app(app), normalize_hostname(hostname)
+
+    def attempt() -> None:
+        binding = ctx.bindings.find(app, hostname)
+        if binding is None:
+            raise NotFound(f"app {app} has no binding for {hostname}", code="BindingNotFound")
+        ctx.bindings.delete(binding)
+
+    retry_lost_races(attempt, f"binding {app}/{hostname}")

@@ -131,7 +131,13 @@ INJECTION = "x' or PartitionKey ne '"
         ("GET", "certificates/nope-missing", None, 404, "CertificateNotFound"),
         ("GET", f"certificates/{INJECTION}", None, 400, "InvalidName"),
         ("PATCH", "certificates/nope-missing", {"autoRenew": False}, 404, "CertificateNotFound"),
-        ("PATCH", "certificates/nope-missing", {"autoRenew": None}, 400, "InvalidField"),
+        ("PATCH", "certificates/nope-missing", {"autoRenew": None}, 400, "MissingField"),
+        ("PATCH", "certificates/nope-missing", {"autoRenew": "yes"}, 400, "InvalidField"),
+        ("POST", "certificates", {"name": None, "hostnames": ["a.example.com"]}, 400, "MissingField"),
+        ("POST", "certificates", {"name": "ok8", "hostnames": None}, 400, "MissingField"),
+        ("POST", "links", {"name": None, "certificate": "x"}, 400, "MissingField"),
+        ("PUT", "apps/app1/bindings/a.example.com", {"link": None}, 400, "MissingField"),
+        ("POST", "certificates/nope-missing/export", {"format": None}, 400, "MissingField"),
         ("PATCH", "certificates/nope-missing", {"other": 1}, 400, "UnknownField"),
         ("DELETE", "certificates/nope-missing", None, 404, "CertificateNotFound"),
         ("POST", "certificates/nope-missing/sync", None, 404, "CertificateNotFound"),
@@ -166,3 +172,9 @@ def test_bad_input_gets_a_clear_4xx(api, method, path, body, status, code):
     assert response.status_code == status, response.text
     assert response.json()["error"]["code"] == code
     assert "Traceback" not in response.text
+
+
+def test_a_required_field_sent_as_null_is_named(api):
+    response = api.call("POST", "links", {"name": None, "certificate": "x"})
+    assert response.status_code == 400, response.text
+    assert response.json()["error"] == {"code": "MissingField", "message": "field(s) name must have a value, not null"}

@@ -261,6 +261,16 @@ def test_secret_endpoint(api, issued, secret_client):
     assert "value" not in body
 
 
+def test_secret_endpoint_names_the_version_asked_for(api, issued):
+    name, version = issued["name"], issued["keyVaultSecretVersion"]
+    asked = api.call("GET", f"certificates/{name}/secret?version={version}")
+    assert asked.status_code == 200 and asked.json()["version"] == version, asked.text
+    missing = api.call("GET", f"certificates/{name}/secret?version={'0' * 32}")
+    assert missing.status_code == 404 and missing.json()["error"]["code"] == "VersionNotFound"
+    bad = api.call("GET", f"certificates/{name}/secret?version=latest")
+    assert bad.status_code == 400 and bad.json()["error"]["code"] == "InvalidVersion"
+
+
 # --- history and secrecy -----------------------------------------------------------------------
 
 def test_exports_are_listed_in_the_history_without_the_password(api, unique):

@@ -7,7 +7,7 @@ import pytest
 
 import shared.tables
 from shared.errors import Contended
-from shared.links import BindingRequest, NewLink, create_link, delete_link, put_binding
+from shared.links import BindingRequest, NewLink, create_link, delete_binding, delete_link, put_binding
 from shared.sync.executor import sync_link
 from tests.fakes.context import Fakes
 from tests.service.conftest import HOST, answer, issued, linked_and_bound, upload_version
@@ -73,3 +73,27 @@ def test_binding_a_hostname_another_request_binds_meanwhile_replaces_it(fakes: F
     assert isinstance(answered, tuple), answered
     binding = fakes.ctx.bindings.find("app1", HOST)
     assert binding is not None and binding.link == "shop-b"
+
+
+def test_deleting_a_binding_a_sync_writes_meanwhile_deletes_it(fakes: Fakes) -> None:
+    linked_and_bound(fakes, issued(fakes, "shop"), "shop-link")
+    fakes.hooks.on("before:bindings.delete", lambda *_: _renewed_and_synced(fakes, "shop-link"))
+
+    deleted = answer(lambda: delete_binding(fakes.ctx, "app1", HOST))
+
+    assert deleted is None and fakes.ctx.bindings.find("app1", HOST) is None
+
+
+def test_a_binding_that_never_stops_changing_answers_contended_and_stays(fakes: Fakes) -> None:
+    linked_and_bound(fakes, issued(fakes, "shop"), "shop-link")
+
+    def rewrite(*_: object) -> None:
+        binding = fakes.ctx.bindings.find("app1", HOST)
+        assert binding is not None
+        fakes.ctx.bindings.save(binding)
+
+    fakes.hooks.on("before:bindings.delete", rewrite, times=100)
+    deleted = answer(lambda: delete_binding(fakes.ctx, "app1", HOST))
+
+    assert isinstance(deleted, Contended) and deleted.status == 503
+    assert fakes.ctx.bindings.find("app1", HOST) is not None
