@@ -124,8 +124,10 @@ export const getLink = (name) => json("GET", `links/${seg(name)}`);
 export const createLink = (spec) => json("POST", "links", spec);
 export const deleteLink = (name) => json("DELETE", `links/${seg(name)}`);
 export const syncLink = (name) => start(`links/${seg(name)}/sync`);
-export const putBinding = (app, hostname, link, sslState) =>
-  json("PUT", `apps/${seg(app)}/bindings/${seg(hostname)}`, { link, sslState });
+export const putBinding = (app, hostname, link, sslState, slot) =>
+  json("PUT", `apps/${seg(app)}/bindings/${seg(hostname)}`, slot ? { link, sslState, slot } : { link, sslState });
+/** Link to an App Service app: creates the certificate resource in its resource group, binds `hostnames`. */
+export const linkToApp = (app, body) => json("POST", `apps/${seg(app)}/certificates`, body);
 export const deleteBinding = (app, hostname) => json("DELETE", `apps/${seg(app)}/bindings/${seg(hostname)}`);
 
 // --- operations ---

@@ -2,8 +2,9 @@
 // certsync certificate or any Key Vault secret id. #/links/<name> : one link and its bindings.
 
 import * as api from "./api.js";
+import { armCertificate } from "./app-service.js";
 import { bindingsEditor } from "./bindings.js";
-import { PagedTable, confirmButton, field, messageArea, run, time } from "./components.js";
+import { PagedTable, confirmButton, field, messageArea, run, thumbprintComparison, time } from "./components.js";
 import { fill, h } from "./dom.js";
 import { ProgressPanel } from "./operations.js";
 
@@ -140,7 +141,8 @@ export async function linkView(main, name, { signal }) {
       ...[
         ["Scope", l.scope],
         ["Source", source(l)],
-        ["Thumbprint held", l.thumbprint ? h("code", { class: "thumbprint" }, l.thumbprint) : "—"],
+        ["App Service", armCertificate(l) || h("span", { class: "muted" }, "none (a link kept in certsync alone)")],
+        ["Thumbprint held", thumbprintComparison(l.thumbprint, l.currentThumbprint)],
         ["Version held", l.version ? h("code", {}, l.version) : "—"],
         ["Hostnames", l.hostnames.join(", ")],
         ["Expires", time(l.notAfter)],
@@ -152,7 +154,7 @@ export async function linkView(main, name, { signal }) {
     fill(
       bindings,
       h("h2", { id: "bindings-heading" }, `Bindings (${l.bindings.length})`),
-      bindingsEditor(l.name, l.bindings, { onChanged: reload, linkThumbprint: l.thumbprint }),
+      bindingsEditor(l, { onChanged: reload }),
     );
   };
   const sync = h("button", { type: "button", class: "primary" }, "Sync");

@@ -3,6 +3,7 @@
 // / Export, the progress of running operations and the history.
 
 import * as api from "./api.js";
+import { appServiceLinkForm, armCertificate } from "./app-service.js";
 import { bindingsEditor } from "./bindings.js";
 import { KEY_TYPES } from "./certificates-view.js";
 import {
@@ -51,9 +52,10 @@ export async function overviewView(main, name, { signal }) {
   const links = new PagedTable({
     caption: "Linked certificates",
     name: "links",
-    columns: ["Linked certificate", "State", "Thumbprint: held / in Key Vault", "Last synced", "Bindings", "Actions"],
+    columns: ["Linked certificate", "State, last sync", "Thumbprint: held / in Key Vault", "Bindings: served thumbprint"],
     empty: "No linked certificates. Link this certificate to an app below.",
-    text: (l) => `${l.name} ${l.scope} ${l.bindings.map((b) => `${b.app} ${b.hostname}`).join(" ")}`,
+    text: (l) =>
+      `${l.name} ${l.scope} ${l.resourceId || ""} ${l.bindings.map((b) => `${b.app} ${b.slot || ""} ${b.hostname}`).join(" ")}`,
     toggles: [{ label: "Only out of sync", test: (l) => !l.inSync }],
     row: (l) => linkRow(l, { messages, follow, reload }),
   });
@@ -113,7 +115,14 @@ export async function overviewView(main, name, { signal }) {
     progress.el,
     messages.el,
     h("section", { "aria-label": "Certificate details" }, facts),
-    h("section", { "aria-labelledby": "links-heading" }, linksTitle, linkForm(name, reload), links.el),
+    h(
+      "section",
+      { "aria-labelledby": "links-heading" },
+      linksTitle,
+      linkForm(name, reload),
+      appServiceLinkForm(name, reload),
+      links.el,
+    ),
     h("section", { "aria-labelledby": "history-heading" }, h("h2", { id: "history-heading" }, "History"), historyList.el),
   );
   rekeyType.id = "rekey-type";
@@ -192,6 +201,8 @@ function linkRow(l, { messages, follow, reload }) {
       { scope: "row" },
       h("a", { href: `#/links/${encodeURIComponent(l.name)}`, "data-focus": "name" }, l.name),
       h("div", { class: "muted small" }, `scope ${l.scope}`),
+      h("div", { class: "row-actions" }, sync, " ", remove, rowMessages.el),
+      armCertificate(l),
     ),
     h(
       "td",
@@ -201,6 +212,8 @@ function linkRow(l, { messages, follow, reload }) {
       !l.lastSyncError && l.syncError
         ? h("div", { class: "error small" }, "The version in Key Vault cannot be synced: ", l.syncError)
         : null,
+      h("div", { class: "muted small" }, "synced ", time(l.lastSyncedAt, true)),
+      h("div", { class: "muted small" }, "checked ", time(l.lastCheckedAt, true)),
     ),
     h(
       "td",
@@ -208,9 +221,7 @@ function linkRow(l, { messages, follow, reload }) {
       thumbprintComparison(l.thumbprint, l.currentThumbprint),
       !l.inSync && l.version ? h("div", { class: "muted small" }, "holds version ", h("code", {}, l.version.slice(0, 8))) : null,
     ),
-    h("td", {}, time(l.lastSyncedAt, true), h("div", { class: "muted small" }, "checked ", time(l.lastCheckedAt, true))),
-    h("td", {}, bindingsEditor(l.name, l.bindings, { onChanged: reload, linkThumbprint: l.thumbprint })),
-    h("td", { class: "row-actions" }, sync, " ", remove, rowMessages.el),
+    h("td", { class: "bindings-cell" }, bindingsEditor(l, { onChanged: reload })),
   );
 }
 

@@ -37,6 +37,7 @@ ASSETS = (
     "format.js",
     "components.js",
     "bindings.js",
+    "app-service.js",
     "operations.js",
     "certificates-view.js",
     "overview-view.js",

@@ -1,11 +1,12 @@
 """JSON shapes of the API (camelCase), one function per resource."""
 from __future__ import annotations
 
+from shared.appservice.resources import app_resource_id
 from shared.attention import Attention
 from shared.clock import to_iso
 from shared.conditions import Condition
 from shared.model import Certificate, Delivery, LinkedCertificate, Operation, SslBinding
-from shared.overview import CertificateOverview, CertificateSummary, LinkState
+from shared.overview import BindingState, CertificateOverview, CertificateSummary, LinkState
 
 iso = to_iso
 
@@ -107,7 +108,19 @@ def link_state(s: LinkState) -> dict:
         "inSync": s.in_sync,
         "syncState": s.state.value,
         "conditions": conditions(s.conditions),
-        "bindings": [binding(b) for b in s.bindings],
+        "bindings": [binding_state(b, s.link) for b in s.binding_states],
+    }
+
+
+def binding_state(s: BindingState, owner: LinkedCertificate) -> dict:
+    """A binding in an overview: measured like its link, with the app's ARM resource id."""
+    b = s.binding
+    return {
+        **binding(b),
+        "appResourceId": app_resource_id(owner.resource_id, b.resource_group, b.app, b.slot) or None,
+        "inSync": s.in_sync,
+        "syncState": s.state,
+        "outOfSyncReason": s.reason or None,
     }
 
 

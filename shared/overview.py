@@ -24,6 +24,32 @@ from shared.sync.planner import LinkSyncState, link_sync_state, newest_known, sy
 
 
 @dataclass(frozen=True)
+class BindingState:
+    """One binding measured like its link: in sync when it serves the newest known version."""
+
+    binding: SslBinding
+    state: str  # InSync, BindingBehind (serves other than its link holds), LinkBehind (its link is behind)
+    reason: str  # why not, in words ("" when in sync)
+
+    @property
+    def in_sync(self) -> bool:
+        return self.state == "InSync"
+
+
+def binding_state(binding: SslBinding, link: LinkedCertificate, newest: str, sync_error: str = "") -> BindingState:
+    """Pure: a binding on another thumbprint than its link's lags its link (a sync cut short, or
+    a move App Service refused); one on its link's lags with the link when that is behind."""
+    failed = f"; the last sync failed: {sync_error}" if sync_error else ""
+    if binding.thumbprint != link.thumbprint:
+        why = f"serves another certificate than its linked certificate holds (a sync cut short or refused){failed}"
+        return BindingState(binding, "BindingBehind", why)
+    if newest and binding.thumbprint != newest:
+        why = f"its linked certificate is behind the newest version; a sync moves both{failed}"
+        return BindingState(binding, "LinkBehind", why)
+    return BindingState(binding, "InSync", "")
+
+
+@dataclass(frozen=True)
 class LinkState:
     link: LinkedCertificate
     newest_thumbprint: str  # the newest version certsync knows of for the secret
@@ -35,6 +61,10 @@ class LinkState:
     @property
     def in_sync(self) -> bool:
         return self.state is LinkSyncState.IN_SYNC
+
+    @property
+    def binding_states(self) -> list[BindingState]:
+        return [binding_state(b, self.link, self.newest_thumbprint, self.sync_error) for b in self.bindings]
 
 
 @dataclass(frozen=True)

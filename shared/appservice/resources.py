@@ -94,6 +94,16 @@ class ArmApp:
     server_farm_id: str
 
 
+def app_resource_id(certificate_id: str, resource_group: str, site: str, slot: str = "") -> str:
+    """The site's (or slot's) resource id; App Service binds a certificate only within its
+    webspace, so the site is in the certificate resource's subscription. "" without one."""
+    if not certificate_id or not resource_group:
+        return ""
+    subscription = parse_resource_id(certificate_id).subscription
+    site_id = f"/subscriptions/{subscription}/resourceGroups/{resource_group}/providers/Microsoft.Web/sites/{site}"
+    return f"{site_id}/slots/{slot}" if slot else site_id
+
+
 def link_name(cert: ArmCertificate) -> str:
     """A certsync link name for an ARM certificate: its own name when that is a valid link name,
     else a slug; always suffixed with a hash of the resource id, since names are unique only

@@ -346,6 +346,14 @@ def test_what_a_user_deletes_in_arm_leaves_the_overview_at_the_next_sweep(stack:
         return sorted(b["hostname"] for b in state["bindings"])
 
     assert bound_hosts() == sorted(hosts)
+    [state] = stack.api.call("GET", f"certificates/{name}").json()["linkedCertificates"]
+    site_id = f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{group}/providers/Microsoft.Web/sites"
+    assert sorted((b["appResourceId"], b["slot"], b["syncState"]) for b in state["bindings"]) == [
+        (f"{site_id}/{api}", None, "InSync"),
+        (f"{site_id}/{web}", None, "InSync"),
+        (f"{site_id}/{web}", None, "InSync"),
+        (f"{site_id}/{web}/slots/staging", "staging", "InSync"),
+    ]
     stack.web.web_apps.delete_slot(group, web, "staging")
     stack.web.web_apps.delete(group, api)
     stack.web.web_apps.create_or_update_host_name_binding(
