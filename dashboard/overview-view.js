@@ -10,6 +10,7 @@ import {
   PagedTable,
   badge,
   confirmButton,
+  errorMessage,
   expiry,
   field,
   messageArea,
@@ -133,7 +134,10 @@ export async function overviewView(main, name, { signal }) {
   api
     .secretLocation(name)
     .then((loc) => fill(secretLink, secretAnchor(loc)))
-    .catch(() => {});
+    .catch((err) => {
+      // A missing certificate is already reported above; any other failure is said where the link would be.
+      if (err.status !== 404) fill(secretLink, errorMessage(err));
+    });
   return overview;
 }
 
