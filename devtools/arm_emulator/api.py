@@ -94,7 +94,7 @@ def _page_size(state: ArmState, request: ArmRequest) -> int:
 
 def _page(items: list[dict[str, Any]], size: int, request: ArmRequest) -> dict[str, Any]:
     token = request.query.get("$skiptoken")
-    after = _decode(token) if token is not None else None
+    after = _decode(token, request) if token is not None else None
     ordered = sorted(items, key=lambda item: str(item["id"]).lower())
     remaining = [item for item in ordered if after is None or str(item["id"]).lower() > after]
     chosen = remaining[:size]
@@ -107,8 +107,17 @@ def _page(items: list[dict[str, Any]], size: int, request: ArmRequest) -> dict[s
     return page
 
 
-def _decode(token: str) -> str:
+def _decode(token: str, request: ArmRequest) -> str:
+    """The last id of the previous page. One that is not a resource id in the request's
+    subscription was never handed out by this list: 400, as ARM answers a token it cannot read
+    (a forged one used to give an empty page). One that decodes but sorts past the end gives an
+    empty page."""
+    invalid = bad_request("The $skiptoken parameter is invalid.", "InvalidSkipToken")
     try:
-        return base64.b64decode(token.encode("ascii"), altchars=b"-_", validate=True).decode("utf-8")
+        marker = base64.b64decode(token.encode("ascii"), altchars=b"-_", validate=True).decode("utf-8")
     except (binascii.Error, ValueError, UnicodeError):
-        raise bad_request("The $skiptoken parameter is invalid.", "InvalidSkipToken") from None
+        raise invalid from None
+    subscription = "/".join(request.path.lower().split("/")[:3])  # "/subscriptions/<id>"
+    if not marker.startswith(subscription + "/") or marker != marker.lower():
+        raise invalid
+    return marker

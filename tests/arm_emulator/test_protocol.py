@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 
 import pytest
@@ -59,6 +60,25 @@ def test_resource_group_list_pages(groups: ResourceManagementClient, raw: RawArm
     assert sorted(names) == ["a", "b", "c", "certsync-local", "d"]
     assert [g["name"] for g in first["value"]] == ["a", "b"]
     assert [g["name"] for g in second["value"]] == ["c", "certsync-local"]
+
+
+def _token(marker: str) -> str:
+    return base64.urlsafe_b64encode(marker.encode()).decode()
+
+
+@pytest.mark.parametrize(
+    "marker", ["foo", "/subscriptions/00000000-0000-0000-0000-000000000000/resourcegroups/a", f"{GROUPS}/A"]
+)
+def test_a_skiptoken_this_list_never_handed_out_is_400(raw: RawArm, marker: str) -> None:
+    response = raw.call("GET", GROUPS, api_version="2025-04-01", params={"$skiptoken": _token(marker)})
+
+    assert response.status_code == 400 and response.json()["error"]["code"] == "InvalidSkipToken"
+
+
+def test_a_skiptoken_past_the_end_gives_an_empty_page(raw: RawArm) -> None:
+    response = raw.call("GET", GROUPS, api_version="2025-04-01", params={"$skiptoken": _token(f"{GROUPS}/zzz")})
+
+    assert response.status_code == 200 and response.json()["value"] == []
 
 
 @pytest.mark.parametrize(
