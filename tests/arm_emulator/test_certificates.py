@@ -165,3 +165,26 @@ def test_certificate_needs_a_source(web: WebSiteManagementClient, world: AppWorl
         web.certificates.create_or_update("apps", "empty", Certificate(location=LOCATION))
 
     assert caught.value.status_code == 400
+
+
+def test_subscription_list_filters_by_key_vault_id_across_pages(world: AppWorld) -> None:
+    other_vault = LOCAL_VAULT_ID.replace("/vaults/local", "/vaults/elsewhere")
+    for name in ("a", "b", "c"):
+        world.import_cert(name, make_pfx(f"{name}.example.com"))
+    world.web.certificates.create_or_update(
+        "apps", "x", Certificate(location=LOCATION, key_vault_id=other_vault, key_vault_secret_name="x")
+    )
+
+    local = world.web.certificates.list(filter=f"KeyVaultId eq '{LOCAL_VAULT_ID.upper()}'")
+    elsewhere = world.web.certificates.list(filter=f"KeyVaultId eq '{other_vault}'")
+
+    assert sorted(c.name for c in local) == ["a", "b", "c"]
+    assert [c.name for c in elsewhere] == ["x"]
+
+
+def test_a_filter_the_emulator_cannot_apply_is_refused(world: AppWorld) -> None:
+    with pytest.raises(HttpResponseError) as caught:
+        list(world.web.certificates.list(filter="properties/hostNames/any(h: h eq 'a.example.com')"))
+
+    assert caught.value.status_code == 400
+    assert caught.value.error is not None and caught.value.error.code == "InvalidFilter"
