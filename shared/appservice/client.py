@@ -27,6 +27,7 @@ from azure.mgmt.web.models import (
 )
 
 from shared.appservice.resources import ArmApp, ArmBinding, ArmCertificate, parse_resource_id
+from shared.clock import utcnow
 from shared.credentials import EmulatorCredential
 from shared.dependencies import ARM, response_hook
 from shared.errors import BadRequest, CertsyncError, Conflict, DependencyError, Forbidden, NotFound
@@ -173,6 +174,7 @@ def _certificate(c: Any) -> ArmCertificate:
         expiration=c.expiration_date,
         host_names=tuple(c.host_names or ()),
         secret_status=_text(c.key_vault_secret_status),
+        read_at=utcnow(),
     )
 
 

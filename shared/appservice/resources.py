@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 SUCCEEDED = "Succeeded"  # keyVaultSecretStatus once App Service has read the secret
@@ -49,6 +49,7 @@ class ArmCertificate:
     expiration: datetime | None = None
     host_names: tuple[str, ...] = ()
     secret_status: str = ""  # keyVaultSecretStatus: Succeeded, AzureServiceUnauthorizedToAccessKeyVault, ...
+    read_at: datetime | None = field(default=None, compare=False)  # when ARM answered with this
 
     @property
     def id(self) -> str:

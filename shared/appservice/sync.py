@@ -31,13 +31,13 @@ from shared.appservice.stale import (
 )
 from shared.clock import utcnow
 from shared.errors import BadRequest, CertsyncError, Conflict, NotFound
-from shared.model import LinkedCertificate, SslBinding, SslState
+from shared.model import Certificate, LinkedCertificate, SslBinding, SslState
+from shared.observations import read_current
 from shared.ports import AppService
 from shared.revocation import check_not_revoked
 from shared.secret_refs import (
     CurrentCertificate,
     SecretRef,
-    current_certificate,
     parse_secret_id,
 )
 from shared.tables import retry_on_conflict
@@ -128,7 +128,7 @@ def sync_secret(ctx: AppContext, secret: SecretRef, certificate: str = "") -> Ar
     certs = [c for c in listed if c.references(vault_id, secret.name)]
     if not certs:
         return result
-    current = current_certificate(ctx.vault_for(secret.vault_url), secret.name)
+    current = read_secret(ctx, secret, ctx.certificates.find(certificate) if certificate else None)
     groups = GroupBindings(arm(ctx))
     for cert in certs:
         try:
@@ -138,6 +138,17 @@ def sync_secret(ctx: AppContext, secret: SecretRef, certificate: str = "") -> Ar
             continue
         result.add(changed, moved, removed)
     return result
+
+
+def read_secret(ctx: AppContext, secret: SecretRef, owner: Certificate | None) -> CurrentCertificate:
+    """The secret's current version, recorded on the certificate whose secret it is like every
+    Key Vault read (observations.py: never backwards, never failing the read)."""
+    if owner is not None and ctx.secret_of(owner).id != secret.id:
+        owner = None  # a resource importing another secret than the certificate's own
+    reading = read_current(ctx, ctx.vault_for(secret.vault_url), secret.name, owner)
+    if reading.current is None:
+        raise reading.error or NotFound(f"secret {secret.name} has no usable version", code="SecretDisabled")
+    return reading.current
 
 
 class GroupBindings:
@@ -255,7 +266,10 @@ def index(
     bindings: list[tuple[ArmBinding, bool]],
     last_error: str,
 ) -> LinkedCertificate:
-    """Write ARM's state into the link and binding rows (ETag-checked upserts)."""
+    """Write ARM's state into the link and binding rows (ETag-checked upserts). What ARM holds
+    (thumbprint, expiration, keyVaultSecretStatus) is recorded after a failed sync too, like a
+    Key Vault read (observations.py): App Service may have pulled a version by itself. A read
+    older than the one the row records never replaces it (by when ARM answered)."""
     now = utcnow()
     secret_id = f"{imported_vault_url(ctx, cert)}/secrets/{cert.key_vault_secret_name}"
 
@@ -263,20 +277,32 @@ def index(
         existing = ctx.links.find(link_name(cert))
         link = existing or LinkedCertificate(link_name(cert), cert.resource_group, parse_secret_id(secret_id).id)
         link.certificate = certificate or link.certificate
-        link.resource_id, link.server_farm_id, link.secret_status = cert.id, cert.server_farm_id, cert.secret_status
-        link.last_checked_at, link.last_sync_error = now, last_error[:1000]
-        if not last_error:
-            if link.thumbprint != cert.thumbprint:
+        link.resource_id, link.last_sync_error = cert.id, last_error[:1000]
+        if existing is None or _not_older(cert, link):
+            if not last_error and link.thumbprint != cert.thumbprint:
                 link.last_synced_at = now
-            link.thumbprint, link.not_after, link.hostnames = cert.thumbprint, cert.expiration, cert.host_names
-            if current is not None and current.thumbprint == cert.thumbprint:
-                link.version, link.secret_updated_on = current.version.version, current.version.updated_on
+            _record_arm_state(link, cert, current)
+            link.last_checked_at = now
         return ctx.links.save(link) if existing else ctx.links.add(link)
 
     link = retry_on_conflict(upsert_link)
     if bindings:
         _index_bindings(ctx, link, [(_row(link, b, now), written) for b, written in bindings])
     return link
+
+
+def _not_older(cert: ArmCertificate, link: LinkedCertificate) -> bool:
+    """ARM's answer was read no earlier than the row's last recorded read (an answer without a
+    read time is as new as now)."""
+    return cert.read_at is None or link.last_checked_at is None or cert.read_at >= link.last_checked_at
+
+
+def _record_arm_state(link: LinkedCertificate, cert: ArmCertificate, current: CurrentCertificate | None) -> None:
+    link.server_farm_id, link.secret_status = cert.server_farm_id, cert.secret_status
+    if cert.thumbprint:
+        link.thumbprint, link.not_after, link.hostnames = cert.thumbprint, cert.expiration, cert.host_names
+    if current is not None and current.thumbprint == cert.thumbprint:
+        link.version, link.secret_updated_on = current.version.version, current.version.updated_on
 
 
 def imported_vault_url(ctx: AppContext, cert: ArmCertificate) -> str:
@@ -347,7 +373,8 @@ def sync_indexed_link(ctx: AppContext, link: LinkedCertificate) -> tuple[bool, i
             f"{link.resource_id} no longer exists in Azure Resource Manager; certsync removed its index rows",
             code="LinkNotFound",
         ) from None
-    current = current_certificate(ctx.vault_for(imported_vault_url(ctx, cert)), cert.key_vault_secret_name)
+    secret = parse_secret_id(f"{imported_vault_url(ctx, cert)}/secrets/{cert.key_vault_secret_name}")
+    current = read_secret(ctx, secret, ctx.certificates.find(link.certificate) if link.certificate else None)
     changed, moved, _ = sync_certificate(ctx, cert, current, link.certificate, snapshot=snapshot)
     return changed, moved
 
@@ -368,15 +395,16 @@ def sweep(ctx: AppContext) -> ArmSyncResult:
         vault_url = vault_url_for_id(ctx, cert.key_vault_id)
         if vault_url is not None:
             by_secret[f"{vault_url}/secrets/{cert.key_vault_secret_name.lower()}"].append(cert)
-    owners = {ctx.secret_of(c).id: c.name for c in ctx.certificates.list() if c.secret_name}
+    owners = {ctx.secret_of(c).id: c for c in ctx.certificates.list() if c.secret_name}
     groups = GroupBindings(arm(ctx))
     for secret, certs in by_secret.items():
+        owner = owners.get(secret)
+        owner_name = owner.name if owner else ""
         try:
-            ref = parse_secret_id(secret)
-            current = current_certificate(ctx.vault_for(ref.vault_url), ref.name)
+            current = read_secret(ctx, parse_secret_id(secret), owner)
         except CertsyncError as err:
             for cert in certs:
-                record_error(ctx, cert, None, owners.get(secret, ""), err)
+                record_error(ctx, cert, None, owner_name, err)
                 result.failures[link_name(cert)] = err.code
             continue
         for cert in certs:
@@ -384,9 +412,7 @@ def sweep(ctx: AppContext) -> ArmSyncResult:
                 if _settled(cert, current, snapshot.links.get(link_name(cert))):
                     result.bindings_removed += _drop_settled_bindings_gone(ctx, cert, groups, snapshot)
                     continue
-                changed, moved, removed = sync_certificate(
-                    ctx, cert, current, owners.get(secret, ""), groups, snapshot
-                )
+                changed, moved, removed = sync_certificate(ctx, cert, current, owner_name, groups, snapshot)
             except CertsyncError as err:
                 result.failures[link_name(cert)] = err.code
                 continue

@@ -13,6 +13,7 @@ from dataclasses import replace
 
 from shared import pki
 from shared.appservice.resources import SUCCEEDED, ArmApp, ArmBinding, ArmCertificate
+from shared.clock import utcnow
 from shared.errors import BadRequest, CertsyncError, NotFound
 from shared.hostnames import covers
 from shared.ports import SecretStore
@@ -57,7 +58,7 @@ class FakeAppService:
 
     def list_certificates(self, subscription: str) -> list[ArmCertificate]:
         self._call("list_certificates")
-        return [c for c in self.certificates.values() if c.subscription == subscription]
+        return [_read(c) for c in self.certificates.values() if c.subscription == subscription]
 
     def get_certificate(self, subscription: str, resource_group: str, name: str) -> ArmCertificate:
         self._call("get_certificate")
@@ -65,7 +66,7 @@ class FakeAppService:
         found = self.certificates.get(probe.id.lower())
         if found is None:
             raise NotFound(f"certificate {name} was not found", code="ResourceNotFound")
-        return found
+        return _read(found)
 
     def put_certificate(self, cert: ArmCertificate) -> ArmCertificate:
         self._call("put_certificate")
@@ -79,7 +80,7 @@ class FakeAppService:
                 if same_space and b.thumbprint == existing.thumbprint:
                     self.bindings[key] = replace(b, thumbprint=stored.thumbprint)
         self.certificates[cert.id.lower()] = stored
-        return stored
+        return _read(stored)
 
     def get_app(self, subscription: str, resource_group: str, site: str, slot: str = "") -> ArmApp:
         self._call("get_app")
@@ -159,6 +160,11 @@ class FakeAppService:
             )
         if not covers(owner.host_names, binding.hostname):
             raise BadRequest(f"certificate does not cover {binding.hostname}", code="BadRequest")
+
+
+def _read(cert: ArmCertificate) -> ArmCertificate:
+    """ARM's answer as the adapter gives it: stamped with when it was read."""
+    return replace(cert, read_at=utcnow())
 
 
 def _key(b: ArmBinding) -> tuple[str, str, str, str, str]:
