@@ -20,6 +20,16 @@ class ProtocolErrorReplies(BaseHTTPRequestHandler):
     default_request_version = "HTTP/1.0"  # a refusal before the version is parsed still gets a status line
     raw_requestline: bytes  # set by handle_one_request before parse_request
 
+    max_body_bytes: int | None = None  # a larger announced body is refused without inviting it
+
+    def handle_expect_100(self) -> bool:
+        """No "100 Continue" for a body over the limit: the handler answers 413 without reading it (RFC 9110
+        section 10.1.1), instead of inviting the client to upload megabytes only to have the connection closed."""
+        length = (self.headers.get("Content-Length") or "").strip()
+        if self.max_body_bytes is not None and length.isdigit() and int(length) > self.max_body_bytes:
+            return True
+        return super().handle_expect_100()
+
     def parse_request(self) -> bool:
         if len(self.raw_requestline.split()) == 2:  # "GET /path": HTTP/0.9, which nothing we emulate speaks
             self.command = ""

@@ -40,6 +40,7 @@ class _Handler(ProtocolErrorReplies):
     server_version = "devtools.local_host"
     disable_nagle_algorithm = True  # headers and body are separate writes: no 40 ms delayed-ACK stall
     timeout = IDLE_TIMEOUT_S  # a client that stops sending (mid-body or idle) frees its thread
+    max_body_bytes = MAX_BODY
     server: _Server
 
     def __getattr__(self, name: str):

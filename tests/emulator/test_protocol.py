@@ -218,3 +218,15 @@ def test_a_deeply_nested_skiptoken_or_fault_plan_is_400(raw: RawVault) -> None:
     plan = raw.manage("PUT", "faults", data=DEEP_JSON)
 
     assert (listing.status_code, plan.status_code) == (400, 400), (listing.text[:200], plan.text[:200])
+
+
+def test_an_announced_body_over_the_limit_is_413_without_100_continue(emulator: EmulatorHandle) -> None:
+    head = (
+        "PUT /secrets/big?api-version=7.6 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer t\r\n"
+        "Content-Type: application/json\r\nContent-Length: 200000000\r\nExpect: 100-continue\r\n\r\n"
+    )
+
+    reply = exchange_tls(emulator.port, head.encode())  # a client waits for 100 before sending the body
+
+    assert status_of(reply) == 413, reply[:200]
+    assert b"100 Continue" not in reply

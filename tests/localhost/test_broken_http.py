@@ -148,3 +148,12 @@ def test_oversized_header_is_431_with_a_status_line(sample_host: HostProcess) ->
 
     assert status_of(reply) == 431, reply[:200]
     assert reply.partition(b"\r\n\r\n")[2] == b""
+
+
+def test_an_announced_body_over_the_limit_is_413_without_100_continue(sample_host: HostProcess) -> None:
+    head = request_head("big", "Expect: 100-continue", "Content-Length: 200000000")
+
+    reply = exchange(sample_host, head)  # nothing of the body is sent: a client waits for 100 before sending
+
+    assert status_of(reply) == 413, reply[:200]
+    assert b"100 Continue" not in reply
