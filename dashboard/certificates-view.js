@@ -15,7 +15,7 @@ import {
   time,
 } from "./components.js";
 import { h } from "./dom.js";
-import { parseHostnames } from "./format.js";
+import { parseHostnames, vaultHost } from "./format.js";
 import { ProgressPanel } from "./operations.js";
 
 export const KEY_TYPES = ["RSA2048", "RSA3072", "RSA4096", "EC256", "EC384"];
@@ -30,9 +30,9 @@ export async function certificatesView(main, { signal }) {
   const table = new PagedTable({
     caption: "Certificates",
     name: "certificates",
-    columns: ["Name", "Hostnames", "Status", "Issuer", "Expires", "Auto-renew", "Renewal due", "Links out of sync"],
+    columns: ["Name", "Hostnames", "Status", "Issuer", "Vault", "Expires", "Auto-renew", "Renewal due", "Links out of sync"],
     empty: "No certificates yet.",
-    text: (c) => `${c.name} ${c.hostnames.join(" ")} ${c.status} ${c.issuer}`,
+    text: (c) => `${c.name} ${c.hostnames.join(" ")} ${c.status} ${c.issuer} ${vaultHost(c.vault)}`,
     toggles: [{ label: "Only with links out of sync", test: (c) => c.outOfSyncLinks > 0 }],
     row: (c) => certificateRow(c, messages),
   });
@@ -93,6 +93,7 @@ function certificateRow(c, messages) {
     h("td", { class: "hostnames" }, c.hostnames.join(", ")),
     h("td", {}, statusBadge(c.status), c.lastError ? h("div", { class: "error small" }, c.lastError) : null),
     h("td", {}, c.issuer, c.profile ? h("span", { class: "muted" }, ` (${c.profile})`) : null),
+    h("td", { class: "vault" }, vaultHost(c.vault)),
     h("td", {}, expiry(c.notAfter)),
     h("td", {}, h("span", { class: "switch" }, toggle, switchText)),
     h("td", {}, time(c.renewalDueAt)),
@@ -107,6 +108,7 @@ function createForm(progress, reload) {
   const keyType = select("keyType", KEY_TYPES, "RSA2048");
   const issuer = select("issuer", ISSUERS, "local");
   const validity = h("input", { name: "validityDays", type: "number", min: 1, max: 397, inputmode: "numeric" });
+  const vault = h("input", { name: "vault", autocomplete: "off", spellcheck: "false" });
   const autoRenew = h("input", { type: "checkbox", name: "autoRenew", checked: true });
   const submit = h("button", { type: "submit", class: "primary" }, "Create certificate");
   const form = h(
@@ -125,6 +127,7 @@ function createForm(progress, reload) {
             autoRenew: autoRenew.checked,
           };
           if (validity.value) spec.validityDays = Number(validity.value);
+          if (vault.value.trim()) spec.vault = vault.value.trim();
           const { operation, location } = await api.createCertificate(spec);
           form.reset();
           const done = await progress.track(operation, location, spec.name);
@@ -144,6 +147,7 @@ function createForm(progress, reload) {
     field("Key type", keyType),
     field("Issuer", issuer),
     field("Validity (days)", validity, "Optional, 1 to 397; the issuer's default otherwise."),
+    field("Key Vault", vault, "Optional: a configured vault's name or URL; the default vault otherwise."),
     checkboxField("Renew automatically", autoRenew),
     h("div", { class: "actions" }, submit),
     messages.el,

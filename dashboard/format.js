@@ -2,6 +2,16 @@
 
 const DAY = 24 * 60 * 60 * 1000;
 
+/** A vault's host, "shop-kv.vault.azure.net" or "127.0.0.1:9443" (the API gives its URL). */
+export function vaultHost(url) {
+  if (!url) return "—";
+  try {
+    return new URL(url).host;
+  } catch {
+    return url;
+  }
+}
+
 /** "2026-03-01" (UTC), or "—" when there is no date. */
 export function formatDate(iso) {
   return iso ? iso.slice(0, 10) : "—";

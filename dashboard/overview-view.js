@@ -23,6 +23,7 @@ import {
 } from "./components.js";
 import { fill, h } from "./dom.js";
 import { openExportDialog } from "./export-dialog.js";
+import { vaultHost } from "./format.js";
 import { ProgressPanel, historyTable, isActive, newestFirst } from "./operations.js";
 
 export async function overviewView(main, name, { signal }) {
@@ -173,6 +174,7 @@ function certificateFacts(o) {
     row("Key Vault version", o.currentVersion ? h("code", {}, o.currentVersion) : "—"),
     o.currentError ? row("Key Vault error", h("span", { class: "error" }, o.currentError)) : null,
     o.lastError ? row("Last error", h("span", { class: "error" }, o.lastError)) : null,
+    row("Key Vault", h("code", { class: "wrap", "data-vault": o.vault }, vaultHost(o.vault))),
     row("Key Vault secret", h("code", { class: "wrap" }, o.keyVaultSecretId)),
   ];
 }

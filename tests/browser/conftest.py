@@ -55,13 +55,13 @@ def write_browser_keys(keys_dir: Path, *, function_key: str = FUNCTION_KEY) -> N
 
 
 @pytest.fixture(scope="session")
-def stack(storage_and_vault, keys_dir, tmp_path_factory) -> Iterator[Stack]:
+def stack(storage_and_vault, second_vault, keys_dir, tmp_path_factory) -> Iterator[Stack]:
     """The app on a local host that enforces function keys, as Azure does (its own tables and
-    queue, so it never competes with the end-to-end stack for work)."""
+    queue, so it never competes with the end-to-end stack for work), with a second vault."""
     connection, vault_url, cert, logs = storage_and_vault
     write_browser_keys(keys_dir)
     env = app_env(connection, vault_url, cert, CERTSYNC_TABLE_PREFIX="browser", OPERATIONS_QUEUE="browser-operations",
-                  LOCAL_HOST_ENABLE_AUTH="true", LOCAL_HOST_KEYS_DIR=str(keys_dir))
+                  LOCAL_HOST_ENABLE_AUTH="true", LOCAL_HOST_KEYS_DIR=str(keys_dir), **second_vault.settings())
     port = free_port()
     host = env_only_host(port, env, tmp_path_factory.mktemp("browser-host"), log_path=logs / "browser-host.log")
     host.start()

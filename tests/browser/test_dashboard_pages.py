@@ -168,3 +168,29 @@ def test_keyboard_reaches_the_actions_with_a_visible_focus(page, dashboard, api,
         assert outline != "none", f"no visible focus on {tag} {text[:40]!r}"
     assert {"Renew", "Rekey", "Export…", "Open Key Vault secret", "Link this certificate to an app"} <= set(names)
     assert "Sync all links" not in names, "a disabled Sync is skipped by the keyboard"
+
+
+def test_a_certificate_created_into_the_second_vault_shows_its_vault(page, dashboard, api, second_vault, unique):
+    name = f"vault-b-{unique}"
+    default = f"vault-a-{unique}"
+    assert api.wait_operation(api.call("POST", "certificates", {"name": default, "hostnames": [f"{default}.example.com"],
+                                                                "keyType": "EC256"}))["status"] == "Succeeded"
+    page.goto(dashboard)
+    ready(page, "certificates")
+
+    page.locator("summary", has_text="New certificate").click()
+    form = page.locator("details.create form")
+    form.get_by_label("Name", exact=True).fill(name)
+    form.get_by_label("Hostnames", exact=True).fill(f"{name}.example.com")
+    form.get_by_label("Key type").select_option("EC256")
+    form.get_by_label("Key Vault").fill("second")
+    form.get_by_role("button", name="Create certificate").click()
+    expect(page.locator(".progress .op").first).to_have_attribute("data-status", "Succeeded", timeout=60_000)
+
+    host_b = second_vault.url.removeprefix("https://")
+    page.get_by_label("Filter certificates").fill(unique)
+    expect(certificate_row(page, name).locator("td.vault")).to_have_text(host_b)
+    expect(certificate_row(page, default).locator("td.vault")).not_to_have_text(host_b)
+    assert api.call("GET", f"certificates/{name}").json()["vault"] == second_vault.url
+    open_overview(page, dashboard, name)
+    expect(page.locator("dl.facts dt:text-is('Key Vault') + dd code")).to_have_text(host_b)

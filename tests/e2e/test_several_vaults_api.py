@@ -142,3 +142,19 @@ def test_a_certificate_in_the_second_vault_end_to_end(
     overview = api.call("GET", f"certificates/{name}").json()
     assert overview["currentThumbprint"] == fresh.thumbprint and overview["vault"] == second_vault.url
     vault_b.close()
+
+
+def test_a_bad_vault_list_is_a_start_error_shown_by_health(storage_and_vault, tmp_path_factory) -> None:
+    connection, vault_url, cert, logs = storage_and_vault
+    env = app_env(connection, vault_url, cert, KEY_VAULT_URLS="https://127.0.0.1:9443/secrets/x")
+    port = free_port()
+    host = env_only_host(port, env, tmp_path_factory.mktemp("bad-vaults"), log_path=logs / "bad-vaults-host.log")
+    host.start()
+    try:
+        host.wait_ready(90)
+        health = Api(f"http://127.0.0.1:{port}").call("GET", "health")
+    finally:
+        host.stop()
+
+    assert health.status_code == 503
+    assert "KEY_VAULT_URLS" in health.json()["configuration"]["detail"]
