@@ -75,7 +75,7 @@ param azureDnsResourceGroup string = ''
 @description('AZURE_DNS_ZONE_SCOPES: more places with DNS zones, \'sub1/rg-a,sub2\' (resource groups or whole subscriptions). Give certsync the DNS-01 TXT writer role there yourself.')
 param azureDnsZoneScopes string = ''
 
-@description('KEY_VAULT_URLS: more vaults certificates may be kept in, comma-separated https URLs (the template\'s own vault stays the default). Grant the app Key Vault Secrets Officer and Microsoft Azure App Service Key Vault Secrets User on each yourself.')
+@description('KEY_VAULT_URLS: more vaults certificates may be kept in, comma-separated https URLs (the template\'s own vault stays the default). Grant the app Key Vault Secrets Officer and Microsoft Azure App Service Key Vault Certificate User on each yourself.')
 param additionalKeyVaultUrls string = ''
 
 @description('KEY_VAULT_RESOURCE_IDS: the ARM ids of additionalKeyVaultUrls, in the same order (needed with appServiceScopes).')
@@ -107,7 +107,7 @@ param webhookCutoffHours int = 24
 @maxValue(3650)
 param operationRetentionDays int = 30
 
-@description('Object id of the \'Microsoft Azure App Service\' service principal in your tenant (az ad sp show --id abfa0a7c-a6b6-4736-8310-5855508787cd --query id -o tsv). It gets Key Vault Secrets User on the vault so App Service can import certificates from it; leave empty to grant it yourself.')
+@description('Object id of the \'Microsoft Azure App Service\' service principal in your tenant (az ad sp show --id abfa0a7c-a6b6-4736-8310-5855508787cd --query id -o tsv). It gets Key Vault Certificate User on the vault (the role Microsoft documents for App Service importing from Key Vault) so App Service can import certificates from it; leave empty to grant it yourself.')
 param appServicePrincipalObjectId string = ''
 
 @description('Put App Service Authentication (Microsoft Entra ID) in front of the app and set REQUIRE_ROLES=true: reads need the app role Certificates.Read, changes Certificates.Write, export Certificates.Export.')
@@ -127,7 +127,7 @@ var roles = {
   storageQueueDataContributor: '974c5e8b-45b9-4653-ba55-5f855dd0fb88'
   storageTableDataContributor: '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3'
   keyVaultSecretsOfficer: 'b86a8fe4-44ce-4948-aee5-eccb2c155cd7'
-  keyVaultSecretsUser: '4633458b-17de-408a-b874-0445c86b69e6'
+  keyVaultCertificateUser: 'db79e9a7-68ee-4b58-9aeb-b90e7c24fcba'
   monitoringMetricsPublisher: '3913510d-42f4-4e42-8a64-420c390055eb'
 }
 // The ARM actions certsync performs (shared/azure_rbac.py is the list; tests/infra compares).
@@ -336,11 +336,11 @@ resource secretsOfficer 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   }
 }
 
-resource appServiceSecretsUser 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(appServicePrincipalObjectId)) {
-  name: guid(vault.id, appServicePrincipalObjectId, roles.keyVaultSecretsUser)
+resource appServiceCertificateUser 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(appServicePrincipalObjectId)) {
+  name: guid(vault.id, appServicePrincipalObjectId, roles.keyVaultCertificateUser)
   scope: vault
   properties: {
-    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.keyVaultSecretsUser)
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.keyVaultCertificateUser)
     principalId: appServicePrincipalObjectId
     principalType: 'ServicePrincipal'
   }

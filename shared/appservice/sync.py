@@ -250,7 +250,10 @@ def not_imported(imported: ArmCertificate, current: CurrentCertificate) -> Certs
     status = imported.secret_status or "UnknownError"
     hint = ""
     if status == "AzureServiceUnauthorizedToAccessKeyVault":
-        hint = f"; give {APP_SERVICE_PRINCIPAL} the Key Vault Secrets User role (get secrets) on the vault"
+        hint = (
+            f"; give {APP_SERVICE_PRINCIPAL} the Key Vault Certificate User role on the vault "
+            "(or, with access policies, Get on secrets and certificates)"
+        )
     return Conflict(
         f"App Service holds thumbprint {imported.thumbprint or 'none'} for {imported.id}, not the current version's "
         f"{current.thumbprint}: keyVaultSecretStatus {status}{hint}",

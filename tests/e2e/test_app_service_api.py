@@ -219,7 +219,7 @@ def test_app_service_without_vault_access_shows_as_a_link_error(stack: ArmStack,
         return (links[0]["lastSyncError"] or "") if links else ""
 
     eventually(lambda: "AzureServiceUnauthorizedToAccessKeyVault" in link_error())
-    assert "Key Vault Secrets User" in link_error()
+    assert "Key Vault Certificate User" in link_error()
     assert new != old
     assert binding_thumbprint(stack, group, f"locked-{unique}", host) == old  # nothing else changed
     assert served_thumbprint(stack, host) == old
