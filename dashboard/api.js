@@ -96,6 +96,7 @@ export const renewCertificate = (name) => start(`certificates/${seg(name)}/renew
 export const rekeyCertificate = (name, keyType) =>
   start(`certificates/${seg(name)}/rekey`, keyType ? { keyType } : {});
 export const syncCertificate = (name) => start(`certificates/${seg(name)}/sync`);
+export const revokeCertificate = (name, reason) => start(`certificates/${seg(name)}/revoke`, { reason });
 export const secretLocation = (name) => json("GET", `certificates/${seg(name)}/secret`);
 
 /** POST .../export: the file as a Blob, named as the API's Content-Disposition says. */

@@ -20,6 +20,8 @@ const STATUS_KINDS = {
   Running: "info",
   Failed: "bad",
   Expired: "bad",
+  Revoking: "info",
+  Revoked: "bad",
 };
 
 export function statusBadge(status) {

@@ -71,6 +71,7 @@ const KIND_NAMES = {
   issue: "Issue",
   renew: "Renew",
   rekey: "Rekey",
+  revoke: "Revoke",
   syncLink: "Sync link",
   syncCertificate: "Sync",
   export: "Export",

@@ -1,6 +1,6 @@
 // #/certificates/<name> : one certificate, the thumbprint each linked certificate holds against
 // the one in Key Vault now (with the difference marked), bindings per app, Sync / Renew / Rekey
-// / Export, the progress of running operations and the history.
+// / Revoke (a reason, then a confirmation) / Export, the progress of running operations and the history.
 
 import * as api from "./api.js";
 import { appServiceLinkForm, armCertificate } from "./app-service.js";
@@ -46,6 +46,11 @@ export async function overviewView(main, name, { signal }) {
   const rekeyType = select("rekeyKeyType", [["", "same key type"], ...KEY_TYPES], "");
   const rekey = h("button", { type: "button" }, "Rekey");
   rekey.addEventListener("click", () => startOperation(rekey, () => api.rekeyCertificate(name, rekeyType.value)));
+  const revokeReason = select("revokeReason", [], "");
+  revokeReason.id = "revoke-reason";
+  const revoke = confirmButton("Revoke", "Confirm revoke", "Revoke the current version", (button) =>
+    startOperation(button, () => api.revokeCertificate(name, revokeReason.value)),
+  );
   const exportButton = h("button", { type: "button" }, "Export…");
   exportButton.addEventListener("click", () =>
     openExportDialog(name, { onExported: (file) => messages.notice(`Downloaded ${file}.`) }),
@@ -70,6 +75,7 @@ export async function overviewView(main, name, { signal }) {
     overview = o;
     fill(badges, statusBadge(o.status), o.outOfSyncLinks > 0 ? badge("Links out of sync", "bad") : null);
     fill(facts, certificateFacts(o));
+    if (!revokeReason.options.length) fill(revokeReason, revocationReasons(o.issuer).map(([v, label]) => h("option", { value: v }, label)));
     const stale = o.linkedCertificates.filter((l) => !l.inSync).length;
     syncAll.disabled = !o.syncAvailable;
     const total = o.linkedCertificates.length;
@@ -110,6 +116,13 @@ export async function overviewView(main, name, { signal }) {
       syncAll,
       renew,
       h("span", { class: "rekey" }, h("label", { for: "rekey-type", class: "visually-hidden" }, "Key type for rekey"), rekeyType, rekey),
+      h(
+        "span",
+        { class: "rekey" },
+        h("label", { for: "revoke-reason", class: "visually-hidden" }, "Reason for revoke"),
+        revokeReason,
+        revoke,
+      ),
       exportButton,
       secretLink,
     ),
@@ -140,6 +153,19 @@ export async function overviewView(main, name, { signal }) {
       if (err.status !== 404) fill(secretLink, errorMessage(err));
     });
   return overview;
+}
+
+// RFC 5280 reasons each issuer takes (the API refuses others, naming these).
+const ACME_REASONS = [
+  ["keyCompromise", "key compromise"],
+  ["superseded", "superseded"],
+  ["cessationOfOperation", "cessation of operation"],
+  ["unspecified", "unspecified"],
+];
+const LOCAL_REASONS = [...ACME_REASONS, ["affiliationChanged", "affiliation changed"], ["privilegeWithdrawn", "privilege withdrawn"]];
+
+function revocationReasons(issuer) {
+  return issuer === "local" ? LOCAL_REASONS : ACME_REASONS;
 }
 
 function outOfSyncFirst(links) {
@@ -175,6 +201,16 @@ function certificateFacts(o) {
     o.currentError ? row("Key Vault error", h("span", { class: "error" }, o.currentError)) : null,
     o.lastError ? row("Last error", h("span", { class: "error" }, o.lastError)) : null,
     row("Key Vault", h("code", { class: "wrap", "data-vault": o.vault }, vaultHost(o.vault))),
+    (o.revokedVersions || []).length
+      ? row(
+          "Revoked versions",
+          h(
+            "ul",
+            { class: "revoked" },
+            o.revokedVersions.map((r) => h("li", {}, h("code", { class: "thumbprint" }, r.thumbprint), ` ${r.reason}, `, time(r.revokedAt))),
+          ),
+        )
+      : null,
     row("Key Vault secret", h("code", { class: "wrap" }, o.keyVaultSecretId)),
   ];
 }

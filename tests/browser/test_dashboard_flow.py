@@ -239,3 +239,29 @@ def test_export_dialog_checks_the_password_and_downloads_the_file(page, dashboar
     expect(dialog).to_be_hidden()
     history = [op["kind"] for op in api.call("GET", f"operations?target={name}&kind=export").json()["value"]]
     assert history == ["export", "export", "export"]
+
+
+def test_revoke_asks_for_a_reason_and_a_confirmation_then_shows_the_revoked_version(page, dashboard, api, unique):
+    name = f"revoke-{unique}"
+    before = create_certificate(api, name, [f"{name}.example.com"], keyType="EC256")
+    open_overview(page, dashboard, name)
+
+    reasons = page.get_by_label("Reason for revoke")
+    options = reasons.locator("option").all_inner_texts()
+    assert "key compromise" in options and "privilege withdrawn" in options  # the local CA's reasons
+    reasons.select_option("superseded")
+    revoke = page.get_by_role("button", name="Revoke the current version")
+    revoke.click()
+    assert api.call("GET", f"certificates/{name}").json()["revokedVersions"] == []  # one click only arms it
+    page.get_by_role("button", name="Confirm revoke: Revoke the current version").click()
+
+    revoke_row = history_rows(page).filter(has_text="Revoke").first
+    expect(revoke_row).to_contain_text("Succeeded", timeout=60_000)
+    facts = page.locator("dl.facts")
+    expect(facts).to_contain_text("Revoked versions")
+    expect(facts.locator("ul.revoked")).to_contain_text(before["thumbprint"])
+    expect(facts.locator("ul.revoked")).to_contain_text("superseded")
+    after = api.call("GET", f"certificates/{name}").json()
+    assert [r["thumbprint"] for r in after["revokedVersions"]] == [before["thumbprint"]]
+    rekey_row = history_rows(page).filter(has_text="Rekey").first
+    expect(rekey_row).to_contain_text("Succeeded", timeout=60_000)  # auto-renew on: a new certificate follows
