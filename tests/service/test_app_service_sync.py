@@ -12,12 +12,13 @@ import pytest
 from shared.appservice import sync as appservice
 from shared.appservice.resources import ArmBinding, ArmCertificate, link_name
 from shared.errors import DependencyError, Forbidden
-from shared.lifecycle import start_renewal
+from shared.lifecycle import set_auto_renew, start_renewal
+from shared.revoke import start_revocation
 from shared.model import OperationKind, OperationStatus
 from shared.sweep import run_sweep
 from tests.fakes.appservice import FakeAppService
 from tests.fakes.clock import TickingClock
-from tests.fakes.context import Fakes, deliver_one, fake_context
+from tests.fakes.context import Fakes, deliver_one, drain, fake_context
 from tests.service.conftest import issued, upload_version
 
 SUB = "11111111-1111-1111-1111-111111111111"
@@ -183,3 +184,26 @@ def test_a_version_that_drops_a_bound_hostname_is_never_imported(fakes: Fakes) -
 
     assert result.failures == {link_name(old): "HostnameNotCovered"}
     assert thumbprints(fakes, "rg-a") == {old.thumbprint}
+
+
+def test_a_revoked_current_version_is_replaced_in_arm_and_never_imported_again(fakes: Fakes) -> None:
+    """Revoke with auto-renew on: the rekey's sync re-imports every resource of the secret and moves
+    the site's and the slot's bindings. With the certificate revoked again and auto-renew off,
+    a sync refuses to import it (CertificateRevoked on the link) and ARM keeps what it had."""
+    cert = issued(fakes, "shop", HOSTS)
+    imported_and_bound(fakes, "rg-a", "shop", cert.secret_name)
+    start_revocation(fakes.ctx, "shop", "keyCompromise")
+    drain(fakes)
+    after = fakes.ctx.certificates.get("shop")
+    assert after.thumbprint != cert.thumbprint
+    assert thumbprints(fakes, "rg-a") == {after.thumbprint}
+
+    set_auto_renew(fakes.ctx, "shop", False)
+    uploaded, _ = upload_version(fakes, cert.secret_name, HOSTS)  # written outside certsync, then revoked
+    start_revocation(fakes.ctx, "shop", "superseded", uploaded.version)
+    drain(fakes)
+    result = appservice.sync_secret(fakes.ctx, cert.secret_name, "shop")
+    assert set(result.failures.values()) == {"CertificateRevoked"}
+    assert thumbprints(fakes, "rg-a") == {after.thumbprint}
+    link = fakes.ctx.links.get(link_name(arm_of(fakes).list_certificates(SUB)[0]))
+    assert link.last_sync_error.startswith("CertificateRevoked")
