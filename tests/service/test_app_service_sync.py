@@ -202,7 +202,7 @@ def test_a_revoked_current_version_is_replaced_in_arm_and_never_imported_again(f
     uploaded, _ = upload_version(fakes, cert.secret_name, HOSTS)  # written outside certsync, then revoked
     start_revocation(fakes.ctx, "shop", "superseded", uploaded.version)
     drain(fakes)
-    result = appservice.sync_secret(fakes.ctx, cert.secret_name, "shop")
+    result = appservice.sync_secret(fakes.ctx, fakes.ctx.secret_of(cert), "shop")
     assert set(result.failures.values()) == {"CertificateRevoked"}
     assert thumbprints(fakes, "rg-a") == {after.thumbprint}
     link = fakes.ctx.links.get(link_name(arm_of(fakes).list_certificates(SUB)[0]))
