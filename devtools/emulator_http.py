@@ -15,6 +15,7 @@ import ssl
 import sys
 import threading
 import uuid
+from dataclasses import dataclass, field
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -29,6 +30,15 @@ _WILDCARD_HOSTS = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}
 # Host header values we are willing to echo into ids and nextLinks.
 _HOST_HEADER = re.compile(r"^(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$")
 _MAX_CLIENT_REQUEST_ID = 128
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A JSON response (or an empty one when body is None)."""
+
+    status: int
+    body: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 class TlsThreadingServer(ThreadingHTTPServer):

@@ -16,7 +16,7 @@ from devtools.arm_emulator import certificates, dns, resources, web_apps
 from devtools.arm_emulator.context import ArmRequest, ArmState
 from devtools.arm_emulator.errors import bad_request
 from devtools.arm_emulator.store import Resource
-from devtools.kv_emulator.wire import Reply
+from devtools.emulator_http import Reply
 
 Handler = Callable[[ArmState, ArmRequest], Reply]
 Lister = Callable[[ArmState, ArmRequest], list[Resource] | list[dict[str, Any]]]

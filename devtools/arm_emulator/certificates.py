@@ -28,7 +28,7 @@ from devtools.arm_emulator.resources import (
     tags_of,
 )
 from devtools.arm_emulator.store import Resource, ResourceStore
-from devtools.kv_emulator.wire import Reply
+from devtools.emulator_http import Reply
 
 log = logging.getLogger("devtools.arm_emulator")
 

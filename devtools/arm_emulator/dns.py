@@ -15,7 +15,7 @@ from devtools.arm_emulator.errors import ArmError, bad_request, resource_not_fou
 from devtools.arm_emulator.protocol import HOST_NAME, MAX_RECORD_SETS_PER_ZONE, MAX_TXT_STRING, RECORD_NAME
 from devtools.arm_emulator.resources import group_id, provider_id, require_group, tags_of
 from devtools.arm_emulator.store import Resource, ResourceStore
-from devtools.kv_emulator.wire import Reply
+from devtools.emulator_http import Reply
 
 ZONE_TYPE = "Microsoft.Network/dnsZones"
 # Guess: Azure DNS's own name servers for a zone are assigned from a pool; these four stand in.

@@ -1,29 +1,19 @@
-"""The /_emulator/ surface: health, counters, reset, fault injection, Key Vault access; no auth.
-
-Not part of ARM: lives under a prefix ARM never serves. Fault plans are the Key Vault
-emulator's, plus `subscriptions` to throttle only some subscriptions.
-"""
+"""The ARM emulator's /_emulator/ surface: the shared one (devtools.emulator_management), plus
+`keyvault-access` (whether App Service may read the vault) and fault plans that may name
+`subscriptions`, to throttle only some subscriptions. `reset?data=1` re-seeds the local vault."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from devtools.arm_emulator.context import ArmState
 from devtools.arm_emulator.routes import operation_names
+from devtools.emulator_http import Reply
+from devtools.emulator_management import PREFIX, Management, error, fault_plan_refused, json_document
 from devtools.kv_emulator.faults import FaultPlanError, parse_fault_plan
-from devtools.kv_emulator.wire import Reply
 
-PREFIX = "/_emulator/"
-
-_METHODS: dict[str, tuple[str, ...]] = {
-    "health": ("GET",),
-    "counters": ("GET",),
-    "reset": ("POST",),
-    "faults": ("GET", "PUT", "DELETE"),
-    "keyvault-access": ("GET", "PUT"),
-}
+__all__ = ["PREFIX", "handle"]
 
 
 def handle(
@@ -34,27 +24,17 @@ def handle(
     state: ArmState,
     reseed: Callable[[], None],
 ) -> Reply:
-    resource = path[len(PREFIX) :].strip("/")
-    allowed = _METHODS.get(resource)
-    if allowed is None:
-        return _error(404, "NotFound", f"unknown management resource {PREFIX}{resource}")
-    if method not in allowed:
-        return Reply(405, _error_body("MethodNotAllowed", f"use {', '.join(allowed)}"), {"Allow": ", ".join(allowed)})
-    if resource == "health":
-        return Reply(200, {"status": "ok"})
-    if resource == "counters":
-        return Reply(200, state.counters.snapshot())
-    if resource == "reset":
-        state.counters.reset()
-        clear_data = query.get("data", "").lower() in ("1", "true", "yes")
-        if clear_data:
-            state.store.clear()
-            state.vault_access = True
-            reseed()
-        return Reply(200, {"counters": "cleared", "data": "cleared" if clear_data else "kept"})
-    if resource == "keyvault-access":
-        return _vault_access(method, body, state)
-    return _faults(method, body, state)
+    def clear_data() -> None:
+        state.store.clear()
+        state.vault_access = True
+        reseed()
+
+    extra = {
+        "faults": (("GET", "PUT", "DELETE"), lambda m, _q, b: _faults(m, b, state)),
+        "keyvault-access": (("GET", "PUT"), lambda m, _q, b: _vault_access(m, b, state)),
+    }
+    surface = Management(state.counters, state.faults, operation_names, clear_data, extra)
+    return surface.handle(method, path, query, body)
 
 
 def _faults(method: str, body: bytes, state: ArmState) -> Reply:
@@ -67,12 +47,11 @@ def _faults(method: str, body: bytes, state: ArmState) -> Reply:
         state.fault_subscriptions = None
         return Reply(204)
     try:
-        document = json.loads(body.decode("utf-8") or "null")
+        document = json_document(body)
         subscriptions = _subscriptions(document)
         plan = parse_fault_plan(document, operation_names())
-    except (UnicodeDecodeError, ValueError, RecursionError) as err:  # FaultPlanError is a ValueError
-        message = str(err) if isinstance(err, FaultPlanError) else "the fault plan is not valid JSON"
-        return _error(400, "BadParameter", message)
+    except ValueError as err:
+        return fault_plan_refused(err)
     state.faults.set(plan)
     state.fault_subscriptions = subscriptions
     return Reply(200, {"plan": {**plan.to_json(), "subscriptions": _list_or_none(subscriptions)}})
@@ -93,22 +72,14 @@ def _subscriptions(document: Any) -> tuple[str, ...] | None:
 def _vault_access(method: str, body: bytes, state: ArmState) -> Reply:
     if method == "PUT":
         try:
-            document = json.loads(body.decode("utf-8") or "null")
-        except (UnicodeDecodeError, ValueError, RecursionError):
+            document = json_document(body)
+        except ValueError:
             document = None
         if not isinstance(document, dict) or not isinstance(document.get("allowed"), bool):
-            return _error(400, "BadParameter", 'send {"allowed": true|false}')
+            return error(400, "BadParameter", 'send {"allowed": true|false}')
         state.vault_access = document["allowed"]
     return Reply(200, {"allowed": state.vault_access})
 
 
 def _list_or_none(values: tuple[str, ...] | None) -> list[str] | None:
     return list(values) if values is not None else None
-
-
-def _error_body(code: str, message: str) -> dict[str, dict[str, str]]:
-    return {"error": {"code": code, "message": message}}
-
-
-def _error(status: int, code: str, message: str) -> Reply:
-    return Reply(status, _error_body(code, message))

@@ -15,7 +15,7 @@ from devtools.arm_emulator.protocol import (
 )
 from devtools.arm_emulator.routes import RESOURCE_GROUP_TYPE
 from devtools.arm_emulator.store import Resource, ResourceStore
-from devtools.kv_emulator.wire import Reply
+from devtools.emulator_http import Reply
 
 
 def group_id(subscription: str, group: str) -> str:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import shutil
-import tempfile
 import time
 from pathlib import Path
 from typing import Any, Self
@@ -31,10 +30,9 @@ from devtools.arm_emulator.resources import local_vault_id, seed_local_vault
 from devtools.arm_emulator.routes import operation_names, resolve
 from devtools.arm_emulator.store import ResourceStore
 from devtools.arm_emulator.tls_front import TlsFront, TlsFrontHandler
-from devtools.emulator_http import JsonRequestHandler, TlsThreadingServer, serve_in_thread, stop_server
+from devtools.emulator_http import JsonRequestHandler, Reply, TlsThreadingServer, serve_in_thread, stop_server
 from devtools.kv_emulator.faults import FAULT, UNKNOWN, FaultInjector, RequestCounters
-from devtools.kv_emulator.tls import TlsFiles, ensure_certificate, server_context
-from devtools.kv_emulator.wire import Reply
+from devtools.kv_emulator.tls import TlsFiles, ensure_certificate, server_context, tls_location
 
 log = logging.getLogger("devtools.arm_emulator")
 
@@ -225,13 +223,7 @@ def start_emulator(
     as `/subscriptions/<local>/resourceGroups/certsync-local/providers/Microsoft.KeyVault/vaults/<name>`.
     """
     data_path = Path(data_dir) if data_dir is not None else None
-    temp_dir: Path | None = None
-    if tls_dir is not None:
-        tls_path = Path(tls_dir)
-    elif data_path is not None:
-        tls_path = data_path
-    else:
-        temp_dir = tls_path = Path(tempfile.mkdtemp(prefix="arm-emulator-tls-"))
+    tls_path, temp_dir = tls_location(data_path, tls_dir, "arm-emulator-tls-")
     tls = ensure_certificate(tls_path, common_name="certsync ARM emulator")
     store = ResourceStore(data_path)
     reader = KeyVaultReader(key_vault_url, Path(key_vault_cert) if key_vault_cert else None)

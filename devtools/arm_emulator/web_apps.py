@@ -24,7 +24,7 @@ from devtools.arm_emulator.resources import (
     tags_of,
 )
 from devtools.arm_emulator.store import Resource, ResourceStore
-from devtools.kv_emulator.wire import Reply
+from devtools.emulator_http import Reply
 
 PLAN_TYPE = "Microsoft.Web/serverfarms"
 SITE_TYPE = "Microsoft.Web/sites"

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from devtools.emulator_http import Reply
 from devtools.kv_emulator import paging, wire
 from devtools.kv_emulator.backup import backup_blob, secret_from_blob
 from devtools.kv_emulator.errors import (
@@ -18,7 +19,6 @@ from devtools.kv_emulator.errors import (
 )
 from devtools.kv_emulator.protocol import SECRET_NAME
 from devtools.kv_emulator.vault import SecretVault
-from devtools.kv_emulator.wire import Reply
 
 
 @dataclass(frozen=True)

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import logging
 import shutil
-import tempfile
 import threading
 import time
 from pathlib import Path
 from typing import Self
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from devtools.emulator_http import JsonRequestHandler, TlsThreadingServer, serve_in_thread, stop_server
+from devtools.emulator_http import JsonRequestHandler, Reply, TlsThreadingServer, serve_in_thread, stop_server
 from devtools.kv_emulator import management
 from devtools.kv_emulator.errors import BadParameter, KeyVaultError, PayloadTooLarge, Unauthorized
 from devtools.kv_emulator.faults import CHALLENGE, FAULT, UNKNOWN, FaultInjector, RequestCounters
@@ -23,9 +22,8 @@ from devtools.kv_emulator.management import EmulatorState
 from devtools.kv_emulator.protocol import CHALLENGE_HEADER, MAX_REQUEST_BODY_BYTES, SUPPORTED_API_VERSIONS
 from devtools.kv_emulator.secrets_api import OPERATION_NAMES, ApiRequest, resolve, validate_name
 from devtools.kv_emulator.storage import JsonStateFile
-from devtools.kv_emulator.tls import TlsFiles, ensure_certificate, server_context
+from devtools.kv_emulator.tls import TlsFiles, ensure_certificate, server_context, tls_location
 from devtools.kv_emulator.vault import SecretVault
-from devtools.kv_emulator.wire import Reply
 
 log = logging.getLogger("devtools.kv_emulator")
 
@@ -150,13 +148,7 @@ def start_emulator(
     either, state is in memory and the certificate lives in a temp dir removed on stop().
     """
     data_path = Path(data_dir) if data_dir is not None else None
-    temp_dir: Path | None = None
-    if tls_dir is not None:
-        tls_path = Path(tls_dir)
-    elif data_path is not None:
-        tls_path = data_path
-    else:
-        temp_dir = tls_path = Path(tempfile.mkdtemp(prefix="kv-emulator-tls-"))
+    tls_path, temp_dir = tls_location(data_path, tls_dir, "kv-emulator-tls-")
     tls = ensure_certificate(tls_path)
 
     state_file = JsonStateFile(data_path) if data_path is not None else None

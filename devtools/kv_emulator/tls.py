@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import ssl
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,6 +36,17 @@ _RENEW_BEFORE = dt.timedelta(days=7)
 class TlsFiles:
     cert_path: Path
     key_path: Path
+
+
+def tls_location(data_dir: Path | None, tls_dir: str | Path | None, temp_prefix: str) -> tuple[Path, Path | None]:
+    """Where an emulator keeps its TLS files: tls_dir, else its data dir, else a new temp dir
+    (returned second, for stop() to remove)."""
+    if tls_dir is not None:
+        return Path(tls_dir), None
+    if data_dir is not None:
+        return data_dir, None
+    temp_dir = Path(tempfile.mkdtemp(prefix=temp_prefix))
+    return temp_dir, temp_dir
 
 
 def ensure_certificate(tls_dir: Path, common_name: str = "certsync Key Vault emulator") -> TlsFiles:

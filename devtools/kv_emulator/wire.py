@@ -7,7 +7,6 @@ DeletedSecretItem); absent optional fields are omitted, as the real service does
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 from typing import Any
 
 from devtools.kv_emulator.errors import BadParameter
@@ -20,16 +19,6 @@ from devtools.kv_emulator.protocol import (
     utf16_length,
 )
 from devtools.kv_emulator.vault import UNSET, NewVersion, PropertiesUpdate, Secret, SecretVersion
-
-
-@dataclass(frozen=True)
-class Reply:
-    """A JSON response (or an empty one when body is None)."""
-
-    status: int
-    body: Any = None
-    headers: dict[str, str] = field(default_factory=dict)
-
 
 # -- requests ------------------------------------------------------------------------------
 
