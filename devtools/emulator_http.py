@@ -22,6 +22,7 @@ from typing import Any
 
 from devtools.http_protocol_errors import ProtocolErrorReplies, error_code
 
+CLOSE_NOTIFY_WAIT_S = 1.0  # how long a closing connection waits for the client's own close_notify
 IDLE_TIMEOUT_S = 120  # idle keep-alive connections are dropped after this; the SDKs reconnect transparently
 # Connections the kernel queues before accept(): load tests open hundreds at once, and socketserver's
 # default of 5 dropped or reset the rest. Linux caps it at net.core.somaxconn (4096 by default).
@@ -81,9 +82,7 @@ class TlsThreadingServer(ThreadingHTTPServer):
             with self._connections_lock:
                 self._connections.discard(tls_socket)
             # The wrapped socket owns the file descriptor now; shutdown_request() cannot close it.
-            with contextlib.suppress(OSError):
-                tls_socket.shutdown(socket.SHUT_RDWR)
-            tls_socket.close()
+            close_tls(tls_socket)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         # Clients dropping keep-alive connections is normal; nothing worth a traceback.
@@ -95,6 +94,18 @@ class TlsThreadingServer(ThreadingHTTPServer):
         for connection in connections:
             with contextlib.suppress(OSError):
                 connection.shutdown(socket.SHUT_RDWR)
+
+
+def close_tls(tls_socket: ssl.SSLSocket) -> None:
+    """Say close_notify before closing, as real servers do: OpenSSL 3 clients (ab, curl, openssl s_client) treat a
+    bare TCP close as a truncated response ("unexpected eof while reading"). A peer that never answers it gets
+    CLOSE_NOTIFY_WAIT_S, not the idle timeout."""
+    with contextlib.suppress(OSError, ValueError):
+        tls_socket.settimeout(CLOSE_NOTIFY_WAIT_S)
+        tls_socket.unwrap()
+    with contextlib.suppress(OSError):
+        tls_socket.shutdown(socket.SHUT_RDWR)
+    tls_socket.close()
 
 
 def serve_in_thread(server: TlsThreadingServer, name: str) -> threading.Thread:

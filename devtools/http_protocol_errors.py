@@ -22,6 +22,21 @@ class ProtocolErrorReplies(BaseHTTPRequestHandler):
 
     max_body_bytes: int | None = None  # a larger announced body is refused without inviting it
 
+    _connection_header_sent = False
+
+    def send_header(self, keyword: str, value: str) -> None:
+        if keyword.lower() == "connection":
+            self._connection_header_sent = True
+        super().send_header(keyword, value)
+
+    def end_headers(self) -> None:
+        # An HTTP/1.0 client keeps a connection only when the reply says so; otherwise it waits for a close
+        # that never comes (`ab -k` waited out the 120 s idle timeout).
+        if self.request_version == "HTTP/1.0" and not self.close_connection and not self._connection_header_sent:
+            super().send_header("Connection", "keep-alive")
+        self._connection_header_sent = False
+        super().end_headers()
+
     def handle_expect_100(self) -> bool:
         """No "100 Continue" for a body over the limit: the handler answers 413 without reading it (RFC 9110
         section 10.1.1), instead of inviting the client to upload megabytes only to have the connection closed."""

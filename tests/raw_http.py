@@ -21,13 +21,35 @@ def exchange_tls(port: int, data: bytes, timeout: float = 10) -> bytes:
     context.verify_mode = ssl.CERT_NONE  # the certificate is not what these tests look at
     with (
         socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock,
-        context.wrap_socket(sock, server_hostname="localhost") as tls,
+        # Strict: a close without TLS close_notify raises SSLEOFError, as OpenSSL 3 clients (ab, curl) complain.
+        context.wrap_socket(sock, server_hostname="localhost", suppress_ragged_eofs=False) as tls,
     ):
         tls.sendall(data)
         reply = b""
         while chunk := tls.recv(65536):
             reply += chunk
     return reply
+
+
+def keep_alive_exchange_tls(port: int, request: bytes) -> tuple[bytes, bytes]:
+    """Two HTTP/1.0 keep-alive requests on one connection: both replies' header blocks (ab -k does this)."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    with (
+        socket.create_connection(("127.0.0.1", port), timeout=10) as sock,
+        context.wrap_socket(sock, server_hostname="localhost") as tls,
+        tls.makefile("rb") as replies,
+    ):
+        heads = []
+        for _ in range(2):
+            tls.sendall(request)
+            head = b"".join(iter(lambda: replies.readline(65536), b"\r\n"))
+            length = next((int(line.split(b":")[1]) for line in head.split(b"\r\n")
+                           if line.lower().startswith(b"content-length:")), 0)
+            replies.read(length)
+            heads.append(head)
+    return heads[0], heads[1]
 
 
 def status_of(reply: bytes) -> int:

@@ -204,3 +204,11 @@ def test_a_body_nested_too_deep_is_invalid_request_content_not_500(raw: RawArm) 
     assert response.status_code == 400, response.text[:200]
     assert response.json()["error"]["code"] == "InvalidRequestContent"
     assert plan.status_code == 400, plan.text[:200]
+
+
+def test_closing_connections_say_close_notify_on_the_api_and_the_tls_front(arm: EmulatorHandle) -> None:
+    listing = f"GET {GROUPS}?api-version=2025-04-01 HTTP/1.0\r\nAuthorization: Bearer t\r\n\r\n"
+    api = exchange_tls(arm.port, listing.encode())
+    front = exchange_tls(arm.tls_port, b"GET / HTTP/1.0\r\nHost: nothing.example.com\r\n\r\n")  # SSLEOFError if bare
+
+    assert (status_of(api), status_of(front)) == (200, 404)

@@ -18,7 +18,7 @@ from azure.keyvault.secrets._shared.http_challenge import HttpChallenge
 from cryptography import x509
 
 from devtools.kv_emulator import EmulatorHandle, start_emulator
-from tests.raw_http import BAD_REQUEST_LINES, exchange_tls, status_of
+from tests.raw_http import BAD_REQUEST_LINES, exchange_tls, keep_alive_exchange_tls, status_of
 
 from .support import RawVault, client_for
 
@@ -230,3 +230,20 @@ def test_an_announced_body_over_the_limit_is_413_without_100_continue(emulator: 
 
     assert status_of(reply) == 413, reply[:200]
     assert b"100 Continue" not in reply
+
+
+def test_a_closing_connection_says_close_notify(emulator: EmulatorHandle) -> None:
+    request = b"GET /secrets?api-version=7.6 HTTP/1.0\r\nAuthorization: Bearer t\r\n\r\n"
+
+    reply = exchange_tls(emulator.port, request)  # raises SSLEOFError on a bare TCP close
+
+    assert status_of(reply) == 200
+
+
+def test_an_http_1_0_keep_alive_client_is_told_the_connection_stays(emulator: EmulatorHandle) -> None:
+    request = b"GET /secrets?api-version=7.6 HTTP/1.0\r\nAuthorization: Bearer t\r\nConnection: keep-alive\r\n\r\n"
+
+    first, second = keep_alive_exchange_tls(emulator.port, request)
+
+    assert b"Connection: keep-alive" in first and b"Connection: keep-alive" in second
+    assert status_of(second) == 200

@@ -157,3 +157,17 @@ def test_an_announced_body_over_the_limit_is_413_without_100_continue(sample_hos
 
     assert status_of(reply) == 413, reply[:200]
     assert b"100 Continue" not in reply
+
+
+def test_an_http_1_0_keep_alive_client_is_told_the_connection_stays(sample_host: HostProcess) -> None:
+    request = b"GET /api/hello HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"
+    with socket.create_connection(("127.0.0.1", sample_host.port), timeout=10) as sock, sock.makefile("rb") as replies:
+        heads = []
+        for _ in range(2):  # ab -k: a 1.0 client reuses the connection only when the reply says keep-alive
+            sock.sendall(request)
+            head = b"".join(iter(lambda: replies.readline(65536), b"\r\n"))
+            length = next(int(h.split(b":")[1]) for h in head.split(b"\r\n") if h.lower().startswith(b"content-length"))
+            replies.read(length)
+            heads.append(head)
+
+    assert all(b"Connection: keep-alive" in head for head in heads), heads
