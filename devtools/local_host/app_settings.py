@@ -30,6 +30,8 @@ class LocalSettings:
     values: dict[str, str | None] = field(default_factory=dict)
     connection_strings: dict[str, str] = field(default_factory=dict)
     local_http_port: int | None = None
+    cors: str | None = None  # Host.CORS: comma-separated origins or "*"
+    cors_credentials: bool = False  # Host.CORSCredentials
 
     def as_settings(self) -> dict[str, str | None]:
         """Values plus `ConnectionStrings:<name>` entries, the keys Core Tools exports."""
@@ -60,7 +62,11 @@ def read_local_settings(path: Path) -> LocalSettings:
     strings = data.get("ConnectionStrings") or {}
     if not isinstance(values, dict) or not isinstance(strings, dict):
         raise SettingsFileError(f"{path}: 'Values' and 'ConnectionStrings' must be JSON objects")
-    port = (data.get("Host") or {}).get("LocalHttpPort")
+    host = data.get("Host") or {}
+    if not isinstance(host, dict):
+        raise SettingsFileError(f"{path}: 'Host' must be a JSON object")
+    port = host.get("LocalHttpPort")
+    cors = host.get("CORS")
     connection_strings = {}
     for name, entry in strings.items():
         # Core Tools accepts both "name": "conn" and "name": {"ConnectionString": "conn", ...}.
@@ -71,6 +77,8 @@ def read_local_settings(path: Path) -> LocalSettings:
         values={str(k): _as_text(v) for k, v in values.items()},
         connection_strings=connection_strings,
         local_http_port=int(port) if port not in (None, "") else None,
+        cors=cors if isinstance(cors, str) and cors.strip() else None,
+        cors_credentials=host.get("CORSCredentials") in (True, "true", "True"),
     )
 
 

@@ -27,6 +27,7 @@ from devtools.local_host.app_settings import (
     read_local_settings,
     resolve_setting_expressions,
 )
+from devtools.local_host.cors import CorsPolicy
 from devtools.local_host.discovery import HTTP_TRIGGER, QUEUE_TRIGGER, TIMER_TRIGGER, FunctionSpec, discover_functions
 from devtools.local_host.function_keys import (
     DEFAULT_KEYS_DIR,
@@ -142,7 +143,8 @@ class LocalHost:
             self._restore_cwd()
             raise
         self._invoker_started()
-        self._server.start(HttpFrontEnd(self._routes, self, self.keys))
+        cors = CorsPolicy.from_setting(local.cors, local.cors_credentials)
+        self._server.start(HttpFrontEnd(self._routes, self, self.keys, cors))
         self._started = True
 
     def _load(self, settings: dict[str, str | None]) -> None:

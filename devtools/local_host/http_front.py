@@ -16,6 +16,7 @@ from urllib.parse import parse_qsl, urlsplit
 import azure.functions as func
 from azure.functions import _abc as functions_abc
 
+from devtools.local_host.cors import CorsPolicy
 from devtools.local_host.discovery import FunctionSpec
 from devtools.local_host.function_keys import AuthLevel, FunctionKeys, KeysFileError, presented_key, required_level
 from devtools.local_host.invoker import InvocationResult
@@ -76,13 +77,30 @@ def response_reply(value: Any) -> HttpReply:
 
 class HttpFrontEnd:
     def __init__(
-        self, routes: RouteTable[FunctionSpec], host: HostOperations, keys: FunctionKeys | None = None
+        self,
+        routes: RouteTable[FunctionSpec],
+        host: HostOperations,
+        keys: FunctionKeys | None = None,
+        cors: CorsPolicy | None = None,
     ) -> None:
         self.routes = routes
         self._host = host
         self._keys = keys  # None: auth levels are not enforced (Core Tools without --enableAuth)
+        self._cors = cors  # None: no Host.CORS in local.settings.json
 
     def handle(self, method: str, target: str, headers: list[tuple[str, str]], body: bytes, base_url: str) -> HttpReply:
+        if self._cors is None:
+            return self._handle(method, target, headers, body, base_url)
+        preflight = self._cors.preflight(method, headers)
+        if preflight is not None:
+            return HttpReply(204, preflight)
+        reply = self._handle(method, target, headers, body, base_url)
+        reply.headers.extend(self._cors.response_headers(headers))
+        return reply
+
+    def _handle(
+        self, method: str, target: str, headers: list[tuple[str, str]], body: bytes, base_url: str
+    ) -> HttpReply:
         path = urlsplit(target).path or "/"
         segments = [s for s in path.split("/") if s]
         if segments and segments[0].lower() == "admin":
