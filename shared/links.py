@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from shared import pki
 from shared.app_context import AppContext
-from shared.appservice.linking import bind_hostname
+from shared.appservice.linking import bind_hostname, unbind_hostname
 from shared.clock import utcnow
 from shared.errors import BadRequest, CertsyncError, Conflict, DependencyError, NotFound, PreconditionFailed
 from shared.hostnames import normalize_hostname
@@ -250,13 +250,17 @@ def _undo(ctx: AppContext, binding: SslBinding, previous: SslBinding | None) -> 
 def delete_binding(ctx: AppContext, app: str, hostname: str) -> None:
     """Delete with the ETag of the read; a sync or a PUT that writes the binding meanwhile costs a
     try: read again and delete what is there now (never a 412). Gone meanwhile: 404; still
-    changing after every try: 503 Contended, nothing deleted."""
+    changing after every try: 503 Contended, nothing deleted. A binding of a link that indexes
+    an App Service certificate is removed in ARM first (SSL off), else the next sync indexes it again."""
     app, hostname = validate_app(app), normalize_hostname(hostname)
 
     def attempt() -> None:
         binding = ctx.bindings.find(app, hostname)
         if binding is None:
             raise NotFound(f"app {app} has no binding for {hostname}", code="BindingNotFound")
+        link = ctx.links.find(binding.link) if binding.resource_group else None
+        if link is not None and link.resource_id:
+            unbind_hostname(ctx, link, binding)
         ctx.bindings.delete(binding)
 
     retry_lost_races(attempt, f"binding {app}/{hostname}")

@@ -94,6 +94,26 @@ def bind_hostname(
     return row
 
 
+def unbind_hostname(ctx: AppContext, link: LinkedCertificate, binding: SslBinding) -> None:
+    """DELETE /apps/{app}/bindings/{hostname} of a binding indexed from ARM: SSL is turned off for
+    the hostname in ARM (the hostname stays on the site, as the portal's "remove binding" does)
+    and read back, so the next sync does not index it again. Only a binding still on this link's
+    certificate is touched: one gone, without SSL or bound to another certificate is not certsync's."""
+    where = parse_resource_id(link.resource_id)
+    group = binding.resource_group or where.resource_group
+    wanted = ArmBinding(where.subscription, group, binding.app, binding.hostname, binding.slot, "Disabled", "")
+    try:
+        seen = arm(ctx).get_binding(wanted)
+        if not seen.thumbprint or seen.thumbprint not in (binding.thumbprint, link.thumbprint):
+            return
+        arm(ctx).put_binding(wanted)
+        back = arm(ctx).get_binding(wanted)
+    except NotFound:
+        return
+    if back.thumbprint:
+        raise Conflict(f"SSL for {binding.hostname} on {wanted.app} is still on in ARM", code="ArmConflict")
+
+
 def _bind(ctx: AppContext, app: ArmApp, hostname: str, thumbprint: str, ssl_state: str) -> ArmBinding:
     if ssl_state not in (SslState.SNI.value, SslState.IP.value):
         raise BadRequest("sslState must be SniEnabled or IpBasedEnabled", code="InvalidSslState")

@@ -370,3 +370,24 @@ def test_what_a_user_deletes_in_arm_leaves_the_overview_at_the_next_sweep(stack:
     assert stack.api.call("GET", f"links/{link}").status_code == 404
     [row] = [c for c in stack.api.call("GET", "certificates").json()["value"] if c["name"] == name]
     assert (row["linkCount"], row["outOfSyncLinks"]) == (0, 0)
+
+
+def test_removing_a_binding_through_certsync_turns_its_ssl_off_in_arm(stack: ArmStack, unique: str) -> None:
+    name, group, site = f"unbind-{unique}", f"rg-{unique}", f"unbind-{unique}"
+    hosts = [f"a-{unique}.example.com", f"b-{unique}.example.com"]
+    issue(stack.api, name, hosts)
+    app_world(stack, group, [site])
+    linked = stack.api.call(
+        "POST", f"apps/{site}/certificates", {"certificate": name, "resourceGroup": group, "hostnames": hosts}
+    )
+    assert linked.status_code == 201, linked.text
+
+    removed = stack.api.call("DELETE", f"apps/{site}/bindings/{hosts[1]}")
+
+    assert removed.status_code == 204, removed.text
+    binding = stack.web.web_apps.get_host_name_binding(group, site, hosts[1])
+    assert binding.ssl_state == "Disabled" and not binding.thumbprint  # the hostname stays on the site
+    op = stack.api.wait_operation(stack.api.call("POST", f"certificates/{name}/sync", {}))
+    assert op["status"] == "Succeeded", op
+    [state] = stack.api.call("GET", f"certificates/{name}").json()["linkedCertificates"]
+    assert [b["hostname"] for b in state["bindings"]] == [hosts[0]]

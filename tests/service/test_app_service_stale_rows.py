@@ -4,6 +4,7 @@ never counts them. A link or binding made while the sweep lists ARM is never tak
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -12,6 +13,7 @@ from shared.appservice import sync as appservice
 from shared.appservice.linking import AppLinkRequest, bind_hostname, link_to_app
 from shared.appservice.resources import ArmBinding, ArmCertificate, link_name
 from shared.errors import NotFound
+from shared.links import delete_binding
 from shared.overview import certificate_overview, certificate_summary
 from shared.sweep import run_sweep
 from shared.sync.executor import sync_link
@@ -181,3 +183,25 @@ def test_a_binding_rewritten_after_the_sweep_read_the_index_stays(fakes: Fakes, 
 
     assert (SITE, "", HOSTS[0]) in rows(fakes, indexed)
     assert arm.get_binding(ArmBinding(SUB, "rg-a", SITE, HOSTS[0])).thumbprint == indexed.thumbprint
+
+
+def test_removing_an_app_service_binding_turns_its_ssl_off_in_arm(fakes: Fakes, indexed: ArmCertificate) -> None:
+    """DELETE /apps/{app}/bindings/{hostname}: before, only the row went and the next sync indexed
+    the binding again from ARM, where it still served the certificate."""
+    delete_binding(fakes.ctx, SITE, HOSTS[2])
+
+    probe = ArmBinding(SUB, "rg-a", SITE, HOSTS[2])
+    assert arm_of(fakes).get_binding(probe).thumbprint == ""
+    appservice.sync_secret(fakes.ctx, fakes.ctx.secret_of(fakes.ctx.certificates.get("shop")), "shop")
+    assert rows(fakes, indexed) == [(SITE, "", HOSTS[0]), (SITE, "staging", HOSTS[1])]
+
+
+def test_removing_a_binding_arm_moved_elsewhere_leaves_arm_alone(fakes: Fakes, indexed: ArmCertificate) -> None:
+    arm = arm_of(fakes)
+    mine = arm.get_binding(ArmBinding(SUB, "rg-a", SITE, HOSTS[2]))
+    arm.bindings[(SUB, "rg-a", SITE, "", HOSTS[2])] = replace(mine, thumbprint="F" * 40)  # a user's other certificate
+
+    delete_binding(fakes.ctx, SITE, HOSTS[2])
+
+    assert arm.get_binding(ArmBinding(SUB, "rg-a", SITE, HOSTS[2])).thumbprint == "F" * 40
+    assert (SITE, "", HOSTS[2]) not in rows(fakes, indexed)
