@@ -49,12 +49,17 @@ export async function healthView(main) {
 
 function section(name, title, columns, items, cells) {
   const id = `health-${name}`;
+  // In a scrolling wrapper, like every other table: in a narrow window the table scrolls, not the page.
   const body = items.length
     ? h(
-        "table",
-        { "data-name": name },
-        h("thead", {}, h("tr", {}, ...columns.map((c) => h("th", { scope: "col" }, c)))),
-        h("tbody", {}, ...items.map((item) => h("tr", {}, ...cells(item).map((cell, i) => (i ? h("td", {}, cell) : h("th", { scope: "row" }, cell)))))),
+        "div",
+        { class: "table-wrap" },
+        h(
+          "table",
+          { "data-name": name },
+          h("thead", {}, h("tr", {}, ...columns.map((c) => h("th", { scope: "col" }, c)))),
+          h("tbody", {}, ...items.map((item) => h("tr", {}, ...cells(item).map((cell, i) => (i ? h("td", {}, cell) : h("th", { scope: "row" }, cell)))))),
+        ),
       )
     : h("p", { class: "empty", "data-name": name }, "None.");
   return h("section", { "aria-labelledby": id }, h("h2", { id }, title, " ", badge(String(items.length), items.length ? "bad" : "ok")), body);

@@ -31,6 +31,32 @@ def test_no_view_scrolls_sideways_in_a_narrow_window(page, dashboard, api, uniqu
     expect(page.get_by_role("link", name="Health")).to_be_in_viewport()
 
 
+LONG = "the certificate resource could not be imported: " + "x" * 120  # an unbroken token, as URLs and ids are
+ATTENTION = {
+    "expiringSoon": [{"certificate": "shop", "notAfter": "2030-01-01T00:00:00Z", "autoRenew": False,
+                      "renewalDueAt": None, "status": "Issued"}],
+    "failingRenewals": [{"certificate": "shop", "failureCount": 3, "lastError": LONG, "nextAttemptAt": None}],
+    "linksOutOfSync": [{"link": "shop-link", "certificate": "shop", "syncState": "Failed", "lastSyncError": LONG,
+                        "outOfSyncSince": "2030-01-01T00:00:00Z"}],
+    "failedOperations": [{"target": "shop", "kind": "renew", "error": {"code": "ArmConflict", "message": LONG},
+                          "updatedAt": "2030-01-01T00:00:00Z"}],
+    "failedDeliveries": [{"subject": "shop", "eventType": "certificate.renewed", "webhook": "https://hooks.example.com",
+                          "attempts": 5, "lastError": LONG}],
+}
+
+
+def test_a_health_view_full_of_items_does_not_scroll_sideways(page, dashboard):
+    body = json.dumps(ATTENTION)
+    page.route("**/api/attention", lambda route: route.fulfill(content_type="application/json", body=body))
+    page.set_viewport_size({"width": 320, "height": 740})
+
+    page.goto(dashboard + "#/health")
+    ready(page, "health")
+
+    assert page.locator("table").count() == 5
+    assert page.evaluate("document.documentElement.scrollWidth") == 320
+
+
 def test_a_failing_secret_link_is_said_not_swallowed(page, dashboard, api, unique):
     name = f"nolink-{unique}"
     created = api.call("POST", "certificates", {"name": name, "hostnames": [f"{name}.example.com"]})
