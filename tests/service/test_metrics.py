@@ -17,9 +17,10 @@ from shared import telemetry
 from shared.errors import IssuerError
 from shared.issuers.base import IssuedCertificate, IssueRequest
 from shared import pki
-from shared.lifecycle import NewCertificate, create_certificate, start_renewal
+from shared.lifecycle import NewCertificate, create_certificate, set_auto_renew, start_renewal
 from shared.metrics_state import exposition
 from shared.model import OperationKind
+from shared.revoke import start_revocation
 from shared.sweep import run_sweep
 from tests.fakes.context import Fakes, drain, fake_context
 from tests.service.conftest import issued, linked_and_bound, upload_version
@@ -92,6 +93,18 @@ def test_issue_renew_and_a_failing_renewal(fakes: Fakes) -> None:
     assert value(values, "certsync_certificate_ready_status", certificate="shop", condition="True") == 0
     assert value(values, "certsync_certificate_ready_status", certificate="shop", condition="False") == 1
     assert value(values, "certsync_certificate_renewal_failures", certificate="shop") == 1
+
+
+def test_revocations_are_counted_by_issuer_and_reason_and_ready_says_why(fakes: Fakes) -> None:
+    issued(fakes, "shop")
+    set_auto_renew(fakes.ctx, "shop", False)
+    for _ in range(2):  # the second is answered "already revoked": no second revocation to count
+        start_revocation(fakes.ctx, "shop", "keyCompromise")
+        drain(fakes)
+    values = parse(exposition(fakes.ctx))
+    assert value(values, "certsync_revocations_total", issuer="local", reason="keyCompromise") == 1
+    assert value(values, "certsync_operations_total", kind="revoke", outcome="Succeeded") == 2
+    assert value(values, "certsync_certificate_ready_status", certificate="shop", condition="False") == 1
 
 
 def test_out_of_sync_link_then_a_sweep_brings_it_back(fakes: Fakes) -> None:

@@ -12,8 +12,9 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from shared import pki
+from shared.auto_renew import run_auto_renew
 from shared.clock import utcnow
-from shared.errors import BadRequest, Conflict, NotFound
+from shared.errors import BadRequest, Conflict, IssuerError, NotFound
 from shared.lifecycle import NewCertificate, create_certificate, set_auto_renew, start_renewal
 from shared.links import BindingRequest, put_binding
 from shared.model import Certificate, CertificateStatus, Operation, OperationKind, OperationStatus
@@ -293,3 +294,27 @@ def test_the_revoked_event_is_sent_once():
     sent = next(r.body for r in receiver.accepted() if r.body["type"] == "certificate.revoked")
     assert sent["data"]["serial"] == cert.serial and sent["data"]["reason"] == "keyCompromise"
     assert sent["data"]["current"] is True
+
+
+def test_a_failed_renewal_after_a_revocation_rests_revoked_and_auto_renew_retries_with_a_new_key():
+    fakes = fake_context(vault_clock=TickingClock(timedelta(seconds=1)), AUTO_RENEW_JITTER_SECONDS="0")
+    create_certificate(fakes.ctx, NewCertificate(name="shop", hostnames=(HOST,), key_type=pki.KeyType.EC256,
+                                                 reuse_key=True))
+    drain(fakes)
+    before = fakes.ctx.certificates.get("shop")
+    refused = IssuerError("scripted: the CA is down for maintenance", code="IssuerFailed")
+    fakes.hooks.on("before:vault.set_secret", lambda *_: (_ for _ in ()).throw(refused),
+                   when=lambda name, *_: name == before.secret_name)
+    op = revoke(fakes, "shop", "keyCompromise")
+    rekey = fakes.ctx.operations.get(op.result["renewalOperation"])
+    failed = fakes.ctx.certificates.get("shop")
+    assert rekey.status is OperationStatus.FAILED
+    assert failed.status is CertificateStatus.REVOKED and failed.failure_count == 1 and failed.renewal_due_at
+    assert failed.secret_version == before.secret_version  # still serving the revoked version, and saying so
+
+    report = run_auto_renew(fakes.ctx, now=failed.renewal_due_at + timedelta(minutes=1))
+    drain(fakes)
+    after = fakes.ctx.certificates.get("shop")
+    assert report.started == ["shop"]
+    assert after.status is CertificateStatus.ISSUED and after.secret_version != before.secret_version
+    assert key_of(fakes, after) != key_of(fakes, before)  # reuseKey, yet never the revoked version's key

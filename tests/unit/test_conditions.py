@@ -14,7 +14,7 @@ from shared.conditions import (
     certificate_ready,
     link_conditions,
 )
-from shared.model import Certificate, CertificateStatus, LinkedCertificate
+from shared.model import Certificate, CertificateStatus, LinkedCertificate, RevokedVersion
 from shared.sync.planner import LinkSyncState
 
 NOW = datetime(2026, 11, 29, 12, tzinfo=UTC)
@@ -41,6 +41,13 @@ NEVER = replace(ISSUED, secret_version="", secret_updated_on=None, not_before=No
         (replace(NEVER, status=CertificateStatus.PENDING_ISSUANCE), ConditionStatus.FALSE, Reason.NOT_ISSUED),
         (replace(NEVER, status=CertificateStatus.FAILED), ConditionStatus.FALSE, Reason.ISSUANCE_FAILED),
         (replace(ISSUED, status=CertificateStatus.RENEWING), ConditionStatus.TRUE, Reason.ISSUED),
+        # the current version revoked: says more than expired or a failing renewal
+        (replace(ISSUED, thumbprint="T1", status=CertificateStatus.REVOKED, failure_count=1,
+                 not_after=NOW - timedelta(days=1), revoked=(RevokedVersion("v1", "T1", "0A", "keyCompromise", NOW),)),
+         ConditionStatus.FALSE, Reason.REVOKED),
+        # an older version revoked: the current one is Ready
+        (replace(ISSUED, thumbprint="T2", revoked=(RevokedVersion("v0", "T1", "0A", "superseded", NOW),)),
+         ConditionStatus.TRUE, Reason.ISSUED),
     ],
 )
 def test_ready(cert: Certificate, status: ConditionStatus, reason: Reason) -> None:
