@@ -99,7 +99,8 @@ def run_revocation(ctx: AppContext, op: Operation) -> dict:
             if op.final_attempt or classify(err) is not Retry.REDELIVER:
                 _release(ctx, op)
             raise
-        telemetry.instruments().record_revocation(cert.issuer, reason.value)
+        if not already:
+            telemetry.instruments().record_revocation(cert.issuer, reason.value)
     cert, renewal = _record(ctx, op, reason, already)
     result = {**op.parameters, "alreadyRevoked": already, "status": cert.status.value}
     if renewal is not None:
