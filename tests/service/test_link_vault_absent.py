@@ -6,7 +6,7 @@ import pytest
 
 from shared.errors import DependencyError, NotFound
 from shared.links import NewLink, create_link
-from tests.fakes.context import Fakes
+from tests.fakes.context import Fakes, fake_context
 from tests.service.conftest import issued, upload_version
 
 OTHER = "https://other.vault.azure.net"
@@ -39,4 +39,13 @@ def test_a_vault_a_link_already_reads_failing_so_is_an_outage(fakes: Fakes) -> N
     other.absent = True
     with pytest.raises(DependencyError) as caught:
         create_link(fakes.ctx, NewLink(name="l2", key_vault_secret_id=f"{OTHER}/secrets/shop-pfx"))
+    assert caught.value.status == 503
+
+
+def test_a_configured_vault_failing_so_is_an_outage() -> None:
+    """A vault of KEY_VAULT_URLS is certsync's own even before any link reads from it."""
+    fakes = fake_context(KEY_VAULT_URLS=OTHER)
+    fakes.vault_at(OTHER).absent = True
+    with pytest.raises(DependencyError) as caught:
+        create_link(fakes.ctx, NewLink(name="l1", key_vault_secret_id=f"{OTHER}/secrets/shop"))
     assert caught.value.status == 503
