@@ -15,6 +15,7 @@ from shared import pki
 from shared.appservice.linking import AppLinkRequest, link_to_app
 from shared.errors import BadRequest, Conflict
 from shared.export import ExportRequest, export_certificate, secret_location
+from shared.health import check_dependencies
 from shared.issuers.base import IssueRequest
 from shared.lifecycle import NewCertificate, create_certificate, start_renewal
 from shared.links import BindingRequest, NewLink, create_link, put_binding
@@ -183,3 +184,13 @@ def test_revoking_an_older_version_in_the_second_vault_finds_it_there(fakes: Fak
     assert done.status is OperationStatus.SUCCEEDED, done.error_message
     crl = x509.load_der_x509_crl(fakes.ctx.local_ca().crl_der())
     assert crl.get_revoked_certificate_by_serial_number(int(first.serial, 16)) is not None
+
+
+def test_health_is_unhealthy_when_any_configured_vault_is_down(fakes: Fakes) -> None:
+    assert check_dependencies(fakes.ctx).healthy
+
+    shop_vault(fakes).down = True
+
+    report = check_dependencies(fakes.ctx)
+    assert not report.healthy
+    assert report.as_dict()["dependencies"]["keyVault"]["status"] == "Unhealthy"
