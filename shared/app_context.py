@@ -110,15 +110,13 @@ class AppContext:
 
     def vault_of(self, cert: Certificate) -> SecretStore:
         """Every read and write of a certificate's secret goes to its own vault."""
-        if not cert.vault or cert.vault == self.settings.vaults[0].url:
-            return self.vault
-        return self.vault_for(cert.vault)
+        return self.vault_for(cert.vault) if cert.vault else self.vault
 
     def choose_vault(self, value: str) -> KnownVault:
         """A vault a new certificate names (URL or short name); "" is the default. 400 lists the choices."""
         vault = self.settings.vault_named(value) if value else self.settings.vaults[0]
         if vault is None:
-            allowed = ", ".join(v.name or v.url for v in self.settings.vaults)
+            allowed = ", ".join(f"{v.name} ({v.url})" if v.name else v.url for v in self.settings.vaults)
             raise BadRequest(f"vault {value[:100]!r} is not configured; use one of: {allowed}", code="UnknownVault")
         return vault
 
