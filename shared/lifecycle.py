@@ -153,7 +153,7 @@ def resume_issuance(ctx: AppContext, name: str, parameters: dict, requested_by: 
 def start_renewal(
     ctx: AppContext, name: str, kind: OperationKind, parameters: dict, requested_by: str = "", delay_seconds: int = 0
 ) -> Operation:
-    """Claim the certificate for one renew/rekey (409 while another runs), then enqueue it."""
+    """Claim the certificate for one renew, rekey or revoke (409 while another runs), then enqueue it."""
     op = new_operation(kind, name, parameters, requested_by)
     taken_over: list[str] = []
 
