@@ -8,6 +8,7 @@ from typing import Any
 
 from devtools.arm_emulator.errors import bad_request
 from devtools.arm_emulator.keyvault import KeyVaultReader
+from devtools.arm_emulator.long_running import LongRunning
 from devtools.arm_emulator.routes import Target
 from devtools.arm_emulator.store import ResourceStore
 from devtools.kv_emulator.faults import FaultInjector, RequestCounters
@@ -26,6 +27,8 @@ class ArmState:
     fault_subscriptions: tuple[str, ...] | None = None
     # More Key Vault emulators ARM knows (`--extra-key-vault name=url`), by lower-cased vault resource id.
     other_vaults: dict[str, KeyVaultReader] = field(default_factory=dict)
+    # Management switch: which long-running PUTs answer 202 + Azure-AsyncOperation (off: all at once).
+    long_running: LongRunning = field(default_factory=LongRunning)
 
     def reader_for(self, vault_id: str, local_vault_id: str) -> KeyVaultReader | None:
         wanted = vault_id.rstrip("/").lower()

@@ -1,6 +1,7 @@
 """The ARM emulator's /_emulator/ surface: the shared one (devtools.emulator_management), plus
-`keyvault-access` (whether App Service may read the vault) and fault plans that may name
-`subscriptions`, to throttle only some subscriptions. `reset?data=1` re-seeds the local vault."""
+`keyvault-access` (whether App Service may read the vault), `long-running` (which PUTs answer 202)
+and fault plans that may name `subscriptions`, to throttle only some subscriptions. `reset?data=1`
+re-seeds the local vault."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from devtools.arm_emulator.context import ArmState
+from devtools.arm_emulator.long_running import PlanError, plan_reply
 from devtools.arm_emulator.routes import operation_names
 from devtools.emulator_http import Reply
 from devtools.emulator_management import PREFIX, Management, error, fault_plan_refused, json_document
@@ -32,6 +34,7 @@ def handle(
     extra = {
         "faults": (("GET", "PUT", "DELETE"), lambda m, _q, b: _faults(m, b, state)),
         "keyvault-access": (("GET", "PUT"), lambda m, _q, b: _vault_access(m, b, state)),
+        "long-running": (("GET", "PUT", "DELETE"), lambda m, _q, b: _long_running(m, b, state)),
     }
     surface = Management(state.counters, state.faults, operation_names, clear_data, extra)
     return surface.handle(method, path, query, body)
@@ -79,6 +82,14 @@ def _vault_access(method: str, body: bytes, state: ArmState) -> Reply:
             return error(400, "BadParameter", 'send {"allowed": true|false}')
         state.vault_access = document["allowed"]
     return Reply(200, {"allowed": state.vault_access})
+
+
+def _long_running(method: str, body: bytes, state: ArmState) -> Reply:
+    try:
+        document = json_document(body) if method == "PUT" else None
+        return plan_reply(method, document, state.long_running)
+    except ValueError as err:  # PlanError is a ValueError
+        return error(400, "BadParameter", str(err) if isinstance(err, PlanError) else "the plan is not valid JSON")
 
 
 def _list_or_none(values: tuple[str, ...] | None) -> list[str] | None:

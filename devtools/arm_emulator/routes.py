@@ -17,6 +17,7 @@ from devtools.arm_emulator.protocol import (
 )
 
 RESOURCE_GROUP_TYPE = "Microsoft.Resources/resourceGroups"
+ASYNC_STATUS_OPERATION = "operationResults.get"  # `{resource id}/operationresults/{id}` (long_running.py)
 
 # kind -> (ARM resource type, api-versions)
 KINDS: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -57,7 +58,7 @@ def operation_names() -> list[str]:
         methods = _ITEM_METHODS.get(kind, _DEFAULT_ITEM_METHODS)
         names += [f"{kind}.{_VERBS[m]}" for m in methods]
         names += [f"{kind}.{op}" for op in _LIST_OPERATIONS.get(kind, ("list",))]
-    return names
+    return [*names, ASYNC_STATUS_OPERATION]
 
 
 @dataclass(frozen=True)

@@ -24,10 +24,11 @@ from devtools.arm_emulator.errors import (
     unsupported_api_version,
 )
 from devtools.arm_emulator.keyvault import KeyVaultReader
+from devtools.arm_emulator.long_running import status_target
 from devtools.arm_emulator.protocol import DEFAULT_PAGE_SIZE, MAX_REQUEST_BODY_BYTES
 from devtools.arm_emulator.ratelimits import RateLimits
 from devtools.arm_emulator.resources import local_vault_id, seed_local_vault
-from devtools.arm_emulator.routes import operation_names, resolve
+from devtools.arm_emulator.routes import ASYNC_STATUS_OPERATION, operation_names, resolve
 from devtools.arm_emulator.store import ResourceStore
 from devtools.arm_emulator.tls_front import TlsFront, TlsFrontHandler
 from devtools.emulator_http import JsonRequestHandler, Reply, TlsThreadingServer, serve_in_thread, stop_server
@@ -97,8 +98,12 @@ class ArmRequestHandler(JsonRequestHandler):
                 "Authentication failed. The 'Authorization' header is missing.",
                 {"WWW-Authenticate": _AUTH_CHALLENGE},
             )
+        segments = [unquote(s) for s in path.strip("/").split("/")]
+        monitored = status_target(segments) if self.command == "GET" else None
+        if monitored is not None:
+            return self._async_status(state, monitored, query)
         try:
-            routed = resolve(self.command, path, [unquote(s) for s in path.strip("/").split("/")])
+            routed = resolve(self.command, path, segments)
         except ArmError:
             state.counters.add(UNKNOWN)
             raise
@@ -122,7 +127,21 @@ class ArmRequestHandler(JsonRequestHandler):
             if_none_match=self.headers.get("If-None-Match"),
         )
         with state.store.transaction():
+            if state.long_running.applies(routed.operation):
+                return state.long_running.accept(
+                    state.store, path, request.base_url, api_version, lambda: api.handle(state, request)
+                )
             return api.handle(state, request)
+
+    def _async_status(self, state: ArmState, monitored: tuple[str, str], query: dict[str, str]) -> Reply:
+        """GET {resource id}/operationresults/{id}: what a 202's Azure-AsyncOperation/Location names."""
+        resource_id, operation_id = monitored
+        state.counters.add(ASYNC_STATUS_OPERATION)
+        subscription = resource_id.split("/")[2] if resource_id.count("/") > 2 else ""
+        self._inject_faults(state, subscription, ASYNC_STATUS_OPERATION)
+        if not query.get("api-version"):
+            raise missing_api_version()
+        return state.long_running.status(resource_id, operation_id)
 
     def _inject_faults(self, state: ArmState, subscription: str, operation: str) -> None:
         if state.fault_subscriptions is not None and subscription.lower() not in state.fault_subscriptions:

@@ -83,6 +83,20 @@ class ResourceStore:
             del self._items[other]
         self._dirty = True
 
+    def subtree(self, resource_id: str) -> dict[str, Resource]:
+        """Copies of a resource and everything under it, to put back with restore_subtree."""
+        key = resource_id.lower()
+        return {
+            k: Resource(json.loads(json.dumps(r.body)), r.pfx)
+            for k, r in self._items.items()
+            if k == key or k.startswith(key + "/")
+        }
+
+    def restore_subtree(self, resource_id: str, saved: dict[str, Resource]) -> None:
+        """Undo every change under resource_id since subtree() (a failed long-running operation)."""
+        self.delete_tree(resource_id)
+        self._items.update(saved)
+
     def children(self, parent_id: str, resource_type: str) -> list[Resource]:
         """Resources of a type directly or indirectly under parent_id, sorted by id."""
         prefix = parent_id.lower() + "/"

@@ -73,7 +73,7 @@ def put_plan(state: ArmState, request: ArmRequest) -> Reply:
         }
     )
     state.store.put(resource)
-    # Simplification: the Web provider may answer 202 + Azure-AsyncOperation; here it is done at once.
+    # Done at once unless the long-running switch is on (long_running.py answers 202 around this).
     return Reply(200, plan_view(state.store, resource))
 
 
@@ -134,7 +134,7 @@ def put_site(state: ArmState, request: ArmRequest) -> Reply:
                 raise conflict(f"Website with given name {name} already exists.")
     resource = _app_resource(state, request, body, location, site_id, name, existing, parent=None)
     state.store.put(resource)
-    # Simplification: the Web provider may answer 202 + Azure-AsyncOperation; here it is done at once.
+    # Done at once unless the long-running switch is on (long_running.py answers 202 around this).
     return Reply(200, app_view(state.store, resource))
 
 

@@ -57,6 +57,7 @@ def raw(arm: EmulatorHandle) -> Iterator[RawArm]:
 @pytest.fixture(autouse=True)
 def clean(raw: RawArm, vault: VaultHandle) -> None:
     raw.manage("DELETE", "faults").raise_for_status()
+    raw.manage("DELETE", "long-running").raise_for_status()
     raw.manage("POST", "reset", params={"data": "true"}).raise_for_status()
     requests.post(f"{vault.url}/_emulator/reset", params={"data": "true"}, verify=str(vault.cert_path), timeout=10)
 

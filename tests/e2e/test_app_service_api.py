@@ -85,6 +85,7 @@ def arm_stack(storage_and_vault, tmp_path_factory) -> Iterator[ArmStack]:
 @pytest.fixture
 def stack(arm_stack: ArmStack) -> ArmStack:
     arm_stack.manage("DELETE", "faults").raise_for_status()
+    arm_stack.manage("DELETE", "long-running").raise_for_status()
     arm_stack.manage("PUT", "keyvault-access", json={"allowed": True}).raise_for_status()
     return arm_stack
 
@@ -223,6 +224,38 @@ def test_app_service_without_vault_access_shows_as_a_link_error(stack: ArmStack,
     assert new != old
     assert binding_thumbprint(stack, group, f"locked-{unique}", host) == old  # nothing else changed
     assert served_thumbprint(stack, host) == old
+
+
+def test_a_sync_uses_no_long_running_operation_so_arm_answering_them_late_or_failed_never_stalls_it(
+    stack: ArmStack, unique: str
+) -> None:
+    """What certsync calls (certificate list/get/PUT, site and slot lists, hostname binding get/PUT)
+    is synchronous in the Microsoft.Web spec (200 only); plan, site and slot PUTs are the
+    long-running ones. With all of those answering 202 and then failing, a renewal still moves
+    every binding, and certsync asked for none of them (so it has no poller to follow)."""
+    name, group, site = f"lro-{unique}", f"rg-{unique}", f"lro-{unique}"
+    hosts = [f"lro{i}-{unique}.example.com" for i in range(2)]
+    cert = issue(stack.api, name, hosts)
+    plan = app_world(stack, group, [site], slot="staging")
+    old = import_secret(stack, group, "lro", cert["keyVaultSecretName"], plan)
+    bind(stack, group, site, hosts[0], old)
+    bind(stack, group, site, hosts[1], old, slot="staging")
+    stack.manage("PUT", "long-running", json={"outcome": "Failed"}).raise_for_status()
+    stack.manage("POST", "reset").raise_for_status()
+
+    new = renew(stack.api, name)["thumbprint"]
+
+    eventually(
+        lambda: binding_thumbprint(stack, group, site, hosts[0]) == new
+        and binding_thumbprint(stack, group, site, hosts[1], "staging") == new
+        and all(served_thumbprint(stack, host) == new for host in hosts)
+    )
+    counters = stack.manage("GET", "counters").json()
+    long_running = ("serverfarms.put", "sites.put", "sites.slots.put", "operationResults.get")
+    assert {op: counters[op] for op in long_running} == dict.fromkeys(long_running, 0)
+    assert counters["certificates.put"] >= 1
+    [link] = stack.api.call("GET", f"certificates/{name}").json()["linkedCertificates"]
+    assert link["inSync"] is True and not link["lastSyncError"]
 
 
 def test_a_version_that_does_not_cover_a_bound_hostname_is_never_imported(
