@@ -22,7 +22,7 @@ from azure.mgmt.web.models import (
 )
 
 from devtools.arm_emulator.keyvault import AppServicePrincipalCredential
-from devtools.processes import arm_emulator, free_port
+from devtools.processes import arm_emulator, free_dns_port, free_port
 
 from .support import LOCAL_VAULT_ID, LOCATION, SUBSCRIPTION, make_pfx
 
@@ -50,15 +50,15 @@ def _get_group(port: int, cert: Path) -> int:
 
 def test_data_dir_survives_a_restart(tmp_path: Path) -> None:
     data = tmp_path / "arm"
-    port, tls_port = free_port(), free_port()
-    first = arm_emulator(port, tls_port, data, data, None, None, log_path=tmp_path / "first.log")
+    port, tls_port, dns_port = free_port(), free_port(), free_dns_port()  # not 8053: `make run` may hold it
+    first = arm_emulator(port, tls_port, data, data, None, None, log_path=tmp_path / "first.log", dns_port=dns_port)
     first.start()
     try:
         first.wait_ready(30)
         assert _put_group(port, data / "emulator-cert.pem").status_code == 201
     finally:
         first.stop()
-    second = arm_emulator(port, tls_port, data, data, None, None, log_path=tmp_path / "second.log")
+    second = arm_emulator(port, tls_port, data, data, None, None, log_path=tmp_path / "second.log", dns_port=dns_port)
     second.start()
     try:
         second.wait_ready(30)
