@@ -19,7 +19,7 @@ from urllib.parse import quote
 
 from devtools.arm_emulator.errors import ArmError
 from devtools.arm_emulator.store import ResourceStore
-from devtools.kv_emulator.wire import Reply
+from devtools.emulator_http import Reply
 
 # operation name -> the spec's operationId (Microsoft.Web, x-ms-long-running-operation: true).
 # Certificates_CreateOrUpdate and WebApps_CreateOrUpdateHostNameBinding[Slot] are not: 200 only.
