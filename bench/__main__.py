@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
-from bench import acme_figures, app_service, figures, renewal_http, scale_bench, sweep_bench
+from bench import acme_figures, app_service, figures, operations_index, renewal_http, scale_bench, sweep_bench
 from bench.api import Api
 from bench.fleet import FleetShape
 from bench.report import Row, code_version, console_table, replace_sections, write_markdown
@@ -50,7 +50,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--arm-sweep-certificates", type=int, default=5_000)
     parser.add_argument("--arm-latency-ms", type=int, default=20, help="added to every ARM request in the sweep")
     parser.add_argument(
-        "--only", choices=["scale", "app-service", "acme"], help="run this section only and replace it in the output"
+        "--only", choices=["scale", "app-service", "acme", "operations"], help="run this section only and replace it in the output"
     )
     parser.add_argument("--output", type=Path, default=ROOT / "docs" / "benchmarks.md")
     parser.add_argument("--no-write", action="store_true", help="print only; leave docs/benchmarks.md alone")
@@ -103,6 +103,14 @@ def main(argv: list[str] | None = None) -> int:
             section("ACME issue and renew (Pebble)", acme_section)
             raise _SkipMainSections
 
+        def operations_section() -> Section:
+            results = operations_index.run(stack, log)
+            return (operations_index.SECTION, operations_index.DESCRIPTION, operations_index.rows(results))
+
+        if args.only == "operations":
+            section(operations_index.SECTION, operations_section)
+            raise _SkipMainSections
+
         def sweep_section() -> Section:
             result = sweep_bench.run(stack, shape, args.latency_ms, args.naive_workers, log)
             return ("Sweep vs naive", sweep_bench.describe(result), sweep_bench.rows(result))
@@ -130,6 +138,7 @@ def main(argv: list[str] | None = None) -> int:
         section("Smaller figures", figures_section)
 
         section("ACME issue and renew (Pebble)", acme_section)
+        section(operations_index.SECTION, operations_section)
     except _SkipMainSections:
         pass
     finally:

@@ -14,6 +14,7 @@ import random
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
@@ -502,8 +503,12 @@ class BindingRepository(Repository):
 class OperationRepository(Repository):
     """Operations newest first (ids are inverted time). "Operations of X" and "operations of kind
     K" are read through index partitions (`~target~<hash of X>`, `~kind~<K>`: RowKey the id),
-    never by filtering the operation partition; an entry is written before its row and dropped
-    after it, and readers skip an entry whose row is gone. Rows written before the index get
+    never by filtering the operation partition (nor by OR-ing RowKeys in it: Table Storage scans
+    the partition for that). An entry is a copy of its operation: written before the row, and
+    again once the row is final (Succeeded/Failed never change again). Readers take a final
+    entry as it is and read the row of any other (a crash between the final save and the copy
+    leaves an entry that says Running); operations read from entries carry no ETag. Deleting
+    drops the entries first, so no entry outlives its row. Rows written before the index get
     their entries from `backfill_index` (the retention timer, resumable); until it is done,
     reads filter the operation partition as before."""
 
@@ -511,19 +516,35 @@ class OperationRepository(Repository):
     _index_ready = False
 
     def add(self, op: Operation) -> Operation:
-        for entry in _operation_index_rows(op):
-            self._upsert(entry, f"operation {op.id}")
-        op.etag = self._insert(_operation_row(op), f"operation {op.id}")
+        self._index(op)
+        try:
+            op.etag = self._insert(_operation_row(op), f"operation {op.id}")
+        except Conflict:  # the id was taken (a derived one): its entries copy the row that holds it
+            with contextlib.suppress(NotFound):
+                self._index(self.get(op.id))
+            raise
         return op
 
     def save(self, op: Operation) -> Operation:
         op.etag = self._update(_operation_row(op), op.etag, f"operation {op.id}")
+        if op.status in (OperationStatus.SUCCEEDED, OperationStatus.FAILED):
+            with contextlib.suppress(DependencyError):  # a non-final entry is read through its row
+                self._index(op)
         return op
 
     def delete(self, op: Operation) -> None:
-        self._delete(OPERATION_PARTITION, op.id, op.etag, f"operation {op.id}")
         for entry in _operation_index_rows(op):
             self._drop(entry["PartitionKey"], op.id, f"operation {op.id}")
+        try:
+            self._delete(OPERATION_PARTITION, op.id, op.etag, f"operation {op.id}")
+        except PreconditionFailed:  # it changed since it was read and stays: so do its entries
+            with contextlib.suppress(NotFound):
+                self._index(self.get(op.id))
+            raise
+
+    def _index(self, op: Operation) -> None:
+        for entry in _operation_index_rows(op):
+            self._upsert(entry, f"operation {op.id}")
 
     def get(self, op_id: str) -> Operation:
         row = self._get(OPERATION_PARTITION, op_id, f"operation {op_id}", "OperationNotFound")
@@ -620,12 +641,19 @@ class OperationRepository(Repository):
     def _of_entries(
         self, entries: builtins.list[dict], target: str | None, kind: str | None
     ) -> builtins.list[Operation]:
-        """The operation rows of index entries (or the rows themselves, before the index is
-        complete), newest first, verified against what was asked."""
-        rows = [e for e in entries if e["PartitionKey"] == OPERATION_PARTITION]
-        keys = [e["RowKey"] for e in entries if e["PartitionKey"] != OPERATION_PARTITION]
-        rows += self._rows_by_keys(OPERATION_PARTITION, keys, "operations")
-        ops = sorted((_operation_from(row) for row in rows), key=lambda op: op.id)
+        """Operations of index entries (or of the rows themselves, before the index is complete),
+        newest first, verified against what was asked: a final entry as it is, any other through
+        its row (one point read each; a row gone is left out)."""
+        ops: builtins.list[Operation] = []
+        for entry in entries:
+            if entry["PartitionKey"] == OPERATION_PARTITION:
+                ops.append(_operation_from(entry))
+            elif entry.get("Status") in _FINISHED_PARAMETERS.values():
+                ops.append(replace(_operation_from(entry), etag=""))
+            else:
+                with contextlib.suppress(NotFound):
+                    ops.append(self.get(entry["RowKey"]))
+        ops.sort(key=lambda op: op.id)
         return [op for op in ops if (not target or op.target == target) and (not kind or op.kind.value == kind)]
 
 
@@ -909,10 +937,10 @@ def _target_partition(target: str) -> str:
 
 
 def _operation_index_rows(op: Operation) -> list[dict]:
-    entry = {"RowKey": op.id, "Kind": op.kind.value}
+    entry = _operation_row(op)  # a copy: a list of final operations reads the index partition alone
     return [
-        {"PartitionKey": _target_partition(op.target), **entry},
-        {"PartitionKey": KIND_INDEX + op.kind.value, **entry},
+        {**entry, "PartitionKey": _target_partition(op.target)},
+        {**entry, "PartitionKey": KIND_INDEX + op.kind.value},
     ]
 
 

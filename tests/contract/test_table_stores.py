@@ -310,6 +310,19 @@ def test_operations_of_a_target_and_of_a_kind_page_newest_first(side: Side, uniq
     assert ops.latest_of(f"t{unique}") == f"1-{unique}"
 
 
+def test_operations_of_a_target_show_each_ones_current_state(side: Side, unique: str) -> None:
+    ops = side.ctx.operations
+    assert ops.backfill_index(60)
+    op = ops.add(operation(f"1-{unique}", f"t{unique}"))
+    op.status = OperationStatus.RUNNING
+    ops.save(op)
+    assert [o.status for o in ops.list(target=f"t{unique}")] == [OperationStatus.RUNNING]
+    op.status, op.result = OperationStatus.SUCCEEDED, {"thumbprint": "AB"}
+    ops.save(op)
+    [listed] = ops.page(10, target=f"t{unique}", kind="renew").items
+    assert (listed.status, listed.result, listed.requested_by) == (OperationStatus.SUCCEEDED, {"thumbprint": "AB"}, "alice")
+
+
 def test_finished_operations_after_an_id(side: Side, unique: str) -> None:
     """The retention's range: Succeeded or Failed only, ids above the first one, at most `limit`."""
     ops = side.ctx.operations

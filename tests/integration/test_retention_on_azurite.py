@@ -86,3 +86,16 @@ def test_rows_from_before_the_index_are_found_before_and_after_the_backfill(ctx:
     first = ctx.operations.page(10, target="shop")
     second = ctx.operations.page(10, first.next_token, target="shop")
     assert [op.id for op in first.items + second.items] == shop[:20]
+
+
+def test_an_entry_left_behind_a_final_save_is_read_through_its_row(ctx: AppContext) -> None:
+    assert ctx.operations.backfill_index(60)
+    op = ctx.operations.add(new_operation(OperationKind.RENEW, "shop"))
+    op.status = OperationStatus.SUCCEEDED
+    ctx.operations.save(op)
+    table = ctx.store.table("operations")  # type: ignore[attr-defined]
+    [entry] = [e for e in table.list_entities() if e["PartitionKey"].startswith(TARGET_INDEX)]
+    entry["Status"] = "Running"  # as if the instance died between the final save and its copy
+    table.upsert_entity(entry)
+
+    assert [o.status for o in ctx.operations.list(target="shop")] == [OperationStatus.SUCCEEDED]
