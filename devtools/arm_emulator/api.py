@@ -109,9 +109,9 @@ def _page(items: list[dict[str, Any]], size: int, request: ArmRequest) -> dict[s
 
 def _decode(token: str, request: ArmRequest) -> str:
     """The last id of the previous page. One that is not a resource id in the request's
-    subscription was never handed out by this list: 400, as ARM answers a token it cannot read
-    (a forged one used to give an empty page). One that decodes but sorts past the end gives an
-    empty page."""
+    subscription was never handed out by this list: 400 (guess: ARM's tokens are opaque and it
+    refuses one it cannot read with InvalidSkipToken; a forged one used to give an empty page).
+    One that decodes but sorts past the end gives an empty page."""
     invalid = bad_request("The $skiptoken parameter is invalid.", "InvalidSkipToken")
     try:
         marker = base64.b64decode(token.encode("ascii"), altchars=b"-_", validate=True).decode("utf-8")
