@@ -1,5 +1,12 @@
-"""The sweep benchmark's fleet: PFX secrets spread over the vaults, links and bindings written
-straight through the repositories, then a share of the secrets changed outside certsync.
+"""The sweep benchmark's fleet: PFX secrets spread over the vaults, links and bindings with
+every row the repositories' add() writes, then a share of the secrets changed outside certsync.
+
+Built in bulk, so that 100,000 links take minutes, not hours: secrets are written by a few worker
+processes (the SDK's per-request CPU, not the emulators, is the limit on a small machine), and
+the Table rows are the rows LinkRepository.add / BindingRepository.add leave behind
+(shared/tables.py rows_of_new_link, rows_of_new_binding, index markers included), written as
+entity-group transactions of up to 100 rows of one partition, also from worker processes.
+tests/integration/test_bench_fleet.py builds a small fleet both ways and compares every row.
 
 Links hold exactly what their secret's version said when they were last checked, and were
 checked a few seconds after that version was written, so no link is due for the sweep's
@@ -8,13 +15,20 @@ should cost a value read.
 """
 from __future__ import annotations
 
+import multiprocessing
 import random
+import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
-from typing import Callable, Iterable, TypeVar
+from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
+from azure.core.exceptions import ServiceResponseError
+from azure.core.pipeline.transport import RequestsTransport
+from azure.data.tables import TableClient, TableServiceClient, UpdateMode
 from azure.keyvault.secrets import SecretClient
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
@@ -23,11 +37,18 @@ from cryptography.x509.oid import NameOID
 from shared import pki
 from shared.app_context import AppContext
 from shared.model import LinkedCertificate, SslBinding, SslState
+from shared.settings import Settings
+from shared.tables import BindingRepository, LinkRepository, index_marker_row, rows_of_new_binding, rows_of_new_link
 from shared.vault import PFX_CONTENT_TYPE, make_secret_client
 
 T = TypeVar("T")
 CHECKED_AFTER_WRITE = timedelta(seconds=3)  # > the 2 s of seen_too_soon
 WRITERS = 8  # Azurite and the emulator are single processes; more threads only queue
+WRITER_PROCESSES = 4  # the SDK's CPU per request is the limit: one process per core, and others waiting
+TRANSACTION_ROWS = 100  # an entity-group transaction: at most 100 rows of one partition
+TASK_ROWS = 2000  # rows handed to a worker process at a time
+THREADS_PER_PROCESS = 4  # requests in flight per worker process
+Group = tuple[str, list[dict]]  # (table, rows of one partition)
 
 
 @dataclass(frozen=True)
@@ -87,20 +108,39 @@ class Fleet:
         return sum(1 for link in self.links if link.secret_id in changed)
 
 
-def build_fleet(ctx: AppContext, shape: FleetShape, vault_urls: list[str]) -> Fleet:
+def build_fleet(ctx: AppContext, shape: FleetShape, vault_urls: list[str],
+                log: Callable[[str], None] = lambda _: None) -> Fleet:  # fmt: skip
     """Secrets, then rows, then the out-of-band changes (a second or more later, so the
     changed secrets' whole-second "updated" differs from what the links hold)."""
     clients = {url: make_secret_client(ctx.settings, vault_url=url) for url in vault_urls}
     try:
         fleet = Fleet(shape, plan_secrets(shape, vault_urls))
-        _parallel(lambda s: _write_original(clients[s.vault_url], s), fleet.secrets)
-        fleet.links, fleet.bindings = plan_rows(shape, fleet.secrets)
-        write_rows(ctx, fleet.links, fleet.bindings)
+        with _workers() as pool:
+            write_secrets(pool, ctx.settings, fleet.secrets)
+            log(f"fleet: {len(fleet.secrets)} secrets written")
+            fleet.links, fleet.bindings = plan_rows(shape, fleet.secrets)
+            rows = write_rows_in_batches(pool, ctx, fleet.links, fleet.bindings)
+            log(f"fleet: {rows} Table rows written")
         change_secrets(clients, fleet)
         return fleet
     finally:
         for client in clients.values():
             client.close()
+
+
+def _workers() -> ProcessPoolExecutor:
+    """Spawned, not forked: the bench process runs threads."""
+    return ProcessPoolExecutor(WRITER_PROCESSES, mp_context=multiprocessing.get_context("spawn"))
+
+
+def write_secrets(pool: Executor, settings: Settings, secrets: list[FleetSecret]) -> None:
+    """Each secret's first version (its own EC certificate), written by the worker processes."""
+    chunks = [secrets[i : i + 100] for i in range(0, len(secrets), 100)]
+    plans = [[(s.vault_url, s.name, s.hostnames) for s in chunk] for chunk in chunks]
+    for chunk, written in zip(chunks, pool.map(_write_originals, [settings] * len(plans), plans), strict=True):
+        for secret, (version, updated_on, thumbprint, not_after) in zip(chunk, written, strict=True):
+            secret.version, secret.updated_on = version, updated_on
+            secret.thumbprint, secret.not_after = thumbprint, not_after
 
 
 def plan_secrets(shape: FleetShape, vault_urls: list[str]) -> list[FleetSecret]:
@@ -139,14 +179,51 @@ def plan_rows(shape: FleetShape, secrets: list[FleetSecret]) -> tuple[list[Linke
         links.append(link)
         for k in range(1 + j % 2):
             bindings.append(
-                SslBinding(f"app-{j % 100:03d}", f"b{k}-l{j}.s{i}.bench.test", link.name, secret.thumbprint, SslState.SNI, checked)
+                SslBinding(f"app-{j % 100:03d}", f"b{k}-l{j}.s{i}.bench.test", link.name, secret.thumbprint,
+                           SslState.SNI, checked)
             )
     return links, bindings
 
 
 def write_rows(ctx: AppContext, links: list[LinkedCertificate], bindings: list[SslBinding]) -> None:
+    """Through the repositories, one add() per row (the reference the bulk path is checked against)."""
     _parallel(ctx.links.add, links)
     _parallel(ctx.bindings.add, bindings)
+
+
+def write_rows_in_batches(pool: Executor, ctx: AppContext, links: list[LinkedCertificate],
+                          bindings: list[SslBinding]) -> int:  # fmt: skip
+    """The rows add() would write, as transactions of one partition each (a partition of one
+    row: a single upsert), handed to the workers in tasks of about TASK_ROWS rows. Returns the
+    number of rows written."""
+    tasks: list[list[Group]] = [[]]
+    rows_in_task = 0
+    for table, rows in _partitions(ctx, links, bindings).items():
+        for start in range(0, len(rows), TRANSACTION_ROWS):
+            if rows_in_task >= TASK_ROWS:
+                tasks.append([])
+                rows_in_task = 0
+            tasks[-1].append((table[0], rows[start : start + TRANSACTION_ROWS]))
+            rows_in_task += len(tasks[-1][-1][1])
+    connection = ctx.settings.storage.connection_string or ""
+    return sum(pool.map(_write_groups, [connection] * len(tasks), tasks))
+
+
+def _partitions(ctx: AppContext, links: list[LinkedCertificate],
+                bindings: list[SslBinding]) -> dict[tuple[str, str], list[dict]]:  # fmt: skip
+    """Rows by (table, partition): every link's and binding's rows, and each table's index marker."""
+    links_table = ctx.store.table(LinkRepository.table_name).table_name
+    bindings_table = ctx.store.table(BindingRepository.table_name).table_name
+    partitions: dict[tuple[str, str], list[dict]] = defaultdict(list)
+    for table, rows in [
+        *((links_table, rows_of_new_link(link)) for link in links),
+        *((bindings_table, rows_of_new_binding(binding)) for binding in bindings),
+        (links_table, [index_marker_row()]),
+        (bindings_table, [index_marker_row()]),
+    ]:
+        for row in rows:
+            partitions[(table, row["PartitionKey"])].append(row)
+    return partitions
 
 
 def change_secrets(clients: dict[str, SecretClient], fleet: Fleet) -> list[FleetSecret]:
@@ -158,7 +235,8 @@ def change_secrets(clients: dict[str, SecretClient], fleet: Fleet) -> list[Fleet
 
     def write(secret: FleetSecret) -> None:
         bundle = self_signed(secret.hostnames)
-        written = clients[secret.vault_url].set_secret(secret.name, pki.to_pfx_base64(bundle), content_type=PFX_CONTENT_TYPE)
+        value = pki.to_pfx_base64(bundle)
+        written = clients[secret.vault_url].set_secret(secret.name, value, content_type=PFX_CONTENT_TYPE)
         secret.new_version, secret.new_thumbprint = written.properties.version, bundle.thumbprint
 
     _parallel(write, chosen)
@@ -169,7 +247,7 @@ def self_signed(hostnames: Iterable[str], now: datetime | None = None) -> pki.Ce
     """An EC P-256 certificate valid for 90 days from an hour ago: cheap, and usable by any
     binding under its names (shared/pki.py check_usable)."""
     names = tuple(hostnames)
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     key = pki.generate_private_key(pki.KeyType.EC256)
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0])])
     certificate = (
@@ -186,11 +264,56 @@ def self_signed(hostnames: Iterable[str], now: datetime | None = None) -> pki.Ce
     return pki.CertificateBundle(private_key=key, certificate=certificate)
 
 
-def _write_original(client: SecretClient, secret: FleetSecret) -> None:
-    bundle = self_signed(secret.hostnames)
-    written = client.set_secret(secret.name, pki.to_pfx_base64(bundle), content_type=PFX_CONTENT_TYPE)
-    secret.version, secret.updated_on = written.properties.version, written.properties.updated_on
-    secret.thumbprint, secret.not_after = bundle.thumbprint, bundle.not_after
+# --- in the worker processes ----------------------------------------------------------------
+
+_clients_lock = threading.Lock()
+_secret_clients: dict[str, SecretClient] = {}
+_table_services: dict[str, TableServiceClient] = {}
+
+
+def _write_originals(settings: Settings, plans: list[tuple[str, str, tuple[str, ...]]]) -> list[tuple]:
+    """(version, updated_on, thumbprint, not_after) of each secret written."""
+
+    def write(plan: tuple[str, str, tuple[str, ...]]) -> tuple:
+        vault_url, name, hostnames = plan
+        with _clients_lock:
+            client = _secret_clients.get(vault_url) or _secret_clients.setdefault(
+                vault_url, make_secret_client(settings, vault_url=vault_url))  # fmt: skip
+        bundle = self_signed(hostnames)
+        secret = client.set_secret(name, pki.to_pfx_base64(bundle), content_type=PFX_CONTENT_TYPE)
+        return secret.properties.version, secret.properties.updated_on, bundle.thumbprint, bundle.not_after
+
+    with ThreadPoolExecutor(THREADS_PER_PROCESS) as threads:
+        return list(threads.map(write, plans))
+
+
+def _table_service(connection: str) -> TableServiceClient:
+    """Without proxy settings from the environment: requests scans os.environ for them on every
+    request, a third of the client's CPU per row here (loopback needs no proxy)."""
+    return TableServiceClient.from_connection_string(connection, transport=RequestsTransport(use_env_settings=False))
+
+
+def _write_groups(connection: str, groups: list[Group]) -> int:
+    with _clients_lock:
+        service = _table_services.get(connection) or _table_services.setdefault(connection, _table_service(connection))
+
+    def write(group: Group) -> None:
+        table, rows = group
+        client: TableClient = service.get_table_client(table)
+        for attempt in range(3):
+            try:
+                if len(rows) == 1:
+                    client.upsert_entity(rows[0], mode=UpdateMode.REPLACE)
+                else:
+                    client.submit_transaction([("upsert", row, {"mode": UpdateMode.REPLACE}) for row in rows])
+                return
+            except ServiceResponseError:  # Azurite closed an idle kept-alive connection; a POST is not retried for us
+                if attempt == 2:
+                    raise
+
+    with ThreadPoolExecutor(THREADS_PER_PROCESS) as threads:
+        list(threads.map(write, groups))
+    return sum(len(rows) for _, rows in groups)
 
 
 def _parallel(fn: Callable[[T], object], items: Iterable[T]) -> None:

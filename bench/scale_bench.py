@@ -2,12 +2,16 @@
 
 Each run starts N local function hosts on one fleet (restored between runs), asks one of them
 to run the `sync_sweep` timer (admin endpoint), and waits until every sweep unit it queued,
-continuations included, has finished on whichever instance took it.
+continuations included, has finished on whichever instance took it. Each host is set up as a
+Consumption instance: newBatchThreshold is batchSize/2 there (the Storage Queues extension's
+default N*batchSize/2 with N = 1 on Consumption; locally N would be this machine's CPUs).
 """
 from __future__ import annotations
 
+import json
 import re
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -16,11 +20,12 @@ from pathlib import Path
 import requests
 
 from bench.fleet import Fleet, FleetShape, build_fleet
+from bench.instance_metrics import InstanceWork, Samples, scrape, work_between
 from bench.measure import Stopwatch, VaultRequests
 from bench.report import Row
 from bench.stack import BenchStack, app_env
 from bench.verify import TableSnapshot, Verification, restore, same_rows, snapshot, verify
-from devtools.processes import Service, env_only_host, free_port
+from devtools.processes import ROOT, Service, env_only_host, free_port
 from shared.app_context import AppContext
 from shared.clock import utcnow
 from shared.model import Operation, OperationKind, OperationStatus
@@ -32,13 +37,15 @@ PREFIX = "benchscale"
 CONSUMPTION_LIMIT_SECONDS = 600
 KV_LIMIT_PER_10S = 4000  # Key Vault secrets transactions per vault per 10 s (service limits)
 PARTITION_ENTITIES_PER_S = 2000  # Table Storage target throughput of one partition
-UNIT_RUN = re.compile(r"Executing 'Functions\.run_operation_queue'")
+INSTANCES = (1, 3)
+EXECUTED = re.compile(r"Executed 'Functions\.(\w+)' \((?:Succeeded|Failed), Id=[^,]*, Duration=(\d+)ms\)")
 
 
 @dataclass
 class InstanceFigures:
-    units: int
+    work: InstanceWork
     peak_rss_mb: float
+    longest: tuple[float, str]  # seconds, function: the longest invocation in this host's log
 
 
 @dataclass
@@ -58,18 +65,40 @@ class ScaleRun:
     def continuations(self) -> int:
         return sum(1 for op in self.units if op.parameters.get("after"))
 
-    def longest_unit(self) -> float:
-        return max((float(op.result.get("seconds", 0)) for op in self.units), default=0.0)
+    @property
+    def requests(self) -> Counter[str]:
+        """By service, as the app's clients counted them, all instances."""
+        total: Counter[str] = Counter()
+        for figures in self.per_instance:
+            total.update(figures.work.requests)
+        return total
+
+    def longest_invocation(self) -> tuple[float, str]:
+        return max((f.longest for f in self.per_instance), default=(0.0, "none"))
+
+    def busiest_vault_per_10s(self, vault_urls: list[str]) -> float:
+        """A vault's requests over the time its units ran, per 10 s; the busiest vault."""
+        rates = []
+        for url, counts in zip(vault_urls, self.kv.per_vault, strict=True):
+            units = [op for op in self.vault_units if op.parameters["vault"] == url]
+            seconds = sum(float(op.result.get("seconds", 0)) for op in units)
+            rates.append(counts.get("total", 0) / max(seconds, 0.001) * 10)
+        return max(rates, default=0.0)
 
 
 @dataclass
 class ScaleBench:
     fleet: Fleet
-    vaults: int
+    vault_urls: list[str]
     latency_ms: int
     budget_seconds: float
     build_seconds: float
+    batch_size: int
     runs: list[ScaleRun] = field(default_factory=list)
+
+    @property
+    def vaults(self) -> int:
+        return len(self.vault_urls)
 
 
 def run(base: Path, shape: FleetShape, vaults: int, latency_ms: int, log: Callable[[str], None] = print) -> ScaleBench:
@@ -77,30 +106,41 @@ def run(base: Path, shape: FleetShape, vaults: int, latency_ms: int, log: Callab
     try:
         log(f"scale: starting Azurite and {vaults} Key Vault emulators")
         stack.start_storage_and_vaults(vaults)
+        batch = queue_batch_size()
         env = app_env(stack.connection, stack.vault_urls[0], stack.cert, CERTSYNC_TABLE_PREFIX=PREFIX,
-                      OPERATIONS_QUEUE="bench-scale-ops")  # fmt: skip
+                      OPERATIONS_QUEUE="bench-scale-ops",
+                      AzureFunctionsJobHost__extensions__queues__newBatchThreshold=str(batch // 2))  # fmt: skip
         ctx = AppContext.from_settings(Settings.from_env(env))
         log(f"scale: building {shape.links} links, {shape.secrets} secrets in {vaults} vaults")
         with Stopwatch() as build:
-            fleet = build_fleet(ctx, shape, stack.vault_urls)
+            fleet = build_fleet(ctx, shape, stack.vault_urls, log)
         log(f"scale: fleet built in {build.seconds:.0f}s")
         for admin in stack.admins:
             admin.set_latency(latency_ms)
-        bench = ScaleBench(fleet, vaults, latency_ms, DEFAULT_BUDGET_SECONDS, build.seconds)
-        original = snapshot(ctx)
-        for count in (1, 3):
-            start = snapshot(ctx)
+        bench = ScaleBench(fleet, stack.vault_urls, latency_ms, DEFAULT_BUDGET_SECONDS, build.seconds, batch)
+        original = start = snapshot(ctx)
+        for count in INSTANCES:
             if not same_rows(original, start):
                 raise RuntimeError("the fleet was not restored between runs")
-            bench.runs.append(_measure(stack, ctx, fleet, env, count, start, log))
-            restore(ctx, original, snapshot(ctx))
+            result, after = _measure(stack, ctx, fleet, env, count, start, log)
+            bench.runs.append(result)
+            if count != INSTANCES[-1]:
+                restore(ctx, original, after)
+                start = snapshot(ctx)
         return bench
     finally:
         stack.close()
 
 
+def queue_batch_size() -> int:
+    """The app's host.json extensions.queues.batchSize (the extension's default: 16)."""
+    queues = json.loads((ROOT / "host.json").read_text()).get("extensions", {}).get("queues", {})
+    return int(queues.get("batchSize", 16))
+
+
 def _measure(stack: BenchStack, ctx: AppContext, fleet: Fleet, env: dict[str, str], count: int,
-             before: TableSnapshot, log: Callable[[str], None]) -> ScaleRun:  # fmt: skip
+             before: TableSnapshot, log: Callable[[str], None]) -> tuple[ScaleRun, TableSnapshot]:  # fmt: skip
+    """One run, and the rows it left."""
     hosts: list[tuple[Service, Path, str]] = []
     try:
         for index in range(count):
@@ -109,22 +149,26 @@ def _measure(stack: BenchStack, ctx: AppContext, fleet: Fleet, env: dict[str, st
             hosts.append((host, log_path, f"http://127.0.0.1:{port}"))
             host.start()
         for host, _, _ in hosts:
-            host.wait_ready(90)
+            host.wait_ready(180)
         log(f"scale: {count} instance(s) up; running the sweep")
+        first: list[Samples] = [scrape(url) for _, _, url in hosts]
         kv = VaultRequests(stack.admins)
         started_at = utcnow()
         with kv.measure(), Stopwatch() as clock:
             _trigger_sweep(hosts[0][2])
             units = _wait_for_units(ctx, started_at, len({s.vault_url for s in fleet.secrets}))
-        figures = [InstanceFigures(len(UNIT_RUN.findall(path.read_text(errors="replace"))), _peak_rss_mb(host))
-                   for host, path, _ in hosts]  # fmt: skip
+        figures = [
+            InstanceFigures(work_between(samples, scrape(url)), _peak_rss_mb(host), _longest_invocation(path))
+            for (host, path, url), samples in zip(hosts, first, strict=True)
+        ]
     finally:
         for host, _, _ in hosts:
             host.stop()
-    verification = verify(fleet, before, snapshot(ctx))
-    log(f"scale: {count} instance(s): {clock.seconds:.1f}s, {len(units)} units, {kv.total} KV requests; "
-        f"{verification.summary()}")  # fmt: skip
-    return ScaleRun(count, clock.seconds, kv, units, figures, verification)
+    after = snapshot(ctx)
+    run_ = ScaleRun(count, clock.seconds, kv, units, figures, verify(fleet, before, after))
+    log(f"scale: {count} instance(s): {clock.seconds:.1f}s, {len(units)} units, requests {dict(run_.requests)}; "
+        f"{run_.verification.summary()}")  # fmt: skip
+    return run_, after
 
 
 def _trigger_sweep(host_url: str) -> None:
@@ -143,7 +187,7 @@ def _wait_for_units(ctx: AppContext, since: datetime, vaults: int, timeout: floa
         pending = {op.result.get("continuation") for op in units} - {op.id for op in units} - {None}
         if len(units) > vaults and done and not pending:
             return units
-        time.sleep(0.25)
+        time.sleep(1)
     raise RuntimeError(f"the sweep units did not finish within {timeout:.0f}s")
 
 
@@ -156,6 +200,13 @@ def _peak_rss_mb(host: Service) -> float:
     return 0.0
 
 
+def _longest_invocation(log_path: Path) -> tuple[float, str]:
+    """From the host's `Executed 'Functions.x' (..., Duration=Nms)` lines: every invocation,
+    the timer's included."""
+    found = [(int(ms) / 1000, name) for name, ms in EXECUTED.findall(log_path.read_text(errors="replace"))]
+    return max(found, default=(0.0, "none"))
+
+
 def rows(bench: ScaleBench) -> list[Row]:
     one, three = bench.runs[0], bench.runs[1]
     out = [
@@ -164,23 +215,59 @@ def rows(bench: ScaleBench) -> list[Row]:
     ]  # fmt: skip
     for run_ in bench.runs:
         label = f"{run_.instances} instance(s)"
+        seconds, function = run_.longest_invocation()
         split = f"{len(run_.vault_units)} vault units ({run_.continuations} continuations) + 1 repair"
         out += [
             Row(SECTION, f"  {label}: units", split),
-            Row(SECTION, f"  {label}: longest unit", f"{run_.longest_unit():.1f} s",
-                f"< {CONSUMPTION_LIMIT_SECONDS} s (Consumption limit)",
-                run_.longest_unit() < CONSUMPTION_LIMIT_SECONDS),
-            Row(SECTION, f"  {label}: Key Vault requests", f"{run_.kv.total:,} ({_ops(run_.kv)})"),
-            Row(SECTION, f"  {label}: units run / peak RSS per instance",
-                ", ".join(f"{f.units} / {f.peak_rss_mb:.0f} MB" for f in run_.per_instance)),
-            Row(SECTION, f"  {label}: correct", run_.verification.summary(), "all changed moved, rest untouched",
-                run_.verification.ok),
+            Row(SECTION, f"  {label}: longest invocation", f"{seconds:.1f} s ({function})",
+                f"< {CONSUMPTION_LIMIT_SECONDS} s (Consumption limit)", seconds < CONSUMPTION_LIMIT_SECONDS),
+            Row(SECTION, f"  {label}: requests per service (the app's clients)", _services(run_.requests)),
+            Row(SECTION, f"  {label}: Key Vault requests (emulators)", f"{run_.kv.total:,} ({_ops(run_.kv)})"),
         ]  # fmt: skip
-    busiest = max(max(v.get("total", 0) for v in r.kv.per_vault) for r in bench.runs)
-    rate_10s = busiest / max(min(r.seconds for r in bench.runs), 0.001) * 10
-    out.append(Row(SECTION, "busiest vault: requests per 10 s during the sweep", f"{rate_10s:,.0f}",
-                   f"< {KV_LIMIT_PER_10S:,} (Key Vault limit per vault)", rate_10s < KV_LIMIT_PER_10S))  # fmt: skip
-    return out
+        for index, figures in enumerate(run_.per_instance, start=1):
+            work = figures.work
+            out.append(Row(SECTION, f"  {label}: instance {index}",
+                           f"{work.vault_units} vault + {work.repair_units} repair units, "
+                           f"{work.busy_seconds:.0f} s busy, "
+                           f"peak RSS {figures.peak_rss_mb:.0f} MB; {_services(work.requests)}"))  # fmt: skip
+        out.append(Row(SECTION, f"  {label}: correct", run_.verification.summary(),
+                       "all changed moved, rest untouched", run_.verification.ok))  # fmt: skip
+    return out + limit_rows(bench)
+
+
+def limit_rows(bench: ScaleBench) -> list[Row]:
+    """Where the next limit is, from the measured counts and the fleet's shape."""
+    fleet, one = bench.fleet, bench.runs[0]
+    links, bindings, budget = len(fleet.links), len(fleet.bindings), bench.budget_seconds
+    per_link = 1 + 2 * bindings / max(links, 1)  # the repair reads each link, binding and binding index row
+    repair_entities = round(links * per_link)
+    repair_links_at_budget = budget * PARTITION_ENTITIES_PER_S / per_link
+    busiest = max(run_.busiest_vault_per_10s(bench.vault_urls) for run_ in bench.runs)
+    sequential_ceiling = 10_000 / max(bench.latency_ms, 1)
+    secrets_per_vault = max(fleet.secrets_in(url) for url in bench.vault_urls)
+    kv_per_secret = max(one.kv.total - one.kv.operation("challenge"), 0) / max(len(fleet.secrets), 1)
+    kv_secrets_at_budget = budget / max(kv_per_secret * bench.latency_ms / 1000, 1e-9)
+    return [
+        Row(SECTION, "Key Vault: busiest vault, requests per 10 s while its unit ran", f"{busiest:,.0f}",
+            f"< {KV_LIMIT_PER_10S:,} per vault", busiest < KV_LIMIT_PER_10S),
+        Row(SECTION, "  one unit per vault, requests one after another: at most",
+            f"{sequential_ceiling:,.0f} per 10 s at +{bench.latency_ms} ms, at any fleet size"),
+        Row(SECTION, "  Key Vault requests per secret per sweep (measured)",
+            f"{kv_per_secret:.3f} ({secrets_per_vault:,} per vault here); a vault's unit reaches the "
+            f"{budget:.0f} s budget at ~{kv_secrets_at_budget:,.0f} secrets per vault (then continues)"),
+        Row(SECTION, "Table: the repair unit reads every link, binding and binding-index row",
+            f"{repair_entities:,} entities here: >= {repair_entities / PARTITION_ENTITIES_PER_S:.0f} s at "
+            f"{PARTITION_ENTITIES_PER_S:,}/s per partition"),
+        Row(SECTION, "  it reaches the unit budget (one invocation, no continuation) at",
+            f"~{repair_links_at_budget:,.0f} links ({bindings / max(links, 1):.1f} bindings each): the first limit"),
+        Row(SECTION, "  each vault unit scans every link row (SecretId is no key)",
+            f">= {links / PARTITION_ENTITIES_PER_S:.0f} s here; "
+            f"the budget at ~{budget * PARTITION_ENTITIES_PER_S:,.0f} links"),
+    ]  # fmt: skip
+
+
+def _services(counts: Counter[str]) -> str:
+    return ", ".join(f"{name} {value:,}" for name, value in sorted(counts.items()) if value) or "none"
 
 
 def _ops(kv: VaultRequests) -> str:
@@ -192,13 +279,25 @@ def describe(bench: ScaleBench) -> str:
     return f"""
 {len(fleet.links):,} links over {len(fleet.secrets):,} secrets in {bench.vaults} Key Vault emulators
 ({len(fleet.bindings):,} bindings); {shape.changed} secrets ({shape.changed_fraction:.0%}) got a new version outside
-certsync (fleet built in {bench.build_seconds:.0f} s), {bench.latency_ms} ms added to every Key Vault request. Each run
-starts N local function hosts (`python -m devtools.local_host`, one process each) on the same tables and queue,
-runs the `sync_sweep` timer once through one host's admin endpoint, and ends when every unit it queued has
-finished: one `sweep` operation per vault (links found by a SecretId range, the vault listed once, bindings
-read per changed secret), one binding-repair unit, and any continuation (a unit past its budget of
-{bench.budget_seconds:.0f} s queues one that goes on after the last secret it finished). Any instance takes any unit
-from the operations queue. Peak RSS is each host's VmHWM (the app runs inside the host); "units run" counts
-queue-triggered invocations in that host's log. Table requests are not counted here: the app's Table client lives
-inside the hosts. The fleet is restored and checked row by row between the runs.
+certsync, {bench.latency_ms} ms added to every Key Vault request. The fleet was built in {bench.build_seconds:.0f} s
+(bench/fleet.py: secrets from worker processes; the Table rows the repositories' add() writes, index rows included,
+as entity-group transactions; a test compares them with rows written one add() at a time).
+
+Each run starts N local function hosts (`python -m devtools.local_host`, one process each) on the same tables and
+queue, runs the `sync_sweep` timer once through one host's admin endpoint, and ends when every unit it queued has
+finished: one `sweep` operation per vault (links found by a SecretId range, the vault listed once, bindings read per
+changed secret), one binding-repair unit, and any continuation (a unit past its budget of {bench.budget_seconds:.0f} s
+queues one that goes on after the last secret it finished). Every host polls the one operations queue as the Storage
+Queues extension does: it takes at most batchSize ({bench.batch_size}, host.json) messages at a time and fetches more
+only once no more than newBatchThreshold ({bench.batch_size // 2}: batchSize/2, the Consumption plan's value) run,
+so which instance runs which unit is decided by who polls first. "Instance" rows come from each host's own
+/api/metrics (read before and after the run): the sweep operations it ran (vault units counted by the sweep's
+histogram), their summed time, and the requests its Table, Queue and Key Vault clients sent (the host's own queue
+polling is not the app's and is not counted). Peak RSS is each host's VmHWM (the app runs inside the host). The
+longest invocation comes from the hosts' `Executed ... Duration=` log lines, the timer's included. The fleet is
+restored and checked row by row between the runs.
+
+Next limits, computed from the counts above: Key Vault allows {KV_LIMIT_PER_10S:,} requests per 10 s per vault; Table
+Storage targets {PARTITION_ENTITIES_PER_S:,} entities/s per partition, and a query over many partitions is served one
+partition at a time, so a scan is assumed to read at most that many entities per second.
 """
