@@ -26,9 +26,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
-from azure.core.exceptions import ServiceResponseError
+from azure.core.exceptions import ResourceExistsError, ServiceResponseError
 from azure.core.pipeline.transport import RequestsTransport
-from azure.data.tables import TableClient, TableServiceClient, UpdateMode
+from azure.data.tables import TableClient, TableServiceClient, TableTransactionError
 from azure.keyvault.secrets import SecretClient
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
@@ -193,8 +193,9 @@ def write_rows(ctx: AppContext, links: list[LinkedCertificate], bindings: list[S
 
 def write_rows_in_batches(pool: Executor, ctx: AppContext, links: list[LinkedCertificate],
                           bindings: list[SslBinding]) -> int:  # fmt: skip
-    """The rows add() would write, as transactions of one partition each (a partition of one
-    row: a single upsert), handed to the workers in tasks of about TASK_ROWS rows. Returns the
+    """The rows add() would write, as inserts into fresh tables (Azurite looks a row up once for an
+    insert, twice for an upsert): transactions of one partition each (a partition of one row: a
+    single insert), handed to the workers in tasks of about TASK_ROWS rows. Returns the
     number of rows written."""
     tasks: list[list[Group]] = [[]]
     rows_in_task = 0
@@ -303,13 +304,17 @@ def _write_groups(connection: str, groups: list[Group]) -> int:
         for attempt in range(3):
             try:
                 if len(rows) == 1:
-                    client.upsert_entity(rows[0], mode=UpdateMode.REPLACE)
+                    client.create_entity(rows[0])
                 else:
-                    client.submit_transaction([("upsert", row, {"mode": UpdateMode.REPLACE}) for row in rows])
+                    client.submit_transaction([("create", row) for row in rows])
                 return
             except ServiceResponseError:  # Azurite closed an idle kept-alive connection; a POST is not retried for us
                 if attempt == 2:
                     raise
+            except (ResourceExistsError, TableTransactionError):
+                if attempt == 0:
+                    raise
+                return  # the failed attempt's request had arrived after all
 
     with ThreadPoolExecutor(THREADS_PER_PROCESS) as threads:
         list(threads.map(write, groups))
