@@ -28,7 +28,7 @@ from typing import TypeVar
 
 from azure.core.exceptions import ResourceExistsError, ServiceResponseError
 from azure.core.pipeline.transport import RequestsTransport
-from azure.data.tables import TableClient, TableServiceClient, TableTransactionError
+from azure.data.tables import TableClient, TableTransactionError
 from azure.keyvault.secrets import SecretClient
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
@@ -269,7 +269,7 @@ def self_signed(hostnames: Iterable[str], now: datetime | None = None) -> pki.Ce
 
 _clients_lock = threading.Lock()
 _secret_clients: dict[str, SecretClient] = {}
-_table_services: dict[str, TableServiceClient] = {}
+_thread = threading.local()
 
 
 def _write_originals(settings: Settings, plans: list[tuple[str, str, tuple[str, ...]]]) -> list[tuple]:
@@ -288,19 +288,22 @@ def _write_originals(settings: Settings, plans: list[tuple[str, str, tuple[str, 
         return list(threads.map(write, plans))
 
 
-def _table_service(connection: str) -> TableServiceClient:
-    """Without proxy settings from the environment: requests scans os.environ for them on every
+def _table_client(connection: str, table: str) -> TableClient:
+    """One client per thread and table: clients that share a pipeline are not safe to send
+    transactions from several threads (azure-core re-links the shared policies per batch).
+    Without proxy settings from the environment: requests scans os.environ for them on every
     request, a third of the client's CPU per row here (loopback needs no proxy)."""
-    return TableServiceClient.from_connection_string(connection, transport=RequestsTransport(use_env_settings=False))
+    clients: dict[str, TableClient] = _thread.__dict__.setdefault("tables", {})
+    if table not in clients:
+        transport = RequestsTransport(use_env_settings=False)
+        clients[table] = TableClient.from_connection_string(connection, table, transport=transport)
+    return clients[table]
 
 
 def _write_groups(connection: str, groups: list[Group]) -> int:
-    with _clients_lock:
-        service = _table_services.get(connection) or _table_services.setdefault(connection, _table_service(connection))
-
     def write(group: Group) -> None:
         table, rows = group
-        client: TableClient = service.get_table_client(table)
+        client = _table_client(connection, table)
         for attempt in range(3):
             try:
                 if len(rows) == 1:
