@@ -3,7 +3,7 @@
 // form that links a certificate to an App Service app (creates that resource, binds hostnames).
 
 import * as api from "./api.js";
-import { badge, field, messageArea, run } from "./components.js";
+import { badge, field, inlineForm, messageArea } from "./components.js";
 import { h } from "./dom.js";
 import { parseHostnames } from "./format.js";
 
@@ -61,29 +61,22 @@ export function appServiceLinkForm(certificate, reload) {
   const slot = h("input", { name: "slot", autocomplete: "off", spellcheck: "false" });
   const hostnames = h("input", { name: "hostnames", autocomplete: "off", spellcheck: "false" });
   const submit = h("button", { type: "submit" }, "Link to app");
-  const form = h(
-    "form",
-    {
-      class: "inline-form",
-      novalidate: true,
-      onsubmit: (event) => {
-        event.preventDefault();
-        run(submit, messages, async () => {
-          if (!app.value.trim() || !group.value.trim()) throw new Error("Give the app (site) and its resource group.");
-          const body = { certificate, resourceGroup: group.value.trim(), hostnames: parseHostnames(hostnames.value) };
-          if (slot.value.trim()) body.slot = slot.value.trim();
-          const link = await api.linkToApp(app.value.trim(), body);
-          form.reset();
-          messages.notice(`Linked to ${app.value.trim() || link.name}: App Service certificate ${link.name}.`);
-          await reload();
-        });
-      },
+  const form = inlineForm(
+    submit,
+    messages,
+    async () => {
+      if (!app.value.trim() || !group.value.trim()) throw new Error("Give the app (site) and its resource group.");
+      const body = { certificate, resourceGroup: group.value.trim(), hostnames: parseHostnames(hostnames.value) };
+      if (slot.value.trim()) body.slot = slot.value.trim();
+      const link = await api.linkToApp(app.value.trim(), body);
+      form.reset();
+      messages.notice(`Linked to ${app.value.trim() || link.name}: App Service certificate ${link.name}.`);
+      await reload();
     },
     field("App (site)", app),
     field("Resource group", group),
     field("Slot", slot, "empty for production"),
     field("Hostnames to bind", hostnames, "comma or space separated"),
-    submit,
   );
   return h("details", { class: "panel" }, h("summary", {}, "Link to an App Service app"), form, messages.el);
 }

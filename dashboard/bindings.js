@@ -4,7 +4,7 @@
 // certificate overview and the link page.
 
 import * as api from "./api.js";
-import { badge, checkboxField, confirmButton, field, messageArea, run, thumbprintComparison } from "./components.js";
+import { badge, checkboxField, confirmButton, field, inlineForm, messageArea, run, thumbprintComparison } from "./components.js";
 import { h } from "./dom.js";
 
 const BINDING_STATES = { BindingBehind: "Binding behind", LinkBehind: "Link behind" };
@@ -76,30 +76,23 @@ function bindForm(linkName, inArm, messages, onChanged) {
   const slot = inArm ? h("input", { name: "slot", autocomplete: "off", spellcheck: "false" }) : null;
   const ipBased = h("input", { type: "checkbox", name: "ipBased" });
   const submit = h("button", { type: "submit", class: "small", "data-focus": "bind" }, "Bind");
-  const form = h(
-    "form",
-    {
-      class: "inline-form",
-      novalidate: true,
-      onsubmit: (event) => {
-        event.preventDefault();
-        run(submit, messages, async () => {
-          if (!app.value.trim() || !hostname.value.trim()) {
-            throw new Error("Give the app name and the hostname to bind.");
-          }
-          const state = ipBased.checked ? "IpBasedEnabled" : "SniEnabled";
-          await api.putBinding(app.value.trim(), hostname.value.trim(), linkName, state, slot?.value.trim());
-          messages.notice(`Bound ${hostname.value.trim()} in ${app.value.trim()}.`);
-          form.reset();
-          await onChanged?.();
-        });
-      },
+  const form = inlineForm(
+    submit,
+    messages,
+    async () => {
+      if (!app.value.trim() || !hostname.value.trim()) {
+        throw new Error("Give the app name and the hostname to bind.");
+      }
+      const state = ipBased.checked ? "IpBasedEnabled" : "SniEnabled";
+      await api.putBinding(app.value.trim(), hostname.value.trim(), linkName, state, slot?.value.trim());
+      messages.notice(`Bound ${hostname.value.trim()} in ${app.value.trim()}.`);
+      form.reset();
+      await onChanged?.();
     },
     field(inArm ? "App (site)" : "App", app),
     slot ? field("Slot", slot, "empty for production") : null,
     field("Hostname", hostname),
     checkboxField("IP based SSL", ipBased),
-    submit,
   );
   return h("details", { class: "bind" }, h("summary", { "data-focus": "bind-summary" }, "Bind a hostname"), form);
 }

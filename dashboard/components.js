@@ -141,6 +141,27 @@ export function select(name, options, value) {
 }
 
 /**
+ * An inline form whose submit runs `action(form)` through `run`: one place for the busy button,
+ * the API's error in `messages` and no browser validation bubbles (the API words the errors).
+ */
+export function inlineForm(submit, messages, action, ...fields) {
+  const form = h(
+    "form",
+    {
+      class: "inline-form",
+      novalidate: true,
+      onsubmit: (event) => {
+        event.preventDefault();
+        run(submit, messages, () => action(form));
+      },
+    },
+    ...fields,
+    submit,
+  );
+  return form;
+}
+
+/**
  * Mark `button` busy while `action()` runs (aria-disabled, so it keeps the keyboard focus);
  * errors go to `messages` exactly as the API worded them. Returns what the action returned.
  */

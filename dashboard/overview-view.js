@@ -13,6 +13,7 @@ import {
   errorMessage,
   expiry,
   field,
+  inlineForm,
   messageArea,
   run,
   select,
@@ -272,24 +273,17 @@ function linkForm(certificate, reload) {
   const name = h("input", { name: "linkName", required: true, autocomplete: "off", spellcheck: "false" });
   const scope = h("input", { name: "scope", value: "default", autocomplete: "off", spellcheck: "false" });
   const submit = h("button", { type: "submit" }, "Create link");
-  const form = h(
-    "form",
-    {
-      class: "inline-form",
-      novalidate: true,
-      onsubmit: (event) => {
-        event.preventDefault();
-        run(submit, messages, async () => {
-          const link = await api.createLink({ name: name.value.trim(), scope: scope.value.trim() || "default", certificate });
-          form.reset();
-          messages.notice(`Linked certificate ${link.name} created.`);
-          await reload();
-        });
-      },
+  const form = inlineForm(
+    submit,
+    messages,
+    async () => {
+      const link = await api.createLink({ name: name.value.trim(), scope: scope.value.trim() || "default", certificate });
+      form.reset();
+      messages.notice(`Linked certificate ${link.name} created.`);
+      await reload();
     },
     field("Link name", name),
     field("Scope (resource group)", scope),
-    submit,
   );
   return h("details", { class: "panel" }, h("summary", {}, "Link this certificate to an app"), form, messages.el);
 }
