@@ -16,17 +16,32 @@ from shared.lifecycle import NewCertificate, create_certificate
 from shared.links import BindingRequest, NewLink, create_link, put_binding
 from shared.model import Certificate, OperationStatus
 from shared.vault import PFX_CONTENT_TYPE, SecretVersion
+from tests.fakes.appservice import FakeAppService
 from tests.fakes.clock import TickingClock
 from tests.fakes.context import Fakes, drain, fake_context
 
 T = TypeVar("T")
 HOST = "www.example.com"
+SUB = "11111111-1111-1111-1111-111111111111"
+VAULT_ID = f"/subscriptions/{SUB}/resourceGroups/certsync-local/providers/Microsoft.KeyVault/vaults/local"
 
 
 @pytest.fixture
 def fakes() -> Fakes:
     """Every Key Vault write lands one second after the previous one, as in real time."""
     return fake_context(vault_clock=TickingClock(timedelta(seconds=1)))
+
+
+def app_service_fakes() -> Fakes:
+    """As `fakes`, with certsync managing the subscription SUB, whose vault VAULT_ID is the fake vault."""
+    return fake_context(
+        vault_clock=TickingClock(timedelta(seconds=1)), APP_SERVICE_SUBSCRIPTIONS=SUB, KEY_VAULT_RESOURCE_ID=VAULT_ID
+    )
+
+
+def arm_of(fakes: Fakes) -> FakeAppService:
+    assert fakes.app_service is not None
+    return fakes.app_service
 
 
 def issued(fakes: Fakes, name: str, hostnames: tuple[str, ...] = (HOST,)) -> Certificate:

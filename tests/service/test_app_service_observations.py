@@ -16,27 +16,16 @@ from shared.appservice.resources import ArmBinding, ArmCertificate, link_name
 from shared.clock import utcnow
 from shared.overview import link_overview
 from shared.secret_refs import current_certificate
-from tests.fakes.appservice import FakeAppService
-from tests.fakes.clock import TickingClock
-from tests.fakes.context import Fakes, fake_context
-from tests.service.conftest import issued, upload_version
+from tests.fakes.context import Fakes
+from tests.service.conftest import SUB, VAULT_ID, app_service_fakes, arm_of, issued, upload_version
 
-SUB = "11111111-1111-1111-1111-111111111111"
-VAULT_ID = f"/subscriptions/{SUB}/resourceGroups/certsync-local/providers/Microsoft.KeyVault/vaults/local"
 HOSTS = ("shop.example.com", "www.shop.example.com")
 SITE = "web-rg-a"
 
 
 @pytest.fixture
 def fakes() -> Fakes:
-    return fake_context(
-        vault_clock=TickingClock(timedelta(seconds=1)), APP_SERVICE_SUBSCRIPTIONS=SUB, KEY_VAULT_RESOURCE_ID=VAULT_ID
-    )
-
-
-def arm_of(fakes: Fakes) -> FakeAppService:
-    assert fakes.app_service is not None
-    return fakes.app_service
+    return app_service_fakes()
 
 
 @pytest.fixture

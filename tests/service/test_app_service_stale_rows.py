@@ -5,7 +5,6 @@ never counts them. A link or binding made while the sweep lists ARM is never tak
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import timedelta
 
 import pytest
 
@@ -17,27 +16,16 @@ from shared.links import delete_binding
 from shared.overview import certificate_overview, certificate_summary
 from shared.sweep import run_sweep
 from shared.sync.executor import sync_link
-from tests.fakes.appservice import FakeAppService
-from tests.fakes.clock import TickingClock
-from tests.fakes.context import Fakes, fake_context
-from tests.service.conftest import issued
+from tests.fakes.context import Fakes
+from tests.service.conftest import SUB, VAULT_ID, app_service_fakes, arm_of, issued
 
-SUB = "11111111-1111-1111-1111-111111111111"
-VAULT_ID = f"/subscriptions/{SUB}/resourceGroups/certsync-local/providers/Microsoft.KeyVault/vaults/local"
 HOSTS = ("shop.example.com", "www.shop.example.com", "api.shop.example.com")
 SITE = "web-rg-a"
 
 
 @pytest.fixture
 def fakes() -> Fakes:
-    return fake_context(
-        vault_clock=TickingClock(timedelta(seconds=1)), APP_SERVICE_SUBSCRIPTIONS=SUB, KEY_VAULT_RESOURCE_ID=VAULT_ID
-    )
-
-
-def arm_of(fakes: Fakes) -> FakeAppService:
-    assert fakes.app_service is not None
-    return fakes.app_service
+    return app_service_fakes()
 
 
 @pytest.fixture

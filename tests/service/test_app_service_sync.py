@@ -5,39 +5,24 @@ records why on the link, and a later delivery or sweep finishes the work."""
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import pytest
 
 from shared.appservice import sync as appservice
 from shared.appservice.resources import ArmBinding, ArmCertificate, link_name
 from shared.errors import DependencyError, Forbidden
 from shared.lifecycle import set_auto_renew, start_renewal
-from shared.revoke import start_revocation
 from shared.model import OperationKind, OperationStatus
+from shared.revoke import start_revocation
 from shared.sweep import run_sweep
-from tests.fakes.appservice import FakeAppService
-from tests.fakes.clock import TickingClock
-from tests.fakes.context import Fakes, deliver_one, drain, fake_context
-from tests.service.conftest import issued, upload_version
+from tests.fakes.context import Fakes, deliver_one, drain
+from tests.service.conftest import SUB, VAULT_ID, app_service_fakes, arm_of, issued, upload_version
 
-SUB = "11111111-1111-1111-1111-111111111111"
-VAULT_ID = f"/subscriptions/{SUB}/resourceGroups/certsync-local/providers/Microsoft.KeyVault/vaults/local"
 HOSTS = ("shop.example.com", "www.shop.example.com")
 
 
 @pytest.fixture
 def fakes() -> Fakes:
-    return fake_context(
-        vault_clock=TickingClock(timedelta(seconds=1)),
-        APP_SERVICE_SUBSCRIPTIONS=SUB,
-        KEY_VAULT_RESOURCE_ID=VAULT_ID,
-    )
-
-
-def arm_of(fakes: Fakes) -> FakeAppService:
-    assert fakes.app_service is not None
-    return fakes.app_service
+    return app_service_fakes()
 
 
 def imported_and_bound(fakes: Fakes, group: str, name: str, secret: str) -> ArmCertificate:
