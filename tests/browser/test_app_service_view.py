@@ -17,8 +17,7 @@ from azure.mgmt.web.models import AppServicePlan, Site, SkuDescription
 from playwright.sync_api import expect
 
 from devtools.arm_emulator import start_emulator
-from devtools.arm_emulator.keyvault import AppServicePrincipalCredential
-from devtools.processes import env_only_host, free_port
+from tests.arm_host import arm_host
 from tests.browser.conftest import write_browser_keys
 from tests.browser.pages import FUNCTION_KEY, link_row, open_overview, shoot
 from tests.conftest import Api, app_env
@@ -51,21 +50,10 @@ def arm_dashboard(storage_and_vault, keys_dir, tmp_path_factory) -> Iterator[Arm
             APP_SERVICE_SUBSCRIPTIONS=SUBSCRIPTION, ARM_ENDPOINT=arm.url, ARM_EMULATOR_CERT=str(arm.cert_path),
             KEY_VAULT_RESOURCE_ID=VAULT_ID,
         )  # fmt: skip
-        port = free_port()
-        host = env_only_host(port, env, tmp_path_factory.mktemp("armview-host"), log_path=logs / "armview-host.log")
-        host.start()
-        credential = AppServicePrincipalCredential()
-        options = {"base_url": arm.url, "connection_verify": str(arm.cert_path)}
-        web = WebSiteManagementClient(credential, SUBSCRIPTION, **options)  # type: ignore[arg-type]
-        groups = ResourceManagementClient(credential, SUBSCRIPTION, **options)  # type: ignore[arg-type]
-        try:
-            host.wait_ready(90)
-            base = f"http://127.0.0.1:{port}"
-            yield ArmDashboard(Api(base, key=FUNCTION_KEY), f"{base}/api/dashboard?code={FUNCTION_KEY}", web, groups)
-        finally:
-            web.close()
-            groups.close()
-            host.stop()
+        with arm_host(env, arm, SUBSCRIPTION, "armview", tmp_path_factory, logs) as served:
+            base = served.base_url
+            dashboard = f"{base}/api/dashboard?code={FUNCTION_KEY}"
+            yield ArmDashboard(Api(base, key=FUNCTION_KEY), dashboard, served.web, served.groups)
 
 
 def a_site_with_a_slot(arm: ArmDashboard, group: str, site: str) -> str:

@@ -24,9 +24,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 
 from devtools.arm_emulator import EmulatorHandle, start_emulator
-from devtools.arm_emulator.keyvault import AppServicePrincipalCredential
-from devtools.processes import env_only_host, free_port
 from tests.arm_emulator.support import make_pfx
+from tests.arm_host import arm_host
 from tests.conftest import Api, app_env
 
 SUBSCRIPTION = "11111111-1111-1111-1111-111111111111"
@@ -66,20 +65,8 @@ def arm_stack(storage_and_vault, tmp_path_factory) -> Iterator[ArmStack]:
             ARM_EMULATOR_CERT=str(arm.cert_path),
             KEY_VAULT_RESOURCE_ID=VAULT_ID,
         )
-        port = free_port()
-        host = env_only_host(port, env, tmp_path_factory.mktemp("arm-host"), log_path=logs / "arm-host.log")
-        host.start()
-        credential = AppServicePrincipalCredential()
-        options = {"base_url": arm.url, "connection_verify": str(arm.cert_path)}
-        web = WebSiteManagementClient(credential, SUBSCRIPTION, **options)  # type: ignore[arg-type]
-        groups = ResourceManagementClient(credential, SUBSCRIPTION, **options)  # type: ignore[arg-type]
-        try:
-            host.wait_ready(90)
-            yield ArmStack(arm, Api(f"http://127.0.0.1:{port}"), web, groups)
-        finally:
-            web.close()
-            groups.close()
-            host.stop()
+        with arm_host(env, arm, SUBSCRIPTION, "arm", tmp_path_factory, logs) as served:
+            yield ArmStack(arm, Api(served.base_url), served.web, served.groups)
 
 
 @pytest.fixture

@@ -10,15 +10,13 @@ from collections.abc import Iterator
 
 import pytest
 import requests
-from azure.mgmt.resource.resources import ResourceManagementClient
-from azure.mgmt.web import WebSiteManagementClient
 from cryptography.hazmat.primitives.serialization import pkcs12
 
 from devtools.arm_emulator import start_emulator
-from devtools.arm_emulator.keyvault import AppServicePrincipalCredential
 from devtools.processes import env_only_host, free_port
 from shared import pki
 from tests.arm_emulator.support import make_pfx
+from tests.arm_host import arm_host
 from tests.conftest import SECOND_VAULT_NAME, Api, app_env
 from tests.e2e.test_app_service_api import (
     SUBSCRIPTION,
@@ -52,20 +50,8 @@ def vaults_stack(storage_and_vault, second_vault, tmp_path_factory) -> Iterator[
             KEY_VAULT_RESOURCE_ID=VAULT_ID,
             **second_vault.settings(),
         )
-        port = free_port()
-        host = env_only_host(port, env, tmp_path_factory.mktemp("vaults-host"), log_path=logs / "vaults-host.log")
-        host.start()
-        credential = AppServicePrincipalCredential()
-        options = {"base_url": arm.url, "connection_verify": str(arm.cert_path)}
-        web = WebSiteManagementClient(credential, SUBSCRIPTION, **options)  # type: ignore[arg-type]
-        groups = ResourceManagementClient(credential, SUBSCRIPTION, **options)  # type: ignore[arg-type]
-        try:
-            host.wait_ready(90)
-            yield ArmStack(arm, Api(f"http://127.0.0.1:{port}"), web, groups)
-        finally:
-            web.close()
-            groups.close()
-            host.stop()
+        with arm_host(env, arm, SUBSCRIPTION, "vaults", tmp_path_factory, logs) as served:
+            yield ArmStack(arm, Api(served.base_url), served.web, served.groups)
 
 
 def test_an_unknown_vault_is_refused_naming_the_configured_ones(vaults_stack: ArmStack, unique: str) -> None:
