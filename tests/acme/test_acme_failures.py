@@ -101,29 +101,7 @@ def test_rate_limited_new_order_carries_retry_after(make_issuer, pebble, scripte
 
 def test_order_that_never_completes_times_out_honouring_retry_after(make_issuer, scripted_acme, challtestsrv):
     ca = scripted_acme()
-    token = "t" * 43
-
-    @ca.route("POST", "/new-order")
-    def new_order(server, path, body):
-        order = {
-            "status": "pending",
-            "identifiers": [{"type": "dns", "value": "slow.example.com"}],
-            "authorizations": [server.url("/authz/1")],
-            "finalize": server.url("/finalize/1"),
-        }
-        return 201, {"Location": server.url("/order/1")}, order
-
-    @ca.route("POST", "/authz/1")
-    def authz(server, path, body):
-        challenge = {"type": "dns-01", "url": server.url("/chall/1"), "token": token, "status": "pending"}
-        identifier = {"type": "dns", "value": "slow.example.com"}
-        return 200, {}, {"status": "pending", "identifier": identifier, "challenges": [challenge]}
-
-    @ca.route("POST", "/chall/1")
-    def chall(server, path, body):
-        link = f'<{server.url("/authz/1")}>;rel="up"'
-        challenge = {"type": "dns-01", "url": server.url("/chall/1"), "token": token, "status": "processing"}
-        return 200, {"Link": link}, challenge
+    order_stays_pending_until_polled(ca, "slow.example.com")
 
     @ca.route("POST", "/order/1")
     def order(server, path, body):
@@ -147,29 +125,7 @@ def test_an_order_without_retry_after_is_polled_soon_then_less_often(
     """Pebble sends no Retry-After and validates in tens of ms: a fixed 1 s wait before the
     second poll made most issues take ~1.1 s instead of ~0.1 s (the bench's Azure DNS gap)."""
     ca = scripted_acme()
-    token = "t" * 43
-
-    @ca.route("POST", "/new-order")
-    def new_order(server, path, body):
-        order = {
-            "status": "pending",
-            "identifiers": [{"type": "dns", "value": "poll.example.com"}],
-            "authorizations": [server.url("/authz/1")],
-            "finalize": server.url("/finalize/1"),
-        }
-        return 201, {"Location": server.url("/order/1")}, order
-
-    @ca.route("POST", "/authz/1")
-    def authz(server, path, body):
-        challenge = {"type": "dns-01", "url": server.url("/chall/1"), "token": token, "status": "pending"}
-        identifier = {"type": "dns", "value": "poll.example.com"}
-        return 200, {}, {"status": "pending", "identifier": identifier, "challenges": [challenge]}
-
-    @ca.route("POST", "/chall/1")
-    def chall(server, path, body):
-        link = f'<{server.url("/authz/1")}>;rel="up"'
-        challenge = {"type": "dns-01", "url": server.url("/chall/1"), "token": token, "status": "processing"}
-        return 200, {"Link": link}, challenge
+    order_stays_pending_until_polled(ca, "poll.example.com")
 
     @ca.route("POST", "/order/1")
     def order(server, path, body):
@@ -192,3 +148,31 @@ def test_an_order_without_retry_after_is_polled_soon_then_less_often(
     with pytest.raises(IssuerError):
         issuer.issue(request_for("poll.example.com"))
     assert waits == [0.1, 0.2, 0.4, 0.8, 1.0, 1.0]
+
+
+def order_stays_pending_until_polled(ca, hostname: str) -> None:
+    """A CA whose order for `hostname` has one DNS-01 authorization that stays processing: what
+    the order's own route answers (the test's part) decides how the order ends."""
+    token = "t" * 43
+
+    @ca.route("POST", "/new-order")
+    def new_order(server, path, body):
+        order = {
+            "status": "pending",
+            "identifiers": [{"type": "dns", "value": hostname}],
+            "authorizations": [server.url("/authz/1")],
+            "finalize": server.url("/finalize/1"),
+        }
+        return 201, {"Location": server.url("/order/1")}, order
+
+    @ca.route("POST", "/authz/1")
+    def authz(server, path, body):
+        challenge = {"type": "dns-01", "url": server.url("/chall/1"), "token": token, "status": "pending"}
+        identifier = {"type": "dns", "value": hostname}
+        return 200, {}, {"status": "pending", "identifier": identifier, "challenges": [challenge]}
+
+    @ca.route("POST", "/chall/1")
+    def chall(server, path, body):
+        link = f'<{server.url("/authz/1")}>;rel="up"'
+        challenge = {"type": "dns-01", "url": server.url("/chall/1"), "token": token, "status": "processing"}
+        return 200, {"Link": link}, challenge
