@@ -120,6 +120,10 @@ class LinkStore(Protocol):
         """By scope, then name."""
         ...
 
+    def following(self, after: tuple[str, str] | None, top: int) -> builtins.list[LinkedCertificate]:
+        """Up to `top` links in key order (scope, then name) whose key is above `after` (None: from the first)."""
+        ...
+
     def in_vault(self, vault_url: str) -> builtins.list[LinkedCertificate]:
         """Links whose secret is in this vault (`https://host[:port]`, as parse_secret_id spells it)."""
         ...

@@ -7,9 +7,11 @@ short (time budget, Functions timeout) leaves the remaining secrets still "chang
 next run finishes them: the state itself is the checkpoint.
 
 On many instances the timer only plans: one `sweep` operation per vault (its links found by a
-SecretId range, its secrets listed once) and one for the binding repair pass, all on the
-operations queue, so every instance takes units. A vault unit that reaches its time budget
-queues a continuation of itself, so no invocation nears the Functions time limit.
+SecretId range, its secrets listed once), one for the binding repair pass and one for orphaned
+bindings, all on the operations queue, so every instance takes units. A vault unit and the
+binding repair (pages of links in key order) that reach their time budget queue a continuation
+of themselves, so no invocation nears the Functions time limit; a continuation's id is derived
+from its unit's, so a redelivered unit never queues a second one.
 """
 from __future__ import annotations
 
@@ -26,7 +28,7 @@ from shared.appservice import sync as appservice
 from shared.clock import utcnow
 from shared.errors import CertsyncError
 from shared.model import LinkedCertificate, Operation, OperationKind, SslBinding
-from shared.operations import new_operation, submit
+from shared.operations import derived_operation_id, new_operation, submit, submit_once
 from shared.secret_refs import SecretRef, parse_secret_id
 from shared.sync.executor import record_sync_error, sync_link, sync_links_of_secret
 from shared.sync.orphans import repair_orphans
@@ -36,6 +38,7 @@ from shared.vault import SecretVersion
 log = logging.getLogger("certsync.sweep")
 DEFAULT_BUDGET_SECONDS = 480.0  # inside the 10-minute Consumption limit, with room to record
 SYNC_SETTLES_WITHIN = timedelta(minutes=2)  # a sync moves a link's bindings well within this
+REPAIR_PAGE_LINKS = 100  # links per repair page: their bindings are read through the link index
 
 
 @dataclass
@@ -62,6 +65,25 @@ class SweepReport:
             "linksChanged": self.links_changed, "bindingsUpdated": self.bindings_updated,
             "failedLinks": len(self.failed_links), "unfinishedSecrets": self.unfinished_secrets,
             "seconds": round(self.seconds, 3),
+        }  # fmt: skip
+
+
+@dataclass
+class RepairReport:
+    """One binding-repair unit: how far it got (`last_done`, the key of its last link) and why it stopped."""
+
+    links: int = 0
+    pages: int = 0
+    bindings_repaired: int = 0
+    moved_meanwhile: int = 0  # lagging as read, but synced by someone else before we got to it
+    last_done: tuple[str, str] | None = None
+    unfinished: bool = False
+    seconds: float = 0.0
+
+    def as_result(self) -> dict:
+        return {
+            "links": self.links, "pages": self.pages, "bindingsRepaired": self.bindings_repaired,
+            "movedMeanwhile": self.moved_meanwhile, "seconds": round(self.seconds, 3),
         }  # fmt: skip
 
 
@@ -102,36 +124,115 @@ def plan_sweep(ctx: AppContext) -> list[str]:
 def start_sweep(ctx: AppContext, budget_seconds: float = DEFAULT_BUDGET_SECONDS) -> list[Operation]:
     """The timer's part on many instances: queue one unit per vault and the binding repair."""
     units = [{"vault": vault, "budgetSeconds": budget_seconds} for vault in plan_sweep(ctx)]
-    units.append({"repairBindings": True})
+    units.append({"repairBindings": True, "budgetSeconds": budget_seconds})
+    units.append({"repairOrphans": True})
     if ctx.app_service is not None:
         units.append({"appService": True})
     return [_submit_unit(ctx, unit) for unit in units]
 
 
+def _unit_target(parameters: dict) -> str:
+    if parameters.get("vault"):
+        return str(parameters["vault"])
+    if parameters.get("appService"):
+        return "appService"
+    return "orphans" if parameters.get("repairOrphans") else "bindings"
+
+
 def _submit_unit(ctx: AppContext, parameters: dict) -> Operation:
-    target = str(parameters.get("vault") or ("appService" if parameters.get("appService") else "bindings"))
-    return submit(ctx, new_operation(OperationKind.SWEEP, target, parameters, "sync_sweep"))
+    return submit(ctx, new_operation(OperationKind.SWEEP, _unit_target(parameters), parameters, "sync_sweep"))
+
+
+def _continue(ctx: AppContext, unit: Operation, parameters: dict) -> Operation:
+    """The one continuation of `unit`: its id is derived from the unit's, so a redelivery of the
+    unit finds it recorded (and queues it again only while it is still Queued)."""
+    continuation = new_operation(OperationKind.SWEEP, _unit_target(parameters), parameters, "sync_sweep")
+    continuation.id = derived_operation_id(unit.id, "continuation")
+    return submit_once(ctx, continuation)
 
 
 def run_sweep_unit(ctx: AppContext, op: Operation) -> dict:
     vault = op.parameters.get("vault")
     if op.parameters.get("appService"):
         return appservice.sweep(ctx).as_dict()  # an ARM failure raises out: the queue delivers it again
-    if not vault:
+    if op.parameters.get("repairOrphans"):
         links = ctx.links.list()
-        bindings = ctx.bindings.for_links(link.name for link in links)
-        # a link synced moments ago is a vault unit's sync still moving its bindings: not lagging
-        settled = [link for link in links if not _synced_recently(link, utcnow())]
-        repaired = _repair_lagging_bindings(ctx, settled, bindings, set())
-        orphans = repair_orphans(ctx, (link.name for link in links), utcnow())
-        return {"links": len(links), "bindingsRepaired": repaired, "orphansRemoved": orphans}
+        return {"links": len(links), "orphansRemoved": repair_orphans(ctx, (link.name for link in links), utcnow())}
     budget = float(op.parameters.get("budgetSeconds", DEFAULT_BUDGET_SECONDS))
+    if not vault:
+        repair = run_binding_repair(ctx, budget, after=_link_key(op.parameters.get("after")))
+        result = repair.as_result()
+        if repair.unfinished and repair.last_done is not None:  # the checkpoint: after the last link done
+            checkpoint = {"repairBindings": True, "budgetSeconds": budget, "after": list(repair.last_done)}
+            result["continuation"] = _continue(ctx, op, checkpoint).id
+        return result
     report = run_vault_sweep(ctx, vault, budget, after=str(op.parameters.get("after", "")))
     result = report.as_result()
     if report.unfinished_secrets:  # the checkpoint: go on at once, elsewhere, after the last secret done
         checkpoint = {"vault": vault, "budgetSeconds": budget, "after": max(report.synced_secrets)}
-        result["continuation"] = _submit_unit(ctx, checkpoint).id
+        result["continuation"] = _continue(ctx, op, checkpoint).id
     return result
+
+
+def run_binding_repair(
+    ctx: AppContext,
+    budget_seconds: float,
+    after: tuple[str, str] | None = None,
+    page_links: int | None = None,
+) -> RepairReport:
+    """Lagging bindings, page by page of links in key order after `after`, each page's bindings
+    read for its links only, so memory holds one page. Past the budget it stops after the last
+    link done (at least one a unit, so a chain of continuations always gets further)."""
+    started, page_links = time.monotonic(), page_links or REPAIR_PAGE_LINKS
+    report = RepairReport(last_done=after)
+    while True:
+        page = ctx.links.following(report.last_done, page_links)
+        if not page:
+            break
+        report.pages += 1
+        bindings = ctx.bindings.for_links(link.name for link in page)
+        for link in page:
+            if report.links and time.monotonic() - started > budget_seconds:
+                report.unfinished = True
+                report.seconds = time.monotonic() - started
+                return report
+            _repair_link(ctx, link, bindings.get(link.name, []), report)
+            report.links += 1
+            report.last_done = (link.scope, link.name)
+        if len(page) < page_links:
+            break
+    report.seconds = time.monotonic() - started
+    return report
+
+
+def _repair_link(ctx: AppContext, link: LinkedCertificate, bindings: list[SslBinding], report: RepairReport) -> None:
+    """The link as read may be older than its bindings (a vault unit synced it between the two
+    reads, so its `last_synced_at` was old too): a lagging one is read again before the sync."""
+    if not _lagging(link, bindings):
+        return
+    try:
+        fresh = ctx.links.reread(link)
+    except CertsyncError:
+        return  # deleted meanwhile (its bindings are the orphan unit's), or unreadable: the next sweep
+    # a link synced moments ago is a vault unit's sync still moving its bindings: not lagging
+    if _synced_recently(fresh, utcnow()) or not _lagging(fresh, bindings):
+        report.moved_meanwhile += 1
+        return
+    try:
+        report.bindings_repaired += sync_link(ctx, fresh, bindings=bindings).bindings_updated
+    except CertsyncError:
+        return  # recorded on the link by sync_link
+
+
+def _lagging(link: LinkedCertificate, bindings: list[SslBinding]) -> bool:
+    return bool(link.thumbprint) and any(b.thumbprint != link.thumbprint for b in bindings)
+
+
+def _link_key(raw: object) -> tuple[str, str] | None:
+    """A checkpoint's `after` (scope, name), as the unit recorded it."""
+    if isinstance(raw, list) and len(raw) == 2 and all(isinstance(part, str) for part in raw):
+        return raw[0], raw[1]
+    return None
 
 
 def run_vault_sweep(
@@ -263,9 +364,9 @@ def _repair_lagging_bindings(
     move goes through sync_link, so the certificate is verified for every bound hostname first."""
     repaired = 0
     for link in links:
-        if link.secret_id in synced or not link.thumbprint:
+        if link.secret_id in synced:
             continue
-        if any(b.thumbprint != link.thumbprint for b in bindings.get(link.name, [])):
+        if _lagging(link, bindings.get(link.name, [])):
             try:
                 repaired += sync_link(ctx, link, bindings=bindings.get(link.name, [])).bindings_updated
             except CertsyncError:

@@ -179,6 +179,14 @@ class Repository:
         except AzureError as err:
             raise _dependency(err, f"querying {what}") from None
 
+    def _first(self, query: str, parameters: dict[str, Any], count: int, what: str) -> list[dict]:
+        """The first `count` rows (requests of at most `count` rows, never the rest of the range)."""
+        try:
+            found = self.client.query_entities(query, parameters=parameters, results_per_page=count)
+            return list(itertools.islice(found, count))
+        except AzureError as err:
+            raise _dependency(err, f"querying {what}") from None
+
     def _page(
         self, query: str, parameters: dict[str, Any], top: int, token: str | None, what: str
     ) -> tuple[list, str | None]:
@@ -371,6 +379,25 @@ class LinkRepository(Repository):
 
     def list(self) -> list[LinkedCertificate]:
         rows = self._query("PartitionKey lt @index", {"index": INDEX_START}, "linked certificates")
+        return [_link_from(row) for row in rows]
+
+    def following(self, after: tuple[str, str] | None, top: int) -> builtins.list[LinkedCertificate]:
+        """Up to `top` links in key order (scope, then name) after the key `after` (None: from the
+        first): the rest of `after`'s scope, then the scopes above it; two ranges, no OR across
+        partitions. The binding repair's pages resume from the last link they did."""
+        if after is None:
+            ranges = [("PartitionKey lt @index", {"index": INDEX_START})]
+        else:
+            scope, name = after
+            ranges = [
+                ("PartitionKey eq @scope and RowKey gt @name", {"scope": scope, "name": name}),
+                ("PartitionKey gt @scope and PartitionKey lt @index", {"scope": scope, "index": INDEX_START}),
+            ]
+        rows: builtins.list[dict] = []
+        for query, parameters in ranges:
+            rows += self._first(query, parameters, top - len(rows), "linked certificates")
+            if len(rows) >= top:
+                break
         return [_link_from(row) for row in rows]
 
     def page(self, top: int, token: str | None = None) -> Page[LinkedCertificate]:

@@ -241,6 +241,12 @@ class FakeLinkStore(_Store):
     def page(self, top: int, token: str | None = None) -> Page[LinkedCertificate]:
         return self._around("page", lambda: self.table.page(top, token), top, token)
 
+    def following(self, after: tuple[str, str] | None, top: int) -> list[LinkedCertificate]:
+        def read() -> list[LinkedCertificate]:
+            return self.table.scan(lambda x: after is None or (x.scope, x.name) > after)[:top]
+
+        return self._around("following", read, after, top)
+
     def for_secret(self, secret_id: str) -> list[LinkedCertificate]:
         return self._around("for_secret", lambda: self.table.scan(lambda x: x.secret_id == secret_id), secret_id)
 
