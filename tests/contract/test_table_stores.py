@@ -176,6 +176,27 @@ def test_links_for_secret_and_list(side: Side, unique: str) -> None:
     assert listed == [(f"rg1{unique}", f"a{unique}"), (f"rg1{unique}", f"c{unique}"), (f"rg2{unique}", f"b{unique}")]
 
 
+def test_links_following_a_key_come_in_key_order_a_page_at_a_time(side: Side, unique: str) -> None:
+    """The binding repair's pages: the rest of a scope after a name, then the scopes above it;
+    index rows (names, secrets) never come back as links."""
+    keys = [("rg1", "b"), ("rg1", "d"), ("rg2", "a"), ("rg2", "c"), ("rg3", "e")]  # names are unique across scopes
+    for scope, name in reversed(keys):
+        side.ctx.links.add(link(f"{name}{unique}", scope=f"{scope}{unique}"))
+    mine = [(f"{scope}{unique}", f"{name}{unique}") for scope, name in keys]
+    links = side.ctx.links
+    assert [(x.scope, x.name) for x in links.following(None, 10)] == mine
+    assert [(x.scope, x.name) for x in links.following(None, 2)] == mine[:2]
+    assert [(x.scope, x.name) for x in links.following(mine[0], 2)] == mine[1:3]  # across a scope
+    assert [(x.scope, x.name) for x in links.following(mine[1], 2)] == mine[2:4]  # from the next scope
+    assert [(x.scope, x.name) for x in links.following((f"rg2{unique}", f"b{unique}"), 10)] == mine[3:]
+    assert links.following(mine[-1], 10) == []
+    pages, after = [], None
+    while page := links.following(after, 2):
+        pages.append([x.name for x in page])
+        after = (page[-1].scope, page[-1].name)
+    assert [len(p) for p in pages] == [2, 2, 1] and sum(pages, []) == [name for _, name in mine]
+
+
 def test_links_in_vault_are_those_of_its_secrets_only(side: Side, unique: str) -> None:
     vault, neighbour = f"https://v{unique}.vault.azure.net", f"https://v{unique}0.vault.azure.net"
     side.ctx.links.add(link(f"a{unique}", secret=f"{vault}/secrets/s1"))

@@ -143,7 +143,7 @@ def test_a_link_a_vault_unit_moved_between_the_two_reads_is_not_synced_again(fak
         run_vault_sweep(fakes.ctx, vault, 60)
         fakes.hooks.on("before:vault.get_secret", lambda name, version: reads.append(name), times=1000)
 
-    fakes.hooks.on("after:links.following", vault_unit_runs)
+    fakes.hooks.on("before:bindings.for_links", vault_unit_runs)  # after the repair read the link
 
     [result] = _chain(fakes, _repair_unit(fakes, budget=60))
 
