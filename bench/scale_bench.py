@@ -216,7 +216,8 @@ def rows(bench: ScaleBench) -> list[Row]:
     for run_ in bench.runs:
         label = f"{run_.instances} instance(s)"
         seconds, function = run_.longest_invocation()
-        split = f"{len(run_.vault_units)} vault units ({run_.continuations} continuations) + 1 repair"
+        repairs = len(run_.units) - len(run_.vault_units)  # the binding repair (and its continuations), orphans
+        split = f"{len(run_.vault_units)} vault + {repairs} repair units ({run_.continuations} continuations)"
         out += [
             Row(SECTION, f"  {label}: units", split),
             Row(SECTION, f"  {label}: longest invocation", f"{seconds:.1f} s ({function})",
@@ -239,7 +240,7 @@ def limit_rows(bench: ScaleBench) -> list[Row]:
     """Where the next limit is, from the measured counts and the fleet's shape."""
     fleet, one = bench.fleet, bench.runs[0]
     links, bindings, budget = len(fleet.links), len(fleet.bindings), bench.budget_seconds
-    per_link = 1 + 2 * bindings / max(links, 1)  # the repair reads each link, binding and binding index row
+    per_link = 1 + 2 * bindings / max(links, 1)  # the orphan unit reads each link, binding and binding index row
     repair_entities = round(links * per_link)
     repair_links_at_budget = budget * PARTITION_ENTITIES_PER_S / per_link
     busiest = max(run_.busiest_vault_per_10s(bench.vault_urls) for run_ in bench.runs)
@@ -255,7 +256,7 @@ def limit_rows(bench: ScaleBench) -> list[Row]:
         Row(SECTION, "  Key Vault requests per secret per sweep (measured)",
             f"{kv_per_secret:.3f} ({secrets_per_vault:,} per vault here); a vault's unit reaches the "
             f"{budget:.0f} s budget at ~{kv_secrets_at_budget:,.0f} secrets per vault (then continues)"),
-        Row(SECTION, "Table: the repair unit reads every link, binding and binding-index row",
+        Row(SECTION, "Table: the orphan unit reads every link, binding and binding-index row",
             f"{repair_entities:,} entities here: >= {repair_entities / PARTITION_ENTITIES_PER_S:.0f} s at "
             f"{PARTITION_ENTITIES_PER_S:,}/s per partition"),
         Row(SECTION, "  it reaches the unit budget (one invocation, no continuation) at",
