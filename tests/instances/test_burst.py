@@ -43,6 +43,7 @@ TIMER_RUN = re.compile(
     r"Executing 'Functions\.(auto_renew|sync_sweep)' \(Reason='Timer fired at ([0-9T:.-]+)( \(past due\))?'"
 )
 FINAL = (OperationStatus.SUCCEEDED, OperationStatus.FAILED)
+TAKEN_OVER = ("Abandoned", "Superseded")  # how an operation whose work another took over ends
 
 
 @dataclass(frozen=True)
@@ -198,9 +199,11 @@ def test_burst_over_three_instances_with_one_killed(fleet: Fleet, monkeypatch: p
     ops = wait_all_finished(fleet, 60)
     unfinished = [(op.kind.value, op.target, op.status.value) for op in ops if not settled(op)]
     assert not unfinished, f"operations left unfinished: {unfinished}"
+    # a cut-off operation the takeover replaced ends Abandoned (the takeover closed it first) or
+    # Superseded (its redelivery, after the dead instance's lease, found the new owner first)
     failed = [(op.kind.value, op.target, op.error_code, op.error_message)
               for op in ops if op.status == OperationStatus.FAILED
-              and not (op.error_code == "Abandoned" and op.target in cut_targets)]  # fmt: skip
+              and not (op.error_code in TAKEN_OVER and op.target in cut_targets)]  # fmt: skip
     assert not failed, f"operations failed: {failed}"
     assert set(balancer.operations) <= {op.id for op in ops}
     certificates = fleet.ctx.certificates.list()
