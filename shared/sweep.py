@@ -8,8 +8,9 @@ next run finishes them: the state itself is the checkpoint.
 
 On many instances the timer only plans: one `sweep` operation per vault (its links found by a
 SecretId range, its secrets listed once), one for the binding repair pass and one for orphaned
-bindings, all on the operations queue, so every instance takes units. A vault unit and the
-binding repair (pages of links in key order) that reach their time budget queue a continuation
+bindings (and the App Service pass), all on the operations queue, so every instance takes units.
+A vault unit, the binding repair (pages of links in key order) and the App Service unit
+(resources by secret id, then resource id) that reach their time budget queue a continuation
 of themselves, so no invocation nears the Functions time limit; a continuation's id is derived
 from its unit's, so a redelivered unit never queues a second one.
 """
@@ -127,7 +128,7 @@ def start_sweep(ctx: AppContext, budget_seconds: float = DEFAULT_BUDGET_SECONDS)
     units.append({"repairBindings": True, "budgetSeconds": budget_seconds})
     units.append({"repairOrphans": True})
     if ctx.app_service is not None:
-        units.append({"appService": True})
+        units.append({"appService": True, "budgetSeconds": budget_seconds})
     return [_submit_unit(ctx, unit) for unit in units]
 
 
@@ -154,7 +155,7 @@ def _continue(ctx: AppContext, unit: Operation, parameters: dict) -> Operation:
 def run_sweep_unit(ctx: AppContext, op: Operation) -> dict:
     vault = op.parameters.get("vault")
     if op.parameters.get("appService"):
-        return appservice.sweep(ctx).as_dict()  # an ARM failure raises out: the queue delivers it again
+        return _run_app_service_unit(ctx, op)
     if op.parameters.get("repairOrphans"):
         links = ctx.links.list()
         return {"links": len(links), "orphansRemoved": repair_orphans(ctx, (link.name for link in links), utcnow())}
@@ -170,6 +171,22 @@ def run_sweep_unit(ctx: AppContext, op: Operation) -> dict:
     result = report.as_result()
     if report.unfinished_secrets:  # the checkpoint: go on at once, elsewhere, after the last secret done
         checkpoint = {"vault": vault, "budgetSeconds": budget, "after": max(report.synced_secrets)}
+        result["continuation"] = _continue(ctx, op, checkpoint).id
+    return result
+
+
+def _run_app_service_unit(ctx: AppContext, op: Operation) -> dict:
+    """The App Service pass within its budget, from where the last unit stopped; an ARM failure
+    raises out (the queue delivers it again)."""
+    budget = float(op.parameters.get("budgetSeconds", DEFAULT_BUDGET_SECONDS))
+    after = appservice.Checkpoint(str(op.parameters.get("after", "")), str(op.parameters.get("afterResource", "")))
+    swept = appservice.sweep(ctx, budget, after)
+    result = {**swept.as_dict(), "unfinishedSecrets": swept.unfinished_secrets}
+    if swept.unfinished_secrets and swept.checkpoint:  # the checkpoint: after the last resource done
+        checkpoint = {
+            "appService": True, "after": swept.checkpoint.secret, "afterResource": swept.checkpoint.resource,
+            "budgetSeconds": budget,
+        }  # fmt: skip
         result["continuation"] = _continue(ctx, op, checkpoint).id
     return result
 

@@ -13,6 +13,7 @@ error and the next sync or sweep tries again, since nothing half-done is ever re
 from __future__ import annotations
 
 import logging
+import time
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -54,6 +55,8 @@ class ArmSyncResult:
     links_removed: int = 0  # index rows of certificate resources ARM no longer holds
     bindings_removed: int = 0  # index rows of bindings ARM no longer holds
     failures: dict[str, str] = field(default_factory=dict)  # link name -> error code
+    checkpoint: Checkpoint | None = None  # a sweep unit's last resource done (sweep)
+    unfinished_secrets: int = 0  # secrets not (or not fully) swept: the unit's budget was spent
 
     def add(self, changed: bool, moved: int, removed: int) -> None:
         self.certificates_synced += 1
@@ -382,45 +385,118 @@ def sync_indexed_link(ctx: AppContext, link: LinkedCertificate) -> tuple[bool, i
     return changed, moved
 
 
-def sweep(ctx: AppContext) -> ArmSyncResult:
+@dataclass(frozen=True)
+class Checkpoint:
+    """Where a sweep unit goes on: after this secret id's resources up to this (lowercased)
+    resource id. Resources are taken by secret id, then resource id, so one secret imported by
+    thousands of resources splits too."""
+
+    secret: str = ""
+    resource: str = ""
+
+    def pending(self, by_secret: dict[str, list[ArmCertificate]]) -> list[tuple[str, list[ArmCertificate]]]:
+        found = []
+        for secret in sorted(by_secret):
+            certs = sorted(by_secret[secret], key=resource_key)
+            if secret == self.secret:
+                certs = [c for c in certs if resource_key(c) > self.resource]
+            elif secret < self.secret:
+                continue
+            if certs:
+                found.append((secret, certs))
+        return found
+
+
+def resource_key(cert: ArmCertificate) -> str:
+    return cert.id.lower()
+
+
+def sweep(ctx: AppContext, budget_seconds: float | None = None, after: Checkpoint | None = None) -> ArmSyncResult:
     """Discover every certificate resource that imports one of certsync's secrets (one list per
     subscription), sync those whose thumbprint, status or index lags the secret's latest version
     (one Key Vault read per secret), and drop the index rows of what ARM no longer holds: links
     whose resource is gone, bindings gone from sites and slots (their group listed only when the
-    link has binding rows)."""
-    result = ArmSyncResult()
+    link has binding rows).
+
+    As a sweep unit: resources in (secret id, resource id) order, only those after `after`, at
+    least one, and none begun once `budget_seconds` are spent (`unfinished_secrets` and
+    `checkpoint` say where to go on). Only the first unit (no `after`) drops links gone: one pass
+    per sweep, from its own snapshot and listing."""
+    started, result, after = time.monotonic(), ArmSyncResult(), after or Checkpoint()
     snapshot = read_index(ctx, ctx.links.list())  # before ARM is listed (stale.py); one read, not one per resource
     listed = managed_certificates(ctx)
-    present = {c.id.lower() for c in listed}
-    result.links_removed = drop_links_gone(ctx, snapshot, present, managed_subscriptions(ctx))
-    by_secret: dict[str, list[ArmCertificate]] = defaultdict(list)  # by secret id: every vault of certsync's
+    if not after.secret:
+        present = {c.id.lower() for c in listed}
+        result.links_removed = drop_links_gone(ctx, snapshot, present, managed_subscriptions(ctx))
+    pending = after.pending(_by_secret(ctx, listed))
+    owners = {ctx.secret_of(c).id: c for c in ctx.certificates.list() if c.secret_name}
+    groups = GroupBindings(arm(ctx))
+
+    def spent() -> bool:  # at least one resource per unit, so a chain of continuations always ends
+        elapsed = time.monotonic() - started
+        return result.checkpoint is not None and budget_seconds is not None and elapsed > budget_seconds
+
+    for done, (secret, certs) in enumerate(pending):
+        if spent():
+            result.unfinished_secrets = len(pending) - done
+            break
+        owner = owners.get(secret)
+        current = _read_or_record(ctx, secret, certs, owner, result)
+        if current is None:
+            continue  # its error recorded on each of its resources
+        for cert in certs:
+            if spent():
+                result.unfinished_secrets = len(pending) - done  # this one included: it goes on after `cert`
+                return result
+            _sweep_resource(ctx, cert, current, owner.name if owner else "", groups, snapshot, result)
+            result.checkpoint = Checkpoint(secret, resource_key(cert))
+    return result
+
+
+def _by_secret(ctx: AppContext, listed: list[ArmCertificate]) -> dict[str, list[ArmCertificate]]:
+    """The listed resources by the id of the secret they import (in any of certsync's vaults)."""
+    by_secret: dict[str, list[ArmCertificate]] = defaultdict(list)
     for cert in listed:
         vault_url = vault_url_for_id(ctx, cert.key_vault_id)
         if vault_url is not None:
             by_secret[f"{vault_url}/secrets/{cert.key_vault_secret_name.lower()}"].append(cert)
-    owners = {ctx.secret_of(c).id: c for c in ctx.certificates.list() if c.secret_name}
-    groups = GroupBindings(arm(ctx))
-    for secret, certs in by_secret.items():
-        owner = owners.get(secret)
-        owner_name = owner.name if owner else ""
-        try:
-            current = read_secret(ctx, parse_secret_id(secret), owner)
-        except CertsyncError as err:
-            for cert in certs:
-                record_error(ctx, cert, None, owner_name, err)
-                result.failures[link_name(cert)] = err.code
-            continue
+    return by_secret
+
+
+def _read_or_record(
+    ctx: AppContext, secret: str, certs: list[ArmCertificate], owner: Certificate | None, result: ArmSyncResult
+) -> CurrentCertificate | None:
+    """The secret's current version, read once for its resources; when it cannot be read, the
+    error is recorded on each of them (and they count as done)."""
+    try:
+        return read_secret(ctx, parse_secret_id(secret), owner)
+    except CertsyncError as err:
         for cert in certs:
-            try:
-                if _settled(cert, current, snapshot.links.get(link_name(cert))):
-                    result.bindings_removed += _drop_settled_bindings_gone(ctx, cert, groups, snapshot)
-                    continue
-                changed, moved, removed = sync_certificate(ctx, cert, current, owner_name, groups, snapshot)
-            except CertsyncError as err:
-                result.failures[link_name(cert)] = err.code
-                continue
-            result.add(changed, moved, removed)
-    return result
+            record_error(ctx, cert, None, owner.name if owner else "", err)
+            result.failures[link_name(cert)] = err.code
+        result.checkpoint = Checkpoint(secret, resource_key(certs[-1]))
+        return None
+
+
+def _sweep_resource(
+    ctx: AppContext,
+    cert: ArmCertificate,
+    current: CurrentCertificate,
+    owner_name: str,
+    groups: GroupBindings,
+    snapshot: IndexSnapshot,
+    result: ArmSyncResult,
+) -> None:
+    """Sync one resource, or (settled) drop its binding rows ARM no longer holds."""
+    try:
+        if _settled(cert, current, snapshot.links.get(link_name(cert))):
+            result.bindings_removed += _drop_settled_bindings_gone(ctx, cert, groups, snapshot)
+            return
+        changed, moved, removed = sync_certificate(ctx, cert, current, owner_name, groups, snapshot)
+    except CertsyncError as err:
+        result.failures[link_name(cert)] = err.code
+        return
+    result.add(changed, moved, removed)
 
 
 def _drop_settled_bindings_gone(
