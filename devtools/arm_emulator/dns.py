@@ -1,4 +1,5 @@
-"""Microsoft.Network/dnsZones with TXT record sets, ETags and conditional writes, as azure-mgmt-dns drives them.
+"""Microsoft.Network/dnsZones and their record sets (A, AAAA, CAA, CNAME, MX, NS, PTR, SRV, TXT), as azure-mgmt-dns
+drives them.
 
 Every write gives the zone or record set a new ETag; If-Match / If-None-Match make writes
 conditional (412 PreconditionFailed), which is how concurrent ACME DNS-01 updates stay safe.
@@ -7,7 +8,11 @@ A new zone has its apex SOA and NS record sets, read-only here.
 
 from __future__ import annotations
 
+import ipaddress
+import re
 import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from devtools.arm_emulator.context import ArmRequest, ArmState
@@ -20,8 +25,12 @@ from devtools.emulator_http import Reply
 ZONE_TYPE = "Microsoft.Network/dnsZones"
 # Guess: Azure DNS's own name servers for a zone are assigned from a pool; these four stand in.
 _NAME_SERVERS = ["ns1-01.azure-dns.com.", "ns2-01.azure-dns.net.", "ns3-01.azure-dns.org.", "ns4-01.azure-dns.info."]
-_READ_ONLY_TYPES = ("SOA", "NS")
 _MAX_TXT_RECORDS = 400  # Guess: Azure DNS documents record-set limits per zone, not TXT values per set.
+_MAX_RECORDS = 400  # Guess: the same cap for every other list of records in one set.
+_DOMAIN = re.compile(
+    r"^(?=.{1,253}\.?$)[a-z0-9_*]([a-z0-9_-]{0,61}[a-z0-9_])?(\.[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?)*\.?$"
+)
+_U16 = (0, 65535)
 
 
 # -- zones ---------------------------------------------------------------------------------
@@ -168,15 +177,21 @@ def _record_set(
         isinstance(metadata, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in metadata.items())
     ):
         raise bad_request("metadata must be an object of strings.", "InvalidRequestContent")
-    txt = _txt_records(props.get("TXTRecords")) if "TXTRecords" in props or replace else old.get("TXTRecords", [])
+    kind = RECORD_KINDS[record_type]
+    _reject_other_kinds(record_type, props)
+    records = kind.parse(props.get(kind.key)) if kind.key in props or replace else old.get(kind.key, kind.empty)
+    if record_type == "CNAME" and name == "@":
+        # Guess: the code and wording; DNS (RFC 1034) forbids a CNAME beside the apex SOA/NS, and Azure refuses it.
+        raise bad_request("A CNAME record set cannot be created at the zone apex.", "BadRequest")
     fqdn = f"{zone.body['name']}." if name == "@" else f"{name}.{zone.body['name']}."
     properties: dict[str, Any] = {
         "TTL": ttl if ttl is not None else 3600,  # Guess: the TTL a record set gets when none is given
         "fqdn": fqdn,
         "provisioningState": "Succeeded",
         "targetResource": {},
-        "TXTRecords": txt,
     }
+    if records is not None:
+        properties[kind.key] = records
     if metadata:
         properties["metadata"] = metadata
     return Resource(
@@ -209,6 +224,122 @@ def _txt_records(value: Any) -> list[dict[str, list[str]]]:
     return records
 
 
+@dataclass(frozen=True)
+class RecordKind:
+    """Where a record type's records live in `properties` (the spec's casing) and how one is checked."""
+
+    key: str
+    parse: Callable[[Any], Any]
+    empty: Any = None
+
+
+def _records_of(label: str, check: Callable[[dict[str, Any]], dict[str, Any]]) -> Callable[[Any], list[Any]]:
+    def parse(value: Any) -> list[Any]:
+        if value is None:
+            return []
+        if not isinstance(value, list) or len(value) > _MAX_RECORDS:
+            raise bad_request(f"{label} must be a list of at most {_MAX_RECORDS} records.", "InvalidRequestContent")
+        if not all(isinstance(r, dict) for r in value):
+            raise bad_request(f"Each record in {label} must be an object.", "InvalidRequestContent")
+        return [check(r) for r in value]
+
+    return parse
+
+
+def _field(record: dict[str, Any], name: str, kind: str, bounds: tuple[int, int] | None = None) -> Any:
+    """One field of a record: a domain name, an IP address, a string or a bounded integer."""
+    value = record.get(name)
+    if bounds is not None:
+        if isinstance(value, bool) or not isinstance(value, int) or not bounds[0] <= value <= bounds[1]:
+            raise bad_request(f"'{name}' must be an integer from {bounds[0]} to {bounds[1]}.", "InvalidRequestContent")
+        return value
+    if not isinstance(value, str) or not value:
+        raise bad_request(f"'{name}' must be a non-empty string.", "InvalidRequestContent")
+    if kind == "domain" and not _DOMAIN.match(value.lower()):
+        raise bad_request(f"'{name}' is not a valid domain name: '{value[:253]}'.", "InvalidRequestContent")
+    if kind in ("ipv4", "ipv6"):
+        try:
+            address = ipaddress.ip_address(value)
+        except ValueError:
+            address = None
+        if address is None or address.version != (4 if kind == "ipv4" else 6):
+            raise bad_request(
+                f"'{name}' is not a valid {kind.upper()} address: '{value[:64]}'.", "InvalidRequestContent"
+            )
+    return value
+
+
+def _cname_record(value: Any) -> dict[str, str] | None:
+    if value is None:
+        return None
+    if isinstance(value, list):
+        # Guess: the code; a CNAME record set holds exactly one record (RFC 1034), the API's single CNAMERecord.
+        raise bad_request("A CNAME record set can hold only one record.", "BadRequest")
+    if not isinstance(value, dict):
+        raise bad_request("CNAMERecord must be an object.", "InvalidRequestContent")
+    return {"cname": _field(value, "cname", "domain")}
+
+
+RECORD_KINDS: dict[str, RecordKind] = {
+    "A": RecordKind(
+        "ARecords", _records_of("ARecords", lambda r: {"ipv4Address": _field(r, "ipv4Address", "ipv4")}), []
+    ),
+    "AAAA": RecordKind(
+        "AAAARecords", _records_of("AAAARecords", lambda r: {"ipv6Address": _field(r, "ipv6Address", "ipv6")}), []
+    ),
+    "CAA": RecordKind(
+        "caaRecords",
+        _records_of(
+            "caaRecords",
+            lambda r: {
+                "flags": _field(r, "flags", "", (0, 255)),
+                "tag": _field(r, "tag", ""),
+                "value": _field(r, "value", ""),
+            },
+        ),
+        [],
+    ),
+    "CNAME": RecordKind("CNAMERecord", _cname_record),
+    "MX": RecordKind(
+        "MXRecords",
+        _records_of(
+            "MXRecords",
+            lambda r: {"preference": _field(r, "preference", "", _U16), "exchange": _field(r, "exchange", "domain")},
+        ),
+        [],
+    ),
+    "NS": RecordKind("NSRecords", _records_of("NSRecords", lambda r: {"nsdname": _field(r, "nsdname", "domain")}), []),
+    "PTR": RecordKind(
+        "PTRRecords", _records_of("PTRRecords", lambda r: {"ptrdname": _field(r, "ptrdname", "domain")}), []
+    ),
+    "SRV": RecordKind(
+        "SRVRecords",
+        _records_of(
+            "SRVRecords",
+            lambda r: {
+                "priority": _field(r, "priority", "", _U16),
+                "weight": _field(r, "weight", "", _U16),
+                "port": _field(r, "port", "", _U16),
+                "target": _field(r, "target", "domain"),
+            },
+        ),
+        [],
+    ),
+    "TXT": RecordKind("TXTRecords", _txt_records, []),
+}
+_RECORD_KEYS = {kind.key: record_type for record_type, kind in RECORD_KINDS.items()} | {"SOARecord": "SOA"}
+
+
+def _reject_other_kinds(record_type: str, props: dict[str, Any]) -> None:
+    """A record set of one type holding another type's records (non-empty) is refused."""
+    for key, other in _RECORD_KEYS.items():
+        if other != record_type and props.get(key) not in (None, [], {}):
+            # Guess: the code and wording (the spec documents no error for it).
+            raise bad_request(
+                f"A {record_type} record set cannot hold {other} records ('{key}').", "InvalidRequestContent"
+            )
+
+
 def _check_conditions(request: ArmRequest, current: Resource | None, what: str) -> None:
     """If-Match names the current ETag (or `*`: it exists); If-None-Match `*`: it must not exist."""
     if request.if_none_match is not None and request.if_none_match.strip() == "*" and current is not None:
@@ -228,11 +359,12 @@ def _precondition_failed(message: str) -> ArmError:
 
 def _writable(request: ArmRequest) -> tuple[str, str]:
     _, record_type, name = request.target.names
-    if record_type in _READ_ONLY_TYPES and request.method != "GET":
-        raise bad_request(f"The emulator keeps the zone's {record_type} record set read-only.")
-    if record_type != "TXT" and record_type not in _READ_ONLY_TYPES:
-        raise ArmError(501, "NotImplemented", f"The emulator serves TXT record sets only, not {record_type[:10]}.")
     label = name.lower().rstrip(".")
+    if record_type == "SOA" or (record_type == "NS" and label == "@"):
+        raise bad_request(f"The emulator keeps the zone's apex {record_type} record set read-only.")
+    if record_type not in RECORD_KINDS:
+        # Guess: the code; the spec's RecordType enum names the types, an unknown one fails validation.
+        raise bad_request(f"The record type '{record_type[:10]}' is not supported.", "InvalidRequestContent")
     if label != "@" and not RECORD_NAME.match(label):
         raise bad_request(
             f"The record set name '{name[:253]}' is not a valid relative DNS name.", "InvalidRecordSetName"
@@ -265,7 +397,7 @@ def _require_record_set(state: ArmState, request: ArmRequest, zone: Resource) ->
 
 
 def _record_sets(store: ResourceStore, zone: Resource) -> list[Resource]:
-    return [r for t in ("NS", "SOA", "TXT") for r in store.children(zone.id, f"{ZONE_TYPE}/{t}")]
+    return [r for t in sorted([*RECORD_KINDS, "SOA"]) for r in store.children(zone.id, f"{ZONE_TYPE}/{t}")]
 
 
 def _add_apex_records(store: ResourceStore, zone: Resource) -> None:

@@ -1,8 +1,8 @@
 """An authoritative DNS server (RFC 1035 wire format, UDP and TCP) for the emulator's dnsZones.
 
-It answers from the same store the ARM API writes, so a TXT value certsync puts through
-azure-mgmt-dns is what Pebble reads over DNS a moment later. The zone is the longest one
-that contains the name; a name outside every zone is REFUSED; a name with no record set of
+It answers A, AAAA, CAA, CNAME, MX, NS, PTR, SOA, SRV and TXT from the same store the ARM API
+writes, so a TXT value certsync puts through azure-mgmt-dns is what Pebble reads over DNS a moment later.
+The zone is the longest one that contains the name; a name outside every zone is REFUSED; a name with no record set of
 the asked type is NODATA, a name with none at all NXDOMAIN, both with the zone's SOA in the
 authority section. A UDP answer larger than the client's buffer (512, or its EDNS size) is
 truncated (TC), and the client asks again over TCP.
@@ -20,10 +20,22 @@ from typing import Any
 from devtools.arm_emulator.dns import ZONE_TYPE
 from devtools.arm_emulator.store import Resource, ResourceStore
 
-TYPE_A, TYPE_NS, TYPE_CNAME, TYPE_SOA, TYPE_TXT, TYPE_AAAA, TYPE_OPT = 1, 2, 5, 6, 16, 28, 41
+TYPE_A, TYPE_NS, TYPE_CNAME, TYPE_SOA, TYPE_PTR, TYPE_MX, TYPE_TXT = 1, 2, 5, 6, 12, 15, 16
+TYPE_AAAA, TYPE_SRV, TYPE_OPT, TYPE_CAA = 28, 33, 41, 257
 CLASS_IN, CLASS_ANY = 1, 255
 NOERROR, FORMERR, SERVFAIL, NXDOMAIN, NOTIMP, REFUSED = 0, 1, 2, 3, 4, 5
-_TYPE_NAMES = {TYPE_A: "A", TYPE_NS: "NS", TYPE_CNAME: "CNAME", TYPE_SOA: "SOA", TYPE_TXT: "TXT", TYPE_AAAA: "AAAA"}
+_TYPE_NAMES = {
+    TYPE_A: "A",
+    TYPE_NS: "NS",
+    TYPE_CNAME: "CNAME",
+    TYPE_SOA: "SOA",
+    TYPE_PTR: "PTR",
+    TYPE_MX: "MX",
+    TYPE_TXT: "TXT",
+    TYPE_AAAA: "AAAA",
+    TYPE_SRV: "SRV",
+    TYPE_CAA: "CAA",
+}
 _UDP_LIMIT = 512
 _EDNS_LIMIT = 1232  # the buffer size we advertise and honour at most (DNS flag day 2020)
 _MAX_TCP_MESSAGE = 65535
@@ -137,7 +149,23 @@ def _rdatas(record_type: str, props: dict[str, Any]) -> list[bytes]:
         return [socket.inet_pton(socket.AF_INET6, r["ipv6Address"]) for r in props.get("AAAARecords", [])]
     if record_type == "CNAME":
         return [encode_name(props["CNAMERecord"]["cname"])] if props.get("CNAMERecord") else []
+    if record_type == "MX":
+        return [struct.pack("!H", r["preference"]) + encode_name(r["exchange"]) for r in props.get("MXRecords", [])]
+    if record_type == "PTR":
+        return [encode_name(r["ptrdname"]) for r in props.get("PTRRecords", [])]
+    if record_type == "SRV":
+        return [
+            struct.pack("!3H", r["priority"], r["weight"], r["port"]) + encode_name(r["target"])
+            for r in props.get("SRVRecords", [])
+        ]
+    if record_type == "CAA":
+        return [_caa_rdata(r) for r in props.get("caaRecords", [])]
     return []
+
+
+def _caa_rdata(record: dict[str, Any]) -> bytes:
+    tag = str(record["tag"]).encode("ascii")
+    return bytes([record["flags"], len(tag)]) + tag + str(record["value"]).encode("utf-8")
 
 
 # -- answers ---------------------------------------------------------------------------------
