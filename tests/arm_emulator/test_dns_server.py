@@ -7,7 +7,7 @@ import struct
 
 import pytest
 from azure.mgmt.dns import DnsManagementClient
-from azure.mgmt.dns.models import RecordSet, TxtRecord, Zone
+from azure.mgmt.dns.models import AaaaRecord, ARecord, CnameRecord, MxRecord, RecordSet, TxtRecord, Zone
 from dns import flags as dns_flags
 from dns import message as dns_message
 from dns import query as dns_query
@@ -138,3 +138,39 @@ def test_garbage_gets_formerr_or_silence(arm: EmulatorHandle) -> None:
 
     ident, flags = struct.unpack("!HH", reply[:4])
     assert ident == 0x1234 and flags & 0x8000 and flags & 0x000F == dns_rcode.FORMERR
+
+
+def test_a_aaaa_and_mx_written_through_arm_are_answered(zones: DnsManagementClient, arm: EmulatorHandle) -> None:
+    zones.record_sets.create_or_update(
+        "dns", "example.com", "www", "A", RecordSet(ttl=120, a_records=[ARecord(ipv4_address="192.0.2.7")])
+    )
+    zones.record_sets.create_or_update(
+        "dns", "example.com", "www", "AAAA", RecordSet(ttl=120, aaaa_records=[AaaaRecord(ipv6_address="2001:db8::7")])
+    )
+    zones.record_sets.create_or_update(
+        "dns",
+        "example.com",
+        "@",
+        "MX",
+        RecordSet(ttl=120, mx_records=[MxRecord(preference=5, exchange="mx.example.com")]),
+    )
+
+    a, aaaa, mx = (
+        ask(arm, "www.example.com.", "A"),
+        ask(arm, "www.example.com.", "AAAA"),
+        ask(arm, "example.com.", "MX"),
+    )
+
+    assert [r.address for r in a.answer[0]] == ["192.0.2.7"] and a.answer[0].ttl == 120
+    assert [r.address for r in aaaa.answer[0]] == ["2001:db8::7"]
+    assert [(r.preference, r.exchange.to_text()) for r in mx.answer[0]] == [(5, "mx.example.com.")]
+
+
+def test_a_cname_answers_every_type_at_its_name(zones: DnsManagementClient, arm: EmulatorHandle) -> None:
+    zones.record_sets.create_or_update(
+        "dns", "example.com", "alias", "CNAME", RecordSet(ttl=60, cname_record=CnameRecord(cname="www.example.org"))
+    )
+
+    for rtype in ("CNAME", "A", "AAAA"):
+        (rrset,) = ask(arm, "alias.example.com.", rtype).answer
+        assert rrset.rdtype == rdatatype.CNAME and [r.target.to_text() for r in rrset] == ["www.example.org."]
