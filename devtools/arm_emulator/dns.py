@@ -28,7 +28,7 @@ _NAME_SERVERS = ["ns1-01.azure-dns.com.", "ns2-01.azure-dns.net.", "ns3-01.azure
 _MAX_TXT_RECORDS = 400  # Guess: Azure DNS documents record-set limits per zone, not TXT values per set.
 _MAX_RECORDS = 400  # Guess: the same cap for every other list of records in one set.
 _DOMAIN = re.compile(
-    r"^(?=.{1,253}\.?$)[a-z0-9_*]([a-z0-9_-]{0,61}[a-z0-9_])?(\.[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?)*\.?$"
+    r"^(?=.{1,253}\.?$)[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?(\.[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?)*\.?$"
 )
 _U16 = (0, 65535)
 
