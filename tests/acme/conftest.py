@@ -468,3 +468,14 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - keep pytest output quiet
         pass
+
+
+@pytest.fixture
+def acme_ctx(make_ctx, pebble: Pebble, challtestsrv: ChallTestSrv):
+    """The app's context (Azurite, Key Vault emulator) issuing from Pebble, DNS-01 through challtestsrv."""
+    return make_ctx(
+        ACME_DIRECTORY_URL=pebble.directory_url,
+        ACME_CA_BUNDLE=str(pebble.ca_bundle),
+        ACME_CONTACT="certsync-tests@example.com",
+        dns=challtestsrv.provider(),
+    )

@@ -14,16 +14,6 @@ from shared.secret_refs import certificate_at
 from tests.integration.helpers import drain, issued
 
 
-@pytest.fixture
-def acme_ctx(make_ctx, pebble, challtestsrv):
-    return make_ctx(
-        ACME_DIRECTORY_URL=pebble.directory_url,
-        ACME_CA_BUNDLE=str(pebble.ca_bundle),
-        ACME_CONTACT="certsync-tests@example.com",
-        dns=challtestsrv.provider(),
-    )
-
-
 def run(ctx, name, kind, params=None):
     op = start_renewal(ctx, name, kind, params or {})
     drain(ctx)

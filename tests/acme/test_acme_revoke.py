@@ -53,16 +53,6 @@ def test_another_account_may_not_revoke_and_the_error_quotes_the_ca(pebble, make
     assert status_at_pebble(pebble, leaf.serial_number)["Status"] == "Valid"
 
 
-@pytest.fixture
-def acme_ctx(make_ctx, pebble, challtestsrv):
-    return make_ctx(
-        ACME_DIRECTORY_URL=pebble.directory_url,
-        ACME_CA_BUNDLE=str(pebble.ca_bundle),
-        ACME_CONTACT="certsync-tests@example.com",
-        dns=challtestsrv.provider(),
-    )
-
-
 def test_a_revoke_operation_revokes_at_pebble_renews_with_a_new_key_and_the_links_follow(acme_ctx, pebble, unique):
     ctx = acme_ctx
     host = f"rv-{unique}.example.com"
