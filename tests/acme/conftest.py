@@ -28,6 +28,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from devtools.challtestsrv_dns import ChallTestSrvProvider
+from devtools.processes import free_dns_port, free_port
 from shared.errors import NotFound
 from shared.issuers.acme import AcmeIssuer
 from shared.vault import SecretVersion
@@ -78,23 +79,6 @@ def vault() -> FakeVault:
 
 
 # ---- processes ---------------------------------------------------------------------------------
-
-
-def free_port(udp_too: bool = False) -> int:
-    """A loopback port free for TCP (and UDP, for DNS); tiny race with other processes, fine in tests."""
-    for _ in range(50):
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
-            tcp.bind(("127.0.0.1", 0))
-            port = tcp.getsockname()[1]
-        if not udp_too:
-            return port
-        try:
-            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
-                udp.bind(("127.0.0.1", port))
-            return port
-        except OSError:
-            continue
-    raise RuntimeError("no free loopback port")
 
 
 @dataclass
@@ -172,7 +156,7 @@ def challtestsrv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChallTest
     if not Path(CHALLTESTSRV).exists():
         pytest.fail("pebble-challtestsrv is not installed: `make test` installs the Debian package pebble")
     workdir = tmp_path_factory.mktemp("challtestsrv")
-    dns_port, management_port = free_port(udp_too=True), free_port()
+    dns_port, management_port = free_dns_port(), free_port()
     args = [
         CHALLTESTSRV,
         "-dns01", f"127.0.0.1:{dns_port}",
