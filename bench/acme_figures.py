@@ -7,19 +7,21 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
+from azure.mgmt.dns import DnsManagementClient
+from azure.mgmt.dns.models import Zone
+from azure.mgmt.resource.resources import ResourceManagementClient
+
 from bench.figures import _context, drain
 from bench.measure import Stopwatch, median
 from bench.report import Row
 from bench.stack import BenchStack
 from devtools.arm_emulator import start_emulator
 from devtools.challtestsrv_dns import ChallTestSrvProvider
-from azure.mgmt.dns import DnsManagementClient
-from azure.mgmt.dns.models import Zone
-from azure.mgmt.resource.resources import ResourceManagementClient
+from devtools.processes import free_dns_port, free_port
 from shared.credentials import EmulatorCredential
 from shared.lifecycle import NewCertificate, create_certificate, start_renewal
 from shared.model import OperationKind, OperationStatus
-from tests.acme.conftest import CHALLTESTSRV, free_port, start_pebble, start_process, tcp_open, wait_until
+from tests.acme.conftest import CHALLTESTSRV, start_pebble, start_process, tcp_open, wait_until
 
 SECTION = "ACME (Pebble)"
 
@@ -28,7 +30,7 @@ SECTION = "ACME (Pebble)"
 def pebble_and_challtestsrv() -> Iterator[tuple[str, Path, str]]:
     """(directory URL, Pebble's TLS CA bundle, challtestsrv management URL)."""
     workdir = Path(tempfile.mkdtemp(prefix="certsync-bench-acme-"))
-    dns_port, management_port = free_port(udp_too=True), free_port()
+    dns_port, management_port = free_dns_port(), free_port()
     dns = start_process("challtestsrv", [CHALLTESTSRV, "-dns01", f"127.0.0.1:{dns_port}",
                         "-management", f"127.0.0.1:{management_port}", "-http01", "", "-https01", "", "-tlsalpn01", ""],
                         workdir)  # fmt: skip
