@@ -250,21 +250,25 @@ def delete_certificate(ctx: AppContext, name: str) -> None:
     retry_lost_races(attempt, f"certificate {name}")
 
 
+def superseded(cert: Certificate) -> Conflict:
+    """What an operation meets when its certificate's claim has moved on to another operation."""
+    return Conflict(f"operation {cert.active_operation or 'none'} owns certificate {cert.name} now", code="Superseded")
+
+
 def run_issuance(ctx: AppContext, op: Operation) -> dict:
     """The handler of issue, renew and rekey operations (registered by the composition root)."""
     cert = ctx.certificates.get(op.target)
     try:
         written = _version_written_by(ctx, cert, op.id)
         if written is None and cert.active_operation != op.id:
-            owner = cert.active_operation or "none"
-            raise Conflict(f"operation {owner} owns certificate {cert.name} now", code="Superseded")
+            raise superseded(cert)
         version, bundle = _adopt(written, op) if written else _issue(ctx, cert, op)
     except Exception as err:
         # An outage goes back to the host with the claim kept; the failure is recorded (claim
         # released, backoff set) only when it is final. shared.errors.classify decides which.
         retry = classify(err)
-        superseded = isinstance(err, Conflict) and err.code == "Superseded"
-        if (op.final_attempt or retry is not Retry.REDELIVER) and not superseded:
+        taken_over = isinstance(err, Conflict) and err.code == "Superseded"
+        if (op.final_attempt or retry is not Retry.REDELIVER) and not taken_over:
             _record_failure(ctx, op, _as_certsync_error(err), retry)
         raise
     cert = _record_success(ctx, op, version, bundle)

@@ -19,7 +19,7 @@ from shared.app_context import AppContext
 from shared.certificate_states import Event, facts_of, transition
 from shared.clock import to_iso, utcnow
 from shared.errors import BadRequest, CertsyncError, Conflict, NotFound, Retry, classify
-from shared.lifecycle import start_renewal
+from shared.lifecycle import start_renewal, superseded
 from shared.model import Certificate, Operation, OperationKind, RevokedVersion
 from shared.notify.events import EventType, operation_event, record
 from shared.operations import derived_operation_id, new_operation, submit_once
@@ -89,8 +89,7 @@ def run_revocation(ctx: AppContext, op: Operation) -> dict:
     cert = ctx.certificates.get(op.target)
     recorded = cert.revocation_of(thumbprint)
     if recorded is None and cert.active_operation != op.id:
-        owner = cert.active_operation or "none"
-        raise Conflict(f"operation {owner} owns certificate {cert.name} now", code="Superseded")
+        raise superseded(cert)
     already = recorded is not None and recorded.operation != op.id
     if recorded is None:
         try:
